@@ -1,0 +1,5 @@
+import sys
+
+from frstudio.cli import main
+
+sys.exit(main())

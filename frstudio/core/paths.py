@@ -1,0 +1,25 @@
+"""Where the bundled resources live (source tree, installed package or a PyInstaller bundle)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def resources_dir() -> Path:
+    """The `resources/` folder: next to the package in a source tree, or inside a frozen bundle."""
+    frozen_root = getattr(sys, "_MEIPASS", None)
+    if frozen_root:
+        return Path(frozen_root) / "resources"
+    return Path(__file__).resolve().parents[2] / "resources"
+
+
+def weights_dir() -> Path:
+    """Bundled weights. FRSTUDIO_WEIGHTS_DIR points elsewhere for tests and for trying freshly exported weights."""
+    override = os.environ.get("FRSTUDIO_WEIGHTS_DIR")
+    return Path(override) if override else resources_dir() / "weights"
+
+
+def sample_photo() -> Path:
+    return resources_dir() / "samples" / "astronaut.jpg"
