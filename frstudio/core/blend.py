@@ -1,0 +1,141 @@
+"""Putting restored faces back into the photo without a seam.
+
+Each restored crop is warped back with the inverse of its alignment and mixed into the photo through a
+feathered mask built from the landmarks: the jaw line, closed over the brows raised to the forehead. The
+mask falls to zero *inside* that outline and inside the crop's footprint, over a width that grows with
+the face, so neither the crop's square nor the outline shows. Only a region around each face is touched
+and converted to float, so a 50 MP photo costs no more memory than a small one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from frstudio.core.align import AlignedFace, compose_affine, crop_bounds, pixel_scale, transform_points
+
+JAW = slice(0, 17)
+BROWS = slice(17, 27)
+
+
+@dataclass
+class BlendSettings:
+    strength: float = 1.0  # 0 = original, 1 = fully restored
+    match_tone: bool = True  # pull the restored face's low frequencies (tone, colour cast) to the photo's
+    keep_grey: bool = False  # photo is greyscale or toned (sepia): take only luminance from the restored face
+
+
+def face_outline(landmarks68: np.ndarray) -> np.ndarray:
+    """Polygon around the face: the jaw line, then the brows raised towards the hair line.
+
+    The brows are lifted along the face's own up direction (perpendicular to the eye line) by 0.6 x the
+    eye distance, so the forehead is restored too; its exact height matters little under the feather.
+    """
+    lm = np.asarray(landmarks68, np.float64)
+    left_eye, right_eye = lm[36:42].mean(axis=0), lm[42:48].mean(axis=0)
+    across = right_eye - left_eye
+    eye_distance = float(np.linalg.norm(across)) or 1.0
+    up = np.array([across[1], -across[0]]) / eye_distance  # image y grows downwards
+    brows = lm[BROWS][::-1] + up * 0.6 * eye_distance
+    return np.vstack([lm[JAW], brows])
+
+
+def feather_width(eye_distance: float) -> float:
+    """Width of the soft edge in pixels: proportional to the face, never so thin that a step shows."""
+    return max(3.0, 0.25 * eye_distance)
+
+
+def _gaussian(img: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(img, (0, 0), sigmaX=max(sigma, 0.1), borderType=cv2.BORDER_REFLECT_101)
+
+
+def _masked_lowpass(img: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian low-pass of `img` using only the pixels where `weight` > 0 (normalised convolution)."""
+    num = _gaussian(img * weight[..., None], sigma)
+    den = _gaussian(weight, sigma)[..., None]
+    return num / np.maximum(den, 1e-6)
+
+
+def _rgb_to_ycc(img: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb)
+
+
+def _ycc_to_rgb(img: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(img, cv2.COLOR_YCrCb2RGB)
+
+
+def face_mask(shape: tuple[int, int], outline: np.ndarray, feather: float) -> np.ndarray:
+    """Float mask in [0, 1]: 1 well inside the outline, 0 on and outside it, a smooth ramp between."""
+    mask = np.zeros(shape, np.float32)
+    cv2.fillPoly(mask, [np.round(outline * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
+    return _feather_inwards(mask, feather)
+
+
+def _feather_inwards(mask: np.ndarray, feather: float) -> np.ndarray:
+    # Erode by the feather width, then blur: the ramp lies inside the original region and reaches 0 at its edge.
+    radius = int(np.ceil(feather))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    eroded = cv2.erode(mask, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return np.clip(_gaussian(eroded, feather / 2.5), 0.0, 1.0)
+
+
+def blend_face(
+    pixels: np.ndarray,
+    restored: np.ndarray,
+    aligned: AlignedFace,
+    landmarks68: np.ndarray,
+    settings: BlendSettings | None = None,
+) -> None:
+    """Blend one restored crop (size x size x 3 float [0, 1]) into `pixels` (uint8/uint16 RGB), in place.
+
+    Pixels the mask leaves at zero keep their exact original values.
+    """
+    settings = settings or BlendSettings()
+    if settings.strength <= 0:
+        return
+    inverse = aligned.inverse
+    size = restored.shape[0]
+    if size != aligned.size:  # a model whose output is larger than its input (16 -> 128)
+        from frstudio.core.align import _compose
+
+        inverse = compose_affine(inverse, np.array([[aligned.size / size, 0, 0], [0, aligned.size / size, 0]]))
+    outline = np.asarray(landmarks68, np.float64)
+    eye_distance = float(np.linalg.norm(outline[42:48].mean(0) - outline[36:42].mean(0)))
+    feather = feather_width(eye_distance)
+
+    x0, y0, x1, y1 = crop_bounds(inverse, size, pixels.shape, margin=2)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return
+    roi_w, roi_h = x1 - x0, y1 - y0
+    to_roi = inverse.copy()
+    to_roi[:, 2] -= (x0, y0)
+    warped = cv2.warpAffine(restored.astype(np.float32), to_roi, (roi_w, roi_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # Where the crop actually covers the photo, shrunk and softened like the outline so its square never shows.
+    coverage = cv2.warpAffine(np.ones((size, size), np.float32), to_roi, (roi_w, roi_h), flags=cv2.INTER_LINEAR, borderValue=0)
+    coverage = _feather_inwards((coverage > 0.999).astype(np.float32), feather)
+    outline_roi = face_outline(outline) - (x0, y0)
+    mask = face_mask((roi_h, roi_w), outline_roi, feather) * coverage
+
+    scale = pixel_scale(pixels)
+    region = pixels[y0:y1, x0:x1]
+    original = region.astype(np.float32) / scale
+    if settings.match_tone:
+        sigma = max(2.0, 0.35 * eye_distance)
+        support = (mask > 0.05).astype(np.float32)
+        warped = warped + _masked_lowpass(original, support, sigma) - _masked_lowpass(warped, support, sigma)
+    if settings.keep_grey:
+        ycc = _rgb_to_ycc(np.clip(warped, 0, 1))
+        ycc[..., 1:] = _rgb_to_ycc(original)[..., 1:]
+        warped = _ycc_to_rgb(ycc)
+    alpha = (mask * float(np.clip(settings.strength, 0.0, 1.0)))[..., None]
+    mixed = original + alpha * (np.clip(warped, 0.0, 1.0) - original)
+    out = np.clip(np.round(mixed * scale), 0, scale).astype(pixels.dtype)
+    touched = np.broadcast_to(alpha > 0, out.shape)
+    region[touched] = out[touched]
+
+
+def landmarks_in_crop(landmarks68: np.ndarray, aligned: AlignedFace) -> np.ndarray:
+    """The face's landmarks in crop coordinates (for masks and metrics on the aligned face)."""
+    return transform_points(landmarks68, aligned.matrix)

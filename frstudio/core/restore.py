@@ -1,0 +1,211 @@
+"""Loading a model's bundled weights and running it on aligned faces.
+
+Weights come only from `resources/weights/<name>.safetensors` and must match the sha256 recorded in
+`resources/weights/manifest.json`; nothing is ever downloaded. Every way this can fail (no entry, missing
+file, corrupt file, weights that do not fit the network) is a `WeightsError` whose message names the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from frstudio.core.errors import ModelUnavailableError, WeightsError
+from frstudio.core.paths import weights_dir
+from frstudio.models import MODELS, ModelSpec
+
+MANIFEST = "manifest.json"
+
+
+def read_manifest(directory: Path | None = None) -> dict:
+    """The manifest's `models` table ({} when there is no manifest yet)."""
+    path = (directory or weights_dir()) / MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise WeightsError(f"{path} cannot be read: {exc}") from exc
+    models = data.get("models", {}) if isinstance(data, dict) else {}
+    return models if isinstance(models, dict) else {}
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ModelUnavailableError(f"unknown model '{name}'; choose one of: {', '.join(MODELS)}") from None
+
+
+@dataclass
+class ModelStatus:
+    """What the app can tell a user about one model without loading it."""
+
+    spec: ModelSpec
+    weights_path: Path
+    present: bool  # a manifest entry and its file exist (not yet verified against the sha256)
+    implemented: bool
+    entry: dict = field(default_factory=dict)
+
+    @property
+    def available(self) -> bool:
+        return self.present and self.implemented
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.spec.name,
+            "title": self.spec.title,
+            "description": self.spec.description,
+            "input_size": self.spec.input_size,
+            "output_size": self.spec.output_size,
+            "takes_reference": self.spec.takes_reference,
+            "weights": str(self.weights_path),
+            "weights_present": self.present,
+            "implemented": self.implemented,
+            "steps": self.entry.get("steps"),
+            "metrics": self.entry.get("metrics", {}),
+        }
+
+
+def _implemented(spec: ModelSpec) -> bool:
+    return importlib.util.find_spec(spec.module) is not None
+
+
+def model_statuses(directory: Path | None = None) -> list[ModelStatus]:
+    directory = directory or weights_dir()
+    manifest = read_manifest(directory)
+    out = []
+    for spec in MODELS.values():
+        entry = manifest.get(spec.name, {})
+        path = directory / entry.get("file", spec.weights)
+        out.append(ModelStatus(spec, path, bool(entry) and path.is_file(), _implemented(spec), entry))
+    return out
+
+
+def default_model(directory: Path | None = None) -> str | None:
+    """The first model in the table whose trained weights are bundled (None before any ships)."""
+    for status in model_statuses(directory):
+        if status.available:
+            return status.spec.name
+    return None
+
+
+@dataclass
+class RestoredFace:
+    image: np.ndarray  # S' x S' x 3 float32 in [0, 1]
+    extras: dict = field(default_factory=dict)  # e.g. {"labels": {"noise": 0.9, ...}}
+
+
+def pick_device(prefer: str | None = None) -> str:
+    import torch
+
+    if prefer:
+        return prefer
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class Restorer:
+    """One network with its bundled weights: load once, call `restore()` many times."""
+
+    def __init__(self, name: str, device: str | None = None, directory: Path | None = None, precision: str = "auto"):
+        import torch
+        from safetensors import SafetensorsError
+        from safetensors.torch import load_file
+
+        self.spec = get_spec(name)
+        directory = directory or weights_dir()
+        entry = read_manifest(directory).get(name)
+        expected = directory / (entry.get("file", self.spec.weights) if entry else self.spec.weights)
+        if not entry:
+            raise WeightsError(
+                f"no trained weights for {self.spec.title} are bundled yet ({expected} has no entry in {directory / MANIFEST})"
+            )
+        if not expected.is_file():
+            raise WeightsError(f"the weights file {expected} for {self.spec.title} is missing; reinstall FR Studio")
+        if sha256_of(expected) != entry.get("sha256"):
+            raise WeightsError(f"the weights file {expected} is corrupt (its sha256 does not match {MANIFEST}); reinstall FR Studio")
+        try:
+            module = importlib.import_module(self.spec.module)
+        except ImportError as exc:
+            raise ModelUnavailableError(f"the network of {self.spec.title} is not part of this version ({exc})") from exc
+        try:
+            state = load_file(str(expected))
+        except (SafetensorsError, OSError, ValueError) as exc:
+            raise WeightsError(f"the weights file {expected} cannot be read: {exc}") from exc
+        self.config = entry.get("config", {})
+        network = module.build(self.config)
+        try:
+            network.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+        except RuntimeError as exc:
+            first_line = str(exc).strip().splitlines()[0]
+            raise WeightsError(f"the weights file {expected} does not fit the {self.spec.title} network: {first_line}") from exc
+        self.device = pick_device(device)
+        self.network = network.eval().to(self.device)
+        self.bf16 = precision == "bf16" or (precision == "auto" and self.device == "cpu" and self.spec.bf16_ok)
+        self.entry = entry
+        self._torch = torch
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def restore(self, crops: np.ndarray, reference: np.ndarray | None = None) -> list[RestoredFace]:
+        """Restore a batch of aligned crops N x S x S x 3 (float32 [0, 1]); `reference` is one aligned face
+        S x S x 3 (or N of them) for models that take one."""
+        torch = self._torch
+        crops = np.asarray(crops, np.float32)
+        if crops.ndim == 3:
+            crops = crops[None]
+        size = self.spec.input_size
+        if crops.shape[1:] != (size, size, 3):
+            raise ValueError(f"{self.spec.name} takes {size} x {size} crops, got {crops.shape[1:3]}")
+        x = torch.from_numpy(np.ascontiguousarray(crops.transpose(0, 3, 1, 2))).to(self.device)
+        args = [x]
+        if self.spec.takes_reference:
+            if reference is None:
+                raise ModelUnavailableError(f"{self.spec.title} needs a reference photo of the same person")
+            ref = np.asarray(reference, np.float32)
+            ref = np.broadcast_to(ref[None] if ref.ndim == 3 else ref, crops.shape)
+            args.append(torch.from_numpy(np.ascontiguousarray(ref.transpose(0, 3, 1, 2))).to(self.device))
+        with torch.inference_mode(), torch.autocast(self.device if self.device != "mps" else "cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            out = self.network(*args)
+        extras_batch = {}
+        if isinstance(out, dict):
+            extras_batch = {k: v for k, v in out.items() if k != "image"}
+            out = out["image"]
+        images = out.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
+        results = []
+        for i, img in enumerate(images):
+            extras = {k: v[i].float().cpu().numpy() for k, v in extras_batch.items() if hasattr(v, "shape")}
+            results.append(RestoredFace(np.ascontiguousarray(img), extras))
+        return results
+
+
+class PassThroughRestorer:
+    """Returns the crops unchanged: the whole pipeline without a network (benchmarks, 'copy faces' runs)."""
+
+    spec = ModelSpec("passthrough", "No restoration", "Returns faces unchanged.", 128, 128, False, "", "")
+    name = "passthrough"
+
+    def restore(self, crops: np.ndarray, reference: np.ndarray | None = None) -> list[RestoredFace]:
+        return [RestoredFace(np.asarray(c, np.float32).copy()) for c in np.asarray(crops)]
+
+
+def config_dict(config) -> dict:
+    """A model Config dataclass as the plain dict the manifest stores."""
+    return dataclasses.asdict(config)
