@@ -12,10 +12,12 @@ downscaled copy in a separate process.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import math
 import os
+import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,11 +99,25 @@ def _model_file(name: str) -> str:
     return str(path)
 
 
-@functools.cache
-def _hog_detector():
-    import dlib
+_idle_detectors: list = []
+_idle_lock = threading.Lock()
 
-    return dlib.get_frontal_face_detector()
+
+@contextlib.contextmanager
+def _hog_detector():
+    """Lend a detector to one thread at a time: a dlib detector keeps scratch buffers, so two threads sharing
+    one corrupt each other's results, and building one takes ~0.4 s, so they are kept for reuse."""
+    with _idle_lock:
+        detector = _idle_detectors.pop() if _idle_detectors else None
+    if detector is None:
+        import dlib
+
+        detector = dlib.get_frontal_face_detector()
+    try:
+        yield detector
+    finally:
+        with _idle_lock:
+            _idle_detectors.append(detector)
 
 
 @functools.cache
@@ -130,7 +146,8 @@ def _non_max_suppression(boxes: list[np.ndarray], scores: list[float], iou: floa
 
 def _scan(image: np.ndarray, scale: float, threshold: float, y_offset: int = 0):
     """HOG detections in `image` (already resized by `scale`), as boxes in original-photo pixels."""
-    rects, scores, _ = _hog_detector().run(image, 0, threshold)
+    with _hog_detector() as detector:
+        rects, scores, _ = detector.run(image, 0, threshold)
     out = []
     for r, s in zip(rects, scores):
         box = np.array([r.left(), r.top() + y_offset, r.right() + 1, r.bottom() + 1 + y_offset], np.float64)

@@ -1,0 +1,101 @@
+"""Shared fixtures. Test photos are made here from the bundled public-domain astronaut portrait: its face is
+pasted at known positions and scales, so detections and landmarks can be checked against known values."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "resources" / "samples" / "astronaut.jpg"
+# The astronaut's head in the sample (x0, y0, x1, y1): pasted into synthetic photos.
+HEAD_BOX = (120, 30, 320, 240)
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    return np.asarray(Image.open(SAMPLE).convert("RGB"))
+
+
+@pytest.fixture(scope="session")
+def astronaut_landmarks(astronaut) -> np.ndarray:
+    """dlib's 68 landmarks on the untouched sample: the reference that pasted copies must reproduce."""
+    from frstudio.core.detect import detect_faces
+
+    faces = detect_faces(astronaut.copy())
+    assert len(faces) == 1
+    return faces[0].landmarks.astype(np.float64)
+
+
+@dataclass
+class GroupPhoto:
+    pixels: np.ndarray
+    landmarks: list[np.ndarray]  # expected 68 x 2 landmarks of each pasted face, in paste order
+
+
+def paste_faces(astronaut, reference_landmarks, size, placements, background=200) -> GroupPhoto:
+    """A photo `size` = (w, h) with the astronaut's head pasted at each (x, y, scale) placement."""
+    import cv2
+
+    w, h = size
+    rng = np.random.default_rng(0)
+    canvas = np.full((h, w, 3), background, np.float32) + rng.normal(0, 3, (h, w, 3))
+    canvas = np.clip(canvas, 0, 255).astype(np.uint8)
+    x0, y0, x1, y1 = HEAD_BOX
+    head = astronaut[y0:y1, x0:x1]
+    expected = []
+    for x, y, scale in placements:
+        patch = cv2.resize(head, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+        ph, pw = patch.shape[:2]
+        canvas[y : y + ph, x : x + pw] = patch
+        # cv2.resize maps pixel centres: out + .5 = scale_actual * (in + .5)
+        sx, sy = pw / head.shape[1], ph / head.shape[0]
+        lm = reference_landmarks - (x0, y0)
+        expected.append(np.stack([(lm[:, 0] + 0.5) * sx - 0.5 + x, (lm[:, 1] + 0.5) * sy - 0.5 + y], axis=1))
+    return GroupPhoto(canvas, expected)
+
+
+@pytest.fixture(scope="session")
+def group_photo(astronaut, astronaut_landmarks) -> GroupPhoto:
+    """Three faces: two in a row (different sizes), one below."""
+    return paste_faces(astronaut, astronaut_landmarks, (900, 650), [(500, 20, 1.0), (60, 40, 0.8), (300, 380, 1.1)])
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def tiny_weights(tmp_path, monkeypatch):
+    """A weights folder holding a randomly initialised tiny network registered as model 'tiny'."""
+    import torch
+    from safetensors.torch import save_file
+
+    from frstudio import models
+    from frstudio.models import ModelSpec
+    from tests.support import tinynet
+
+    spec = ModelSpec("tiny", "Tiny test net", "Test only.", 128, 128, False, "tests.support.tinynet", "tiny.safetensors")
+    monkeypatch.setattr(models, "MODELS", {"tiny": spec, **models.MODELS})
+    import frstudio.core.restore as restore_mod
+
+    monkeypatch.setattr(restore_mod, "MODELS", models.MODELS)
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    torch.manual_seed(0)
+    net = tinynet.build(tinynet.default_config())
+    path = folder / "tiny.safetensors"
+    save_file({k: v.half().contiguous() for k, v in net.state_dict().items()}, str(path))
+    manifest = {"models": {"tiny": {"file": "tiny.safetensors", "sha256": file_digest(path), "config": tinynet.default_config(), "steps": 0, "metrics": {}}}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv("FRSTUDIO_WEIGHTS_DIR", str(folder))
+    return folder

@@ -1,0 +1,110 @@
+import cv2
+import numpy as np
+import pytest
+
+from frstudio.core.align import align_face
+from frstudio.core.blend import BlendSettings, blend_face, face_outline, feather_width
+from frstudio.core.detect import detect_faces
+
+
+@pytest.fixture(scope="module")
+def faces(group_photo):
+    return detect_faces(group_photo.pixels)
+
+
+def _outline_mask(shape, landmarks):
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(face_outline(landmarks)).astype(np.int32)], 1)
+    return cv2.dilate(mask, np.ones((3, 3), np.uint8)).astype(bool)
+
+
+def test_no_step_at_the_mask_edge(group_photo, faces):
+    face = faces[0]
+    flat = np.full_like(group_photo.pixels, 60)
+    aligned = align_face(flat, face.landmarks, 128)
+    bright = np.full((128, 128, 3), 0.9, np.float32)  # the worst case: restored face very different from the photo
+    out = flat.copy()
+    blend_face(out, bright, aligned, face.landmarks, BlendSettings(match_tone=False))
+    grey = out[..., 0].astype(np.float64)
+    step = max(np.abs(np.diff(grey, axis=0)).max(), np.abs(np.diff(grey, axis=1)).max())
+    jump = 0.9 * 255 - 60
+    assert grey.max() > 0.95 * 0.9 * 255  # the face itself is fully restored ...
+    # ... and the transition is a ramp spread over the feather width, not a seam: no pixel-to-pixel step
+    # larger than a Gaussian ramp of that width would give (max slope 1 / (sigma sqrt(2 pi)))
+    sigma = feather_width(face.eye_distance) / 2.5
+    assert step < 1.2 * jump / (sigma * np.sqrt(2 * np.pi))
+
+
+def test_only_the_face_region_changes_and_excluded_faces_stay_identical(group_photo, faces):
+    photo = group_photo.pixels
+    out = photo.copy()
+    face = faces[1]
+    aligned = align_face(photo, face.landmarks, 128)
+    blend_face(out, np.clip(aligned.image * 0.5, 0, 1), aligned, face.landmarks, BlendSettings(match_tone=False))
+    changed = np.any(out != photo, axis=2)
+    assert changed.sum() > 1000
+    assert not np.any(changed & ~_outline_mask(photo.shape, face.landmarks))  # nothing outside the outline (no rectangle)
+    for other in (faces[0], faces[2]):
+        x0, y0, x1, y1 = (int(v) for v in other.box)
+        np.testing.assert_array_equal(out[y0:y1, x0:x1], photo[y0:y1, x0:x1])
+
+
+def test_strength_mixes_linearly(group_photo, faces):
+    photo = group_photo.pixels
+    face = faces[0]
+    aligned = align_face(photo, face.landmarks, 128)
+    white = np.ones((128, 128, 3), np.float32)
+    outs = {}
+    for s in (0.0, 0.5, 1.0):
+        outs[s] = photo.copy()
+        blend_face(outs[s], white, aligned, face.landmarks, BlendSettings(strength=s, match_tone=False))
+    np.testing.assert_array_equal(outs[0.0], photo)
+    inside = _outline_mask(photo.shape, face.landmarks)
+    half = outs[0.5][inside].astype(float) - photo[inside]
+    full = outs[1.0][inside].astype(float) - photo[inside]
+    assert abs(half.sum() / full.sum() - 0.5) < 0.01
+
+
+def test_tone_matching_removes_a_colour_cast_but_keeps_detail(group_photo, faces):
+    photo = group_photo.pixels
+    face = faces[0]
+    aligned = align_face(photo, face.landmarks, 128)
+    cast = aligned.image.copy()
+    cast[..., 0] = np.clip(cast[..., 0] * 0.6, 0, 1)  # a model that lost the red
+    inside = _outline_mask(photo.shape, face.landmarks)
+    means = {}
+    for match in (False, True):
+        out = photo.copy()
+        blend_face(out, cast, aligned, face.landmarks, BlendSettings(match_tone=match))
+        means[match] = out[inside].astype(float).mean(axis=0) - photo[inside].astype(float).mean(axis=0)
+    assert means[False][0] < -15  # the cast shows without matching
+    assert np.abs(means[True]).max() < 2.0  # and is gone with it
+
+
+@pytest.mark.parametrize("tone", ["grey", "sepia"])
+def test_grey_and_sepia_photos_get_no_added_colour(group_photo, faces, tone):
+    photo = group_photo.pixels.astype(np.float32)
+    luma = photo @ np.array([0.299, 0.587, 0.114], np.float32)
+    tint = np.array([1.0, 1.0, 1.0]) if tone == "grey" else np.array([1.07, 0.95, 0.78])
+    toned = np.clip(luma[..., None] * tint, 0, 255).astype(np.uint8)
+    face = faces[0]
+    aligned = align_face(toned, face.landmarks, 128)
+    colourful = aligned.image.copy()
+    colourful[..., 1] *= 0.5  # magenta-ish output from a colour model
+    out = toned.copy()
+    blend_face(out, colourful, aligned, face.landmarks, BlendSettings(keep_grey=True))
+    ycc_in = cv2.cvtColor(toned, cv2.COLOR_RGB2YCrCb).astype(int)
+    ycc_out = cv2.cvtColor(out, cv2.COLOR_RGB2YCrCb).astype(int)
+    assert np.abs(ycc_out[..., 1:] - ycc_in[..., 1:]).max() <= 2  # chroma untouched
+    if tone == "grey":
+        assert np.abs(out.astype(int) - out[..., :1]).max() <= 1  # channels stay equal
+
+
+def test_sixteen_bit_photos_stay_sixteen_bit(group_photo, faces):
+    photo16 = group_photo.pixels.astype(np.uint16) * 257
+    face = faces[2]
+    aligned = align_face(photo16, face.landmarks, 128)
+    out = photo16.copy()
+    blend_face(out, aligned.image, aligned, face.landmarks)
+    assert out.dtype == np.uint16
+    assert np.abs(out.astype(int) - photo16).mean() < 257  # an identity restoration changes almost nothing
