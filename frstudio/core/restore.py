@@ -124,7 +124,7 @@ class Restorer:
 
     def __init__(self, name: str, device: str | None = None, directory: Path | None = None, precision: str = "auto"):
         import torch
-        from safetensors import SafetensorsError
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
         self.spec = get_spec(name)
@@ -145,7 +145,7 @@ class Restorer:
             raise ModelUnavailableError(f"the network of {self.spec.title} is not part of this version ({exc})") from exc
         try:
             state = load_file(str(expected))
-        except (SafetensorsError, OSError, ValueError) as exc:
+        except (SafetensorError, OSError, ValueError) as exc:
             raise WeightsError(f"the weights file {expected} cannot be read: {exc}") from exc
         self.config = entry.get("config", {})
         network = module.build(self.config)
