@@ -56,7 +56,9 @@ def paste_faces(astronaut, reference_landmarks, size, placements, background=200
     for x, y, scale in placements:
         patch = cv2.resize(head, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
         ph, pw = patch.shape[:2]
-        canvas[y : y + ph, x : x + pw] = patch
+        # clip the paste to the canvas: faces may be cut by the border
+        cx0, cy0, cx1, cy1 = max(x, 0), max(y, 0), min(x + pw, w), min(y + ph, h)
+        canvas[cy0:cy1, cx0:cx1] = patch[cy0 - y : cy1 - y, cx0 - x : cx1 - x]
         # cv2.resize maps pixel centres: out + .5 = scale_actual * (in + .5)
         sx, sy = pw / head.shape[1], ph / head.shape[0]
         lm = reference_landmarks - (x0, y0)

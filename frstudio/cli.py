@@ -1,0 +1,240 @@
+"""The `frstudio` command: restore, detect, models; with no arguments it opens the desktop app.
+
+Exit codes: 0 everything done; 1 some photos failed; 2 bad command line or unreadable input for `detect`;
+3 no usable model (weights missing or corrupt); 130 cancelled with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_NO_MODEL, EXIT_CANCELLED = 0, 1, 2, 3, 130
+
+
+def _faces_arg(text: str) -> frozenset[int]:
+    try:
+        return frozenset(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError("--faces takes face numbers separated by commas, e.g. 0,2") from None
+
+
+def _strength_arg(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("--strength must be between 0 and 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from frstudio import __version__
+
+    parser = argparse.ArgumentParser(prog="frstudio", description="Restore the faces in old, blurry or dark photos.")
+    parser.add_argument("--version", action="version", version=f"FR Studio {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    r = sub.add_parser("restore", help="restore photos or folders of photos")
+    r.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="photos or folders")
+    r.add_argument("-o", "--output", type=Path, help="folder for the results (default: next to each photo)")
+    r.add_argument("--model", default="auto", help="model name (see 'frstudio models'); default: auto")
+    r.add_argument("--reference", type=Path, help="a good photo of the same person, for models that take one")
+    r.add_argument("--strength", type=_strength_arg, default=1.0, help="0 = original, 1 = fully restored (default 1)")
+    r.add_argument("--faces", type=_faces_arg, help="only these face numbers (see 'frstudio detect'), e.g. 0,2")
+    r.add_argument("--recursive", action="store_true", help="include sub-folders of folders")
+    r.add_argument("--format", choices=["jpeg", "jpg", "png", "tiff", "tif", "webp", "bmp"], help="output format (default: same as input)")
+    r.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
+    r.add_argument("--suffix", default="_restored", help="added to the file name (default _restored)")
+    r.add_argument("--compare", action="store_true", help="also save a side-by-side before/after image")
+    r.add_argument("--crops", action="store_true", help="also save each face's before/after crops")
+    r.add_argument("--no-metadata", action="store_true", help="do not copy EXIF and the colour profile")
+    r.add_argument("--skip-no-face", action="store_true", help="write nothing for photos without faces (default: copy them)")
+    r.add_argument("--overwrite", action="store_true", help="redo results that already exist (default: skip them)")
+    r.add_argument("--no-tone-match", action="store_true", help="keep the model's own tone and colour")
+    r.add_argument("--detector", choices=["hog", "cnn"], default="hog", help="face detector (cnn: slower, finds more)")
+    r.add_argument("--min-face", type=float, default=20.0, help="smallest eye distance in px to look for (default 20)")
+
+    d = sub.add_parser("detect", help="list the faces in a photo")
+    d.add_argument("path", type=Path)
+    d.add_argument("--json", action="store_true", help="print boxes and landmarks as JSON")
+    d.add_argument("--detector", choices=["hog", "cnn"], default="hog")
+    d.add_argument("--min-face", type=float, default=20.0)
+
+    m = sub.add_parser("models", help="the models, their weights and test metrics")
+    m.add_argument("--json", action="store_true")
+
+    sub.add_parser("gui", help="open the desktop app")
+    return parser
+
+
+def _detection(args):
+    from frstudio.core.detect import DetectionSettings
+
+    return DetectionSettings(min_eye_distance=args.min_face, detector=args.detector)
+
+
+def cmd_detect(args) -> int:
+    from frstudio.core.detect import detect_faces, smallest_detectable_eye_distance
+    from frstudio.core.errors import FRStudioError
+    from frstudio.core.imageio import load_photo, to_uint8
+
+    try:
+        photo = load_photo(args.path)
+    except FRStudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    settings = _detection(args)
+    faces = detect_faces(to_uint8(photo.pixels), settings)
+    width, height = photo.size
+    if args.json:
+        print(json.dumps({"path": str(args.path), "width": width, "height": height, "faces": [f.to_json() for f in faces]}))
+    else:
+        print(f"{args.path.name}: {width} x {height}, {len(faces)} face(s)")
+        for f in faces:
+            x0, y0, x1, y1 = f.box
+            print(f"  face {f.index}: box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f}), eye distance {f.eye_distance:.0f} px, score {f.score:.2f}")
+        floor = smallest_detectable_eye_distance(width, height, settings)
+        if floor > settings.min_eye_distance + 0.5:
+            print(f"  (in a photo this large, faces under ~{floor:.0f} px between the eyes may be missed)")
+    return EXIT_OK
+
+
+def cmd_models(args) -> int:
+    from frstudio.core.restore import default_model, model_statuses
+
+    statuses = model_statuses()
+    default = default_model()
+    if args.json:
+        print(json.dumps({"default": default, "models": [s.to_json() for s in statuses]}, indent=2))
+        return EXIT_OK
+    for s in statuses:
+        state = "ready" if s.available else ("not implemented yet" if not s.implemented else "no trained weights bundled")
+        mark = "*" if s.spec.name == default else " "
+        ref = ", needs a reference photo" if s.spec.takes_reference else ""
+        print(f"{mark} {s.spec.name:16s} {s.spec.title}: {s.spec.description} [{s.spec.input_size}->{s.spec.output_size}{ref}] - {state}")
+        for protocol, m in s.entry.get("metrics", {}).items():
+            inp, out = m.get("input", {}), m.get("output", {})
+            shown = ", ".join(f"{k} {inp.get(k, float('nan')):.3g}->{v:.3g}" for k, v in out.items() if isinstance(v, (int, float)))
+            print(f"      {protocol} (n={m.get('n')}): {shown}")
+    if default is None:
+        print("No trained weights are bundled yet: 'frstudio restore' cannot restore faces in this version.")
+    return EXIT_OK
+
+
+def _restore_options(args):
+    from frstudio.core.pipeline import RestoreOptions
+
+    return RestoreOptions(
+        model=args.model,
+        strength=args.strength,
+        faces=args.faces,
+        reference=args.reference,
+        output_dir=args.output,
+        suffix=args.suffix,
+        format=args.format,
+        quality=args.quality,
+        keep_metadata=not args.no_metadata,
+        compare=args.compare,
+        save_crops=args.crops,
+        no_faces="skip" if args.skip_no_face else "copy",
+        overwrite=args.overwrite,
+        match_tone=not args.no_tone_match,
+        detection=_detection(args),
+    )
+
+
+def cmd_restore(args) -> int:
+    from tqdm import tqdm
+
+    from frstudio.core.errors import FRStudioError
+    from frstudio.core.pipeline import CancelToken, RestorerCache, restore_batch
+    from frstudio.core.restore import get_spec
+
+    options = _restore_options(args)
+    if args.output is not None:
+        if args.output.exists() and not args.output.is_dir():
+            print(f"error: {args.output} is a file, not a folder", file=sys.stderr)
+            return EXIT_USAGE
+    missing = [p for p in args.paths if not p.exists()]
+    for p in missing:
+        print(f"error: {p}: no such file or folder", file=sys.stderr)
+    if args.reference is not None and args.model not in ("auto", "passthrough"):
+        try:
+            if not get_spec(args.model).takes_reference:
+                print(f"note: {args.model} does not use a reference photo; --reference is ignored", file=sys.stderr)
+        except FRStudioError:
+            pass
+    cancel = CancelToken()
+    results = []
+    bar = None
+    job = restore_batch([p for p in args.paths if p.exists()], options, RestorerCache(), cancel, args.recursive)
+    try:
+        while True:
+            event = next(job)
+            if bar is None:
+                bar = tqdm(total=event.total, unit="photo", file=sys.stderr, dynamic_ncols=True, disable=None)
+            if event.progress is not None and event.progress.path is not None:
+                p = event.progress
+                bar.set_postfix_str(f"{p.path.name}: {p.stage}" + (f" {p.face}/{p.faces}" if p.faces else ""), refresh=False)
+            if event.result is not None:
+                bar.update(1)
+                r = event.result
+                if r.status == "failed" or (r.message and r.status != "skipped"):
+                    tqdm.write(f"{r.status}: {r.message}", file=sys.stderr)
+    except StopIteration as stop:
+        results = stop.value
+    except FRStudioError as exc:
+        if bar:
+            bar.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NO_MODEL
+    except KeyboardInterrupt:
+        cancel.cancel()
+        if bar:
+            bar.close()
+        print("cancelled: finished photos are kept; run the same command again to resume", file=sys.stderr)
+        return EXIT_CANCELLED
+    if bar:
+        bar.close()
+    return _summary(results, len(missing))
+
+
+def _summary(results, missing: int) -> int:
+    from collections import Counter
+
+    counts = Counter(r.status for r in results)
+    faces = sum(sum(1 for f in r.faces if f.restored) for r in results)
+    parts = [f"{counts['restored']} restored ({faces} faces)"]
+    for status, words in (("no_faces", "without faces"), ("skipped", "already done"), ("failed", "failed"), ("cancelled", "cancelled")):
+        if counts[status]:
+            parts.append(f"{counts[status]} {words}")
+    if missing:
+        parts.append(f"{missing} not found")
+    print(", ".join(parts))
+    for r in results:
+        if r.output is not None and r.status == "restored":
+            print(f"  {r.source} -> {r.output}")
+    return EXIT_SOME_FAILED if counts["failed"] or missing else EXIT_OK
+
+
+def cmd_gui(args) -> int:
+    try:
+        from frstudio.gui.app import run
+    except ImportError as exc:
+        print(f"The desktop app is not available in this installation ({exc}). Use 'frstudio restore PHOTO'.", file=sys.stderr)
+        return EXIT_USAGE
+    return run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    commands = {"restore": cmd_restore, "detect": cmd_detect, "models": cmd_models, "gui": cmd_gui}
+    if args.command is None:
+        return cmd_gui(args)
+    return commands[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,345 @@
+"""The restoration pipeline: a photo (or a folder of them) in, restored photos out.
+
+Long jobs are generators that yield a `Progress` event per stage and per face and return their result;
+the command line draws a progress bar from the events, the GUI turns them into signals. A `CancelToken`
+is checked between faces. A failing face keeps its original pixels; a failing photo is reported and the
+batch goes on; an output that already exists is not redone, so an interrupted batch resumes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from frstudio.core.align import align_face
+from frstudio.core.blend import BlendSettings, blend_face
+from frstudio.core.detect import DetectionSettings, Face, detect_faces
+from frstudio.core.errors import Cancelled, FRStudioError, ModelUnavailableError, PhotoError
+from frstudio.core.imageio import Photo, load_photo, save_image, save_photo, to_uint8
+from frstudio.core.restore import PassThroughRestorer, Restorer, default_model, get_spec
+from frstudio.models import ModelSpec
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"}
+FORMAT_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "BMP": ".bmp"}
+FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF"}
+FACE_BATCH = 8  # faces per network call: large enough to use the CPU's vector units, small enough for memory
+
+
+@dataclass
+class RestoreOptions:
+    model: str | None = None  # None or "auto": the default model
+    strength: float = 1.0
+    faces: frozenset[int] | None = None  # indices to restore; None = every face
+    reference: Path | None = None  # a good photo of the same person (for models that take one)
+    output_dir: Path | None = None  # None: next to each input
+    suffix: str = "_restored"
+    format: str | None = None  # None: the input's format
+    quality: int = 95
+    keep_metadata: bool = True
+    compare: bool = False  # also save a side-by-side before/after image
+    save_crops: bool = False  # also save each face's before/after crops
+    no_faces: str = "copy"  # "copy": write the photo through unchanged; "skip": report it, write nothing
+    overwrite: bool = False  # redo outputs that already exist (default: resume, skip them)
+    match_tone: bool = True
+    detection: DetectionSettings = field(default_factory=DetectionSettings)
+
+
+@dataclass
+class Progress:
+    stage: str  # "load", "detect", "restore", "blend", "save", "done"
+    fraction: float  # of this photo, 0..1
+    face: int = 0  # faces done so far in "restore"
+    faces: int = 0
+    path: Path | None = None
+    message: str = ""
+
+
+@dataclass
+class FaceReport:
+    index: int
+    box: tuple[float, float, float, float]
+    eye_distance: float
+    restored: bool
+    model: str = ""
+    message: str = ""
+    extras: dict = field(default_factory=dict)
+
+
+@dataclass
+class PhotoResult:
+    source: Path
+    status: str  # "restored", "no_faces", "skipped", "failed", "cancelled"
+    output: Path | None = None
+    message: str = ""
+    faces: list[FaceReport] = field(default_factory=list)
+    extra_outputs: list[Path] = field(default_factory=list)
+
+
+class CancelToken:
+    """Set from any thread; the pipeline checks it between faces and photos."""
+
+    def __init__(self):
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancelled:
+            raise Cancelled("cancelled")
+
+
+class RestorerCache:
+    """Loads each model once per session, on first use."""
+
+    def __init__(self, factory: Callable[[str], object] | None = None):
+        self._factory = factory or Restorer
+        self._loaded: dict[str, object] = {}
+
+    def get(self, name: str):
+        if name == "passthrough":
+            return PassThroughRestorer()
+        if name not in self._loaded:
+            self._loaded[name] = self._factory(name)
+        return self._loaded[name]
+
+
+def resolve_model(name: str | None) -> str:
+    if name in (None, "", "auto"):
+        chosen = default_model()
+        if chosen is None:
+            raise ModelUnavailableError(
+                "no trained weights are bundled yet: no model can restore faces in this version"
+            )
+        return chosen
+    if name != "passthrough":
+        get_spec(name)
+    return name
+
+
+def output_path_for(source: Path, options: RestoreOptions, root: Path | None = None) -> Path:
+    """`<stem><suffix>.<ext>` in the output folder (mirroring sub-folders of a batch `root`)."""
+    fmt = (options.format or "").upper()
+    fmt = FORMAT_ALIASES.get(fmt, fmt)
+    suffix = FORMAT_SUFFIX.get(fmt) or (".png" if source.suffix.lower() == ".gif" else source.suffix)
+    folder = source.parent
+    if options.output_dir is not None:
+        folder = Path(options.output_dir)
+        if root is not None and source.is_relative_to(root):
+            folder = folder / source.parent.relative_to(root)
+    return folder / f"{source.stem}{options.suffix}{suffix}"
+
+
+def aligned_reference(path: Path, size: int, settings: DetectionSettings | None = None) -> np.ndarray:
+    """The largest face of a reference photo, aligned at `size`: what reference-guided models take."""
+    photo = load_photo(path)
+    faces = detect_faces(to_uint8(photo.pixels), settings)
+    if not faces:
+        raise PhotoError(f"{path.name}: no face found in the reference photo")
+    largest = max(faces, key=lambda f: f.eye_distance)
+    return align_face(photo.pixels, largest.landmarks, size).image
+
+
+def restore_faces(
+    photo: Photo,
+    faces: list[Face],
+    restorer,
+    reference: np.ndarray | None = None,
+    cancel: CancelToken | None = None,
+) -> Generator[Progress, None, tuple[dict[int, tuple], list[FaceReport]]]:
+    """Align and restore each face; returns ({index: (aligned, restored)}, reports). A failing face is reported
+    and left out, so the photo keeps that face's original pixels."""
+    spec: ModelSpec = restorer.spec
+    done: dict[int, tuple] = {}
+    reports: list[FaceReport] = []
+    for start in range(0, len(faces), FACE_BATCH):
+        if cancel:
+            cancel.raise_if_cancelled()
+        chunk = faces[start : start + FACE_BATCH]
+        aligned = []
+        for face in chunk:
+            try:
+                aligned.append((face, align_face(photo.pixels, face.landmarks, spec.input_size)))
+            except ValueError as exc:
+                reports.append(FaceReport(face.index, face.box, face.eye_distance, False, spec.name, f"face {face.index}: {exc}"))
+        if aligned:
+            crops = np.stack([a.image for _, a in aligned])
+            try:
+                restored = restorer.restore(crops, reference)
+            except FRStudioError:
+                raise
+            except (RuntimeError, ValueError) as exc:  # one bad batch must not lose the photo: keep originals
+                restored = None
+                message = f"the model failed on these faces and they were left as they were ({exc})"
+            for k, (face, al) in enumerate(aligned):
+                if restored is None:
+                    reports.append(FaceReport(face.index, face.box, face.eye_distance, False, spec.name, message))
+                    continue
+                done[face.index] = (al, restored[k])
+                reports.append(FaceReport(face.index, face.box, face.eye_distance, True, spec.name, extras=restored[k].extras))
+        finished = min(len(faces), start + FACE_BATCH)
+        yield Progress("restore", 0.2 + 0.6 * finished / max(1, len(faces)), finished, len(faces), photo.path)
+    reports.sort(key=lambda r: r.index)
+    return done, reports
+
+
+def compose(photo: Photo, faces: list[Face], restored: dict[int, tuple], strength: float | dict[int, float] = 1.0, match_tone: bool = True) -> np.ndarray:
+    """The photo with every restored face blended in; faces not in `restored` stay untouched."""
+    pixels = photo.pixels.copy()
+    for face in faces:
+        if face.index not in restored:
+            continue
+        aligned, result = restored[face.index]
+        s = strength.get(face.index, 1.0) if isinstance(strength, dict) else strength
+        blend_face(pixels, result.image, aligned, face.landmarks, BlendSettings(s, match_tone, photo.is_grey))
+    return pixels
+
+
+def comparison_image(before: np.ndarray, after: np.ndarray, max_side: int = 2048) -> np.ndarray:
+    """Before | after, side by side, 8-bit, scaled so the whole image fits `max_side` wide."""
+    import cv2
+
+    pair = np.concatenate([to_uint8(before), np.full((before.shape[0], 8, 3), 255, np.uint8), to_uint8(after)], axis=1)
+    scale = min(1.0, max_side / pair.shape[1])
+    if scale < 1.0:
+        pair = cv2.resize(pair, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return pair
+
+
+def restore_photo(
+    path: Path,
+    options: RestoreOptions,
+    restorers: RestorerCache,
+    cancel: CancelToken | None = None,
+    reference: np.ndarray | None = None,
+    root: Path | None = None,
+) -> Generator[Progress, None, PhotoResult]:
+    """Restore one photo file and write the result. Returns a PhotoResult; raises only Cancelled."""
+    path = Path(path)
+    dest = output_path_for(path, options, root)
+    if dest.exists() and not options.overwrite:
+        return PhotoResult(path, "skipped", dest, f"{dest.name} already exists (done earlier)")
+    try:
+        if dest.resolve() == path.resolve():
+            raise PhotoError(f"{path.name}: the output would replace the original; choose another suffix or folder")
+        yield Progress("load", 0.0, path=path)
+        photo = load_photo(path)
+        yield Progress("detect", 0.1, path=path)
+        faces = detect_faces(to_uint8(photo.pixels), options.detection)
+        chosen = [f for f in faces if options.faces is None or f.index in options.faces]
+        if not faces and options.no_faces == "skip":
+            return PhotoResult(path, "no_faces", None, f"{path.name}: no face found; nothing written")
+        done, reports = {}, []
+        if chosen:
+            restorer = restorers.get(resolve_model(options.model))
+            done, reports = yield from restore_faces(photo, chosen, restorer, reference, cancel)
+        if cancel:
+            cancel.raise_if_cancelled()
+        yield Progress("blend", 0.85, len(chosen), len(chosen), path)
+        pixels = compose(photo, faces, done, options.strength, options.match_tone)
+        yield Progress("save", 0.9, len(chosen), len(chosen), path)
+        _make_folder(dest.parent)
+        output = save_photo(photo, pixels, dest, format=options.format, quality=options.quality, keep_metadata=options.keep_metadata)
+        extras = _save_extras(photo, pixels, faces, done, dest, options)
+    except Cancelled:
+        raise
+    except FRStudioError as exc:
+        return PhotoResult(path, "failed", None, str(exc))
+    except MemoryError:
+        return PhotoResult(path, "failed", None, f"{path.name}: not enough memory to process this photo")
+    yield Progress("done", 1.0, len(chosen), len(chosen), path)
+    if not faces:
+        return PhotoResult(path, "no_faces", output, f"{path.name}: no face found; copied unchanged", [], extras)
+    failed = [r.message for r in reports if not r.restored]
+    return PhotoResult(path, "restored", output, "; ".join(failed), reports, extras)
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PhotoError(f"cannot create the output folder {folder}: {exc.strerror or exc}") from exc
+
+
+def _save_extras(photo: Photo, pixels: np.ndarray, faces: list[Face], done: dict, dest: Path, options: RestoreOptions) -> list[Path]:
+    written = []
+    stem = dest.with_suffix("").name
+    if options.compare:
+        written.append(save_image(comparison_image(photo.pixels, pixels), dest.with_name(f"{stem}_compare.jpg"), quality=90))
+    if options.save_crops:
+        for index, (aligned, result) in sorted(done.items()):
+            for tag, img in (("before", aligned.image), ("after", result.image)):
+                crop = np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+                written.append(save_image(crop, dest.with_name(f"{stem}_face{index}_{tag}.png")))
+    return written
+
+
+def expand_inputs(inputs: Iterable[Path], recursive: bool = False) -> list[tuple[Path, Path | None]]:
+    """Files to process as (file, batch root): folders expand to their images (sorted), files stay as given.
+    Outputs of an earlier run (names ending in the suffix) are not treated as inputs."""
+    found: list[tuple[Path, Path | None]] = []
+    for item in inputs:
+        item = Path(item)
+        if item.is_dir():
+            pattern = item.rglob("*") if recursive else item.glob("*")
+            files = sorted(p for p in pattern if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+            found.extend((p, item) for p in files)
+        else:
+            found.append((item, None))
+    return found
+
+
+@dataclass
+class BatchEvent:
+    index: int  # file i of n (0-based)
+    total: int
+    progress: Progress | None = None  # within the current file
+    result: PhotoResult | None = None  # set once the file is finished
+
+
+def restore_batch(
+    inputs: Iterable[Path],
+    options: RestoreOptions,
+    restorers: RestorerCache | None = None,
+    cancel: CancelToken | None = None,
+    recursive: bool = False,
+) -> Generator[BatchEvent, None, list[PhotoResult]]:
+    """Restore many photos; bad files are reported and skipped, finished outputs are not redone."""
+    restorers = restorers or RestorerCache()
+    files = expand_inputs(inputs, recursive)
+    results: list[PhotoResult] = []
+    # Load the model before the first photo: missing weights are one clear error, not one per photo.
+    spec = restorers.get(resolve_model(options.model)).spec
+    if spec.takes_reference and options.reference is None:
+        raise ModelUnavailableError(f"{spec.title} needs a reference photo of the same person (--reference)")
+    reference = None
+    if options.reference is not None and spec.takes_reference:
+        reference = aligned_reference(Path(options.reference), spec.input_size, options.detection)
+    # Outputs written in this run must not be picked up again when the output folder is inside an input folder.
+    outputs = {output_path_for(f, options, root).resolve() for f, root in files}
+    files = [(f, root) for f, root in files if f.resolve() not in outputs]
+    for i, (path, root) in enumerate(files):
+        if cancel and cancel.cancelled:
+            results.extend(PhotoResult(p, "cancelled") for p, _ in files[i:])
+            break
+        job = restore_photo(path, options, restorers, cancel, reference, root)
+        try:
+            while True:
+                yield BatchEvent(i, len(files), progress=next(job))
+        except StopIteration as stop:
+            result = stop.value
+        except Cancelled:
+            results.extend(PhotoResult(p, "cancelled") for p, _ in files[i:])
+            yield BatchEvent(i, len(files), result=results[i])
+            break
+        results.append(result)
+        yield BatchEvent(i, len(files), result=result)
+    return results

@@ -1,0 +1,88 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from frstudio.cli import EXIT_NO_MODEL, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def photo(tmp_path, group_photo):
+    path = tmp_path / "Grand-mère photos" / "portrait 1952.jpg"
+    path.parent.mkdir()
+    Image.fromarray(group_photo.pixels).save(path, quality=93)
+    return path
+
+
+def test_restore_end_to_end(tiny_weights, photo, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["restore", str(photo), "-o", str(out), "--model", "tiny", "--strength", "0.8", "--compare", "--format", "png"])
+    assert code == EXIT_OK
+    assert (out / "portrait 1952_restored.png").exists()
+    assert (out / "portrait 1952_restored_compare.jpg").exists()
+    printed = capsys.readouterr().out
+    assert "1 restored (3 faces)" in printed
+
+
+def test_default_model_is_used_when_none_is_named(tiny_weights, photo, capsys):
+    assert main(["restore", str(photo), "--faces", "0,2"]) == EXIT_OK
+    assert "1 restored (2 faces)" in capsys.readouterr().out
+
+
+def test_no_bundled_weights_is_a_clear_error(tmp_path, photo, monkeypatch, capsys):
+    monkeypatch.setenv("FRSTUDIO_WEIGHTS_DIR", str(tmp_path / "empty"))
+    assert main(["restore", str(photo)]) == EXIT_NO_MODEL
+    assert "no trained weights are bundled yet" in capsys.readouterr().err
+    assert not list(photo.parent.glob("*_restored*"))
+
+
+def test_bad_files_are_reported_and_the_rest_done(tiny_weights, photo, capsys):
+    (photo.parent / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    code = main(["restore", str(photo.parent), str(photo.parent / "missing.jpg"), "--model", "tiny"])
+    captured = capsys.readouterr()
+    assert code == EXIT_SOME_FAILED
+    assert "broken.jpg" in captured.err and "missing.jpg" in captured.err
+    assert "1 restored" in captured.out and "1 failed" in captured.out and "1 not found" in captured.out
+
+
+def test_detect_json(photo, capsys):
+    assert main(["detect", str(photo), "--json"]) == EXIT_OK
+    data = json.loads(capsys.readouterr().out)
+    assert [f["index"] for f in data["faces"]] == [0, 1, 2]
+    assert len(data["faces"][0]["landmarks"]) == 68 and len(data["faces"][0]["box"]) == 4
+
+
+def test_detect_unreadable_file(tmp_path, capsys):
+    bad = tmp_path / "x.png"
+    bad.write_bytes(b"")
+    assert main(["detect", str(bad)]) == EXIT_USAGE
+    assert "x.png" in capsys.readouterr().err
+
+
+def test_models_lists_the_table_and_weights(tiny_weights, capsys):
+    assert main(["models", "--json"]) == EXIT_OK
+    data = json.loads(capsys.readouterr().out)
+    names = [m["name"] for m in data["models"]]
+    assert data["default"] == "tiny"
+    assert {"frrnet", "gfrnet", "progressive_16", "progressive_128", "mmrb_stylegan", "vq_unet"} <= set(names)
+    gfr = next(m for m in data["models"] if m["name"] == "gfrnet")
+    assert gfr["takes_reference"] and not gfr["weights_present"]
+
+
+def test_bad_arguments_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["restore", "x.jpg", "--strength", "3"])
+    assert exc.value.code == EXIT_USAGE
+
+
+def test_entry_point_runs_as_a_module(tmp_path):
+    env = {**os.environ, "FRSTUDIO_WEIGHTS_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "frstudio", "models"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert done.returncode == 0
+    assert "frrnet" in done.stdout and "No trained weights are bundled yet" in done.stdout

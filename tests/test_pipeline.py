@@ -1,0 +1,233 @@
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from frstudio.core.blend import face_outline
+from frstudio.core.errors import Cancelled
+from frstudio.core.imageio import load_photo
+from frstudio.core.pipeline import CancelToken, RestoreOptions, RestorerCache, expand_inputs, output_path_for, restore_batch, restore_photo
+from tests.conftest import file_digest, paste_faces
+
+
+def run(job):
+    events = []
+    try:
+        while True:
+            events.append(next(job))
+    except StopIteration as stop:
+        return stop.value, events
+
+
+def _outside_faces(shape, faces_landmarks, grow=3):
+    import cv2
+
+    mask = np.zeros(shape[:2], np.uint8)
+    for lm in faces_landmarks:
+        cv2.fillPoly(mask, [np.round(face_outline(lm)).astype(np.int32)], 1)
+    return ~cv2.dilate(mask, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)).astype(bool)
+
+
+@pytest.fixture
+def group_png(tmp_path, group_photo):
+    path = tmp_path / "in" / "family.png"
+    path.parent.mkdir()
+    Image.fromarray(group_photo.pixels).save(path)
+    return path
+
+
+def test_restores_faces_and_nothing_else(tiny_weights, group_png, group_photo):
+    before = file_digest(group_png)
+    result, events = run(restore_photo(group_png, RestoreOptions(model="tiny"), RestorerCache()))
+    assert result.status == "restored", result.message
+    assert result.output == group_png.with_name("family_restored.png")
+    assert file_digest(group_png) == before  # the original is untouched
+    assert [f.index for f in result.faces if f.restored] == [0, 1, 2]
+    out = load_photo(result.output).pixels
+    assert np.any(out != group_photo.pixels)
+    outside = _outside_faces(out.shape, group_photo.landmarks)
+    np.testing.assert_array_equal(out[outside], group_photo.pixels[outside])
+    stages = [e.stage for e in events]
+    assert stages[0] == "load" and stages[-1] == "done" and "restore" in stages
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def test_only_the_chosen_faces_change(tiny_weights, group_png, group_photo):
+    result, _ = run(restore_photo(group_png, RestoreOptions(model="tiny", faces=frozenset({1})), RestorerCache()))
+    assert [f.index for f in result.faces] == [1]
+    out = load_photo(result.output).pixels
+    changed = np.any(out != group_photo.pixels, axis=2)
+    ys, xs = np.nonzero(changed)
+    from frstudio.core.detect import detect_faces
+
+    face1 = detect_faces(group_photo.pixels)[1]
+    x0, y0, x1, y1 = face1.box
+    assert xs.min() > x0 - 0.5 * (x1 - x0) and xs.max() < x1 + 0.5 * (x1 - x0)
+    assert ys.min() > y0 - (y1 - y0) and ys.max() < y1 + 0.5 * (y1 - y0)
+
+
+def test_exif_and_16_bit_survive_the_pipeline(tiny_weights, tmp_path, group_photo):
+    exif = Image.Exif()
+    exif[0x0110] = "Brownie No. 2"  # Model
+    exif.get_ifd(0x8769)[0x9003] = "1952:07:14 10:00:00"  # DateTimeOriginal
+    jpeg = tmp_path / "wedding.jpg"
+    Image.fromarray(group_photo.pixels).save(jpeg, exif=exif, quality=95)
+    result, _ = run(restore_photo(jpeg, RestoreOptions(model="tiny", output_dir=tmp_path / "out"), RestorerCache()))
+    saved = Image.open(result.output).getexif()
+    assert saved[0x0110] == "Brownie No. 2"
+    assert saved.get_ifd(0x8769)[0x9003] == "1952:07:14 10:00:00"
+
+    import cv2
+
+    png16 = tmp_path / "scan16.png"
+    cv2.imwrite(str(png16), cv2.cvtColor(group_photo.pixels.astype(np.uint16) * 257, cv2.COLOR_RGB2BGR))
+    result, _ = run(restore_photo(png16, RestoreOptions(model="tiny"), RestorerCache()))
+    assert result.status == "restored"
+    out = load_photo(result.output)
+    assert out.bit_depth == 16 and out.pixels.dtype == np.uint16
+
+
+def test_grey_photo_stays_grey(tiny_weights, tmp_path, group_photo):
+    grey = tmp_path / "grandma.png"
+    Image.fromarray(group_photo.pixels).convert("L").save(grey)
+    result, _ = run(restore_photo(grey, RestoreOptions(model="tiny"), RestorerCache()))
+    out = load_photo(result.output)
+    assert result.status == "restored" and out.is_grey and out.grey_mode
+    assert Image.open(result.output).mode == "L"
+
+
+def test_compare_and_crops(tiny_weights, group_png):
+    result, _ = run(restore_photo(group_png, RestoreOptions(model="tiny", compare=True, save_crops=True), RestorerCache()))
+    names = sorted(p.name for p in result.extra_outputs)
+    assert "family_restored_compare.jpg" in names
+    assert "family_restored_face0_before.png" in names and "family_restored_face2_after.png" in names
+    compare = Image.open(group_png.with_name("family_restored_compare.jpg"))
+    assert compare.width > 2 * Image.open(group_png).width - 1
+
+
+def test_photo_without_faces_copied_or_skipped(tiny_weights, tmp_path):
+    path = tmp_path / "landscape.png"
+    pixels = np.random.default_rng(0).integers(0, 255, (200, 300, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+    result, _ = run(restore_photo(path, RestoreOptions(model="tiny"), RestorerCache()))
+    assert result.status == "no_faces" and "no face" in result.message
+    np.testing.assert_array_equal(load_photo(result.output).pixels, pixels)
+    result.output.unlink()
+    result, _ = run(restore_photo(path, RestoreOptions(model="tiny", no_faces="skip"), RestorerCache()))
+    assert result.status == "no_faces" and result.output is None
+    assert not path.with_name("landscape_restored.png").exists()
+
+
+def _png_header_only(path: Path, width: int, height: int):
+    """A PNG whose header claims width x height: a decompression bomb in miniature."""
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+def _make_bad_folder(folder: Path, group_photo) -> dict[str, Path]:
+    folder.mkdir()
+    good = folder / "été 1952 – mariage.jpg"  # unicode and spaces
+    Image.fromarray(group_photo.pixels).save(good, quality=92)
+    files = {"good": good}
+    files["empty"] = folder / "empty.jpg"
+    files["empty"].write_bytes(b"")
+    files["truncated"] = folder / "truncated.jpg"
+    files["truncated"].write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
+    files["text"] = folder / "notes.png"
+    files["text"].write_text("this is not a picture", encoding="utf-8")
+    files["corrupt"] = folder / "corrupt.webp"
+    files["corrupt"].write_bytes(b"RIFF\x10\x00\x00\x00WEBPVP8 " + bytes(range(200)))
+    files["bomb"] = folder / "bomb.png"
+    _png_header_only(files["bomb"], 20000, 15000)
+    files["cmyk"] = folder / "cmyk.jpg"
+    Image.fromarray(group_photo.pixels).convert("CMYK").save(files["cmyk"])
+    files["palette"] = folder / "palette.png"
+    Image.fromarray(group_photo.pixels).convert("P", palette=Image.Palette.ADAPTIVE).save(files["palette"])
+    files["gif"] = folder / "animated.gif"
+    frames = [Image.fromarray(group_photo.pixels).convert("P"), Image.new("P", group_photo.pixels.shape[1::-1])]
+    frames[0].save(files["gif"], save_all=True, append_images=frames[1:], duration=100)
+    return files
+
+
+def test_batch_goes_on_past_bad_files_and_resumes(tiny_weights, tmp_path, group_photo):
+    files = _make_bad_folder(tmp_path / "scans", group_photo)
+    digests = {k: file_digest(p) for k, p in files.items()}
+    out = tmp_path / "restored"
+    results, events = run(restore_batch([tmp_path / "scans"], RestoreOptions(model="tiny", output_dir=out), RestorerCache()))
+    by_name = {r.source.name: r for r in results}
+    assert len(results) == len(files)
+    for key in ("good", "cmyk", "palette", "gif"):
+        assert by_name[files[key].name].status == "restored", (key, by_name[files[key].name].message)
+    for key in ("empty", "truncated", "text", "corrupt", "bomb"):
+        r = by_name[files[key].name]
+        assert r.status == "failed" and files[key].name in r.message and "\n" not in r.message, (key, r.message)
+    assert "200 MP" in by_name["bomb.png"].message
+    assert (out / "animated_restored.png").exists()  # GIF: first frame, saved as PNG
+    assert {k: file_digest(p) for k, p in files.items()} == digests  # no input modified
+    assert not [p for p in out.iterdir() if p.name.startswith(".") or p.suffix == ".part"]  # no partial output
+    assert [e.index for e in events if e.result] == list(range(len(files)))
+
+    mtimes = {p: p.stat().st_mtime_ns for p in out.iterdir()}
+    again, _ = run(restore_batch([tmp_path / "scans"], RestoreOptions(model="tiny", output_dir=out), RestorerCache()))
+    assert {r.status for r in again if r.source.name in {files[k].name for k in ("good", "cmyk")}} == {"skipped"}
+    assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == mtimes  # finished outputs are not redone
+
+
+def test_unwritable_output_is_reported_and_nothing_left(tiny_weights, tmp_path, group_png):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    result, _ = run(restore_photo(group_png, RestoreOptions(model="tiny", output_dir=blocker / "out"), RestorerCache()))
+    assert result.status == "failed" and "not_a_folder" in result.message
+
+
+def test_output_never_replaces_the_input(tiny_weights, group_png):
+    before = file_digest(group_png)
+    result, _ = run(restore_photo(group_png, RestoreOptions(model="tiny", suffix="", overwrite=True), RestorerCache()))
+    assert result.status == "failed" and "original" in result.message
+    assert file_digest(group_png) == before
+
+
+def test_cancel_between_faces_leaves_no_output(tiny_weights, group_png):
+    cancel = CancelToken()
+    job = restore_photo(group_png, RestoreOptions(model="tiny"), RestorerCache(), cancel)
+    next(job)
+    cancel.cancel()
+    with pytest.raises(Cancelled):
+        run(job)
+    assert not group_png.with_name("family_restored.png").exists()
+    results, _ = run(restore_batch([group_png], RestoreOptions(model="tiny"), RestorerCache(), cancel))
+    assert [r.status for r in results] == ["cancelled"]
+
+
+def test_faces_cut_by_the_border_and_a_very_wide_scan(tiny_weights, tmp_path, astronaut, astronaut_landmarks):
+    photo = paste_faces(astronaut, astronaut_landmarks, (10000, 900), [(-40, 300, 1.6), (5000, 200, 2.0), (9850, 500, 1.2)])
+    path = tmp_path / "panorama.jpg"
+    Image.fromarray(photo.pixels).save(path, quality=90)
+    result, _ = run(restore_photo(path, RestoreOptions(model="tiny"), RestorerCache()))
+    assert result.status == "restored", result.message
+    assert len(result.faces) >= 2  # the whole face and at least one cut by a border
+    assert Image.open(result.output).size == (10000, 900)
+
+
+def test_output_names_and_folder_mirroring(tmp_path):
+    src = tmp_path / "album" / "1950s" / "beach.JPG"
+    assert output_path_for(src, RestoreOptions()) == src.with_name("beach_restored.JPG")
+    opts = RestoreOptions(output_dir=tmp_path / "out", format="png")
+    assert output_path_for(src, opts, root=tmp_path / "album") == tmp_path / "out" / "1950s" / "beach_restored.png"
+    assert output_path_for(tmp_path / "a.gif", RestoreOptions()).suffix == ".png"
+
+
+def test_folders_expand_recursively_only_when_asked(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    for p in ("a/one.jpg", "a/b/two.png", "a/readme.txt", "a/.hidden.jpg"):
+        (tmp_path / p).write_bytes(b"x")
+    assert [p.name for p, _ in expand_inputs([tmp_path / "a"])] == ["one.jpg"]
+    assert sorted(p.name for p, _ in expand_inputs([tmp_path / "a"], recursive=True)) == ["one.jpg", "two.png"]
