@@ -134,21 +134,23 @@ def random_gaussian_blur(img: np.ndarray, rng: np.random.Generator, sigma_range:
 
 
 def motion_blur_kernel(length: float, angle: float) -> np.ndarray:
-    """Linear motion-blur kernel: a line of ``length`` pixels through the centre at ``angle`` degrees
-    (0 = horizontal, counter-clockwise), anti-aliased by drawing at 8x and area-averaging.
-    Returns a K x K float32 kernel (K odd, >= length) that sums to 1.
+    """Linear motion-blur kernel: a segment of ``length`` pixels through the centre at ``angle`` degrees
+    (0 = horizontal, counter-clockwise), rasterised by splatting densely spaced points along it bilinearly
+    (so fractional lengths and angles are smooth). Returns a K x K float32 kernel (K odd, >= length)
+    that sums to 1.
     """
     size = 2 * math.ceil(max(length, 1.0) / 2) + 1
-    up = 8
-    canvas = np.zeros((size * up, size * up), np.float32)
-    c = (size * up - 1) / 2
-    dx = math.cos(math.radians(angle)) * (length - 1) * up / 2
-    dy = -math.sin(math.radians(angle)) * (length - 1) * up / 2
-    shift = 4  # fixed-point bits for sub-pixel line end points
-    p0 = (round((c - dx) * 2**shift), round((c - dy) * 2**shift))
-    p1 = (round((c + dx) * 2**shift), round((c + dy) * 2**shift))
-    cv2.line(canvas, p0, p1, 1.0, thickness=up, lineType=cv2.LINE_AA, shift=shift)
-    k = cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)
+    c = (size - 1) / 2
+    half = (max(length, 1.0) - 1) / 2
+    t = np.linspace(-half, half, 16 * size + 1)
+    x = c + t * math.cos(math.radians(angle))
+    y = c - t * math.sin(math.radians(angle))
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    fx, fy = x - x0, y - y0
+    k = np.zeros((size + 1, size + 1), np.float64)
+    for dx, dy, wgt in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
+        np.add.at(k, (y0 + dy, x0 + dx), wgt)
+    k = k[:size, :size]
     return (k / k.sum()).astype(np.float32)
 
 
@@ -290,9 +292,11 @@ def quantize_8bit(img: np.ndarray) -> np.ndarray:
     return _done(np.round(np.clip(img, 0, 1) * 255.0) / 255.0)
 
 
-def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
-    """JPEG round trip through OpenCV's encoder at ``quality`` 0..100 (OpenCV defaults: 4:2:0 chroma).
+def jpeg(img: np.ndarray, quality: int, chroma_subsampling: bool = True) -> np.ndarray:
+    """JPEG round trip through OpenCV's encoder at ``quality`` 0..100.
 
+    chroma_subsampling: True (OpenCV's default, and so BasicSR's and the papers') halves the colour
+    resolution (4:2:0) at every quality, so even q = 100 softens colour edges; False keeps 4:4:4.
     Returns H x W x 3 float32 in [0, 1] (on the 8-bit grid).
     """
     img = _as_image(img)
@@ -300,7 +304,10 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     if not 0 <= q <= 100:
         raise ValueError(f"JPEG quality must be in 0..100, got {quality}")
     bgr = np.round(np.clip(img[..., ::-1], 0, 1) * 255.0).astype(np.uint8)
-    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, q])
+    params = [cv2.IMWRITE_JPEG_QUALITY, q]
+    if not chroma_subsampling:
+        params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
+    ok, buf = cv2.imencode(".jpg", bgr, params)
     if not ok:
         raise RuntimeError("cv2.imencode failed")
     out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
