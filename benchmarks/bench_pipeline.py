@@ -34,10 +34,11 @@ HEAD_BOX = (120, 30, 320, 240)  # the astronaut's head in the sample photo
 
 
 def synthetic_photo(width: int, height: int, n_faces: int, seed: int = 0) -> np.ndarray:
-    """A textured background with the sample's head pasted n times at sizes from ~30 to ~150 px eye distance."""
+    """A smooth background with film-like noise and the sample's head pasted n times, ~35 to ~150 px eye distance."""
     rng = np.random.default_rng(seed)
-    small = rng.integers(60, 200, (height // 64 + 1, width // 64 + 1, 3), dtype=np.uint8)
+    small = rng.integers(90, 200, (4, 5, 3), dtype=np.uint8)
     canvas = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+    canvas = cv2.add(canvas, rng.integers(0, 12, (height, width, 1), dtype=np.uint8).repeat(3, axis=2))
     x0, y0, x1, y1 = HEAD_BOX
     head = np.asarray(Image.open(sample_photo()).convert("RGB"))[y0:y1, x0:x1]
     cols = 3

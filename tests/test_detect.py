@@ -68,3 +68,9 @@ def test_reading_order_groups_rows_by_face_height():
 def test_rejects_non_rgb8():
     with pytest.raises(ValueError):
         detect_faces(np.zeros((10, 10), np.uint8))
+
+
+def test_cnn_detector_runs_in_a_worker_process(astronaut, astronaut_landmarks):
+    faces = detect_faces(astronaut.copy(), DetectionSettings(detector="cnn", cnn_max_side=400))
+    assert len(faces) == 1 and faces[0].detector == "cnn"
+    assert np.linalg.norm(faces[0].landmarks - astronaut_landmarks, axis=1).mean() < 2.0

@@ -48,7 +48,16 @@ def feather_width(eye_distance: float) -> float:
 
 
 def _gaussian(img: np.ndarray, sigma: float) -> np.ndarray:
-    return cv2.GaussianBlur(img, (0, 0), sigmaX=max(sigma, 0.1), borderType=cv2.BORDER_REFLECT_101)
+    """Gaussian blur; wide ones run on a shrunken copy (the result is smooth, so nothing is lost and a
+    large face costs a few milliseconds instead of a tenth of a second per pass)."""
+    sigma = max(sigma, 0.1)
+    factor = int(sigma // 4)
+    h, w = img.shape[:2]
+    if factor < 2 or min(h, w) < 8 * factor:
+        return cv2.GaussianBlur(img, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT_101)
+    small = cv2.resize(img, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigmaX=sigma / factor, borderType=cv2.BORDER_REFLECT_101)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _masked_lowpass(img: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
@@ -74,11 +83,16 @@ def face_mask(shape: tuple[int, int], outline: np.ndarray, feather: float) -> np
 
 
 def _feather_inwards(mask: np.ndarray, feather: float) -> np.ndarray:
-    # Erode by the feather width, then blur: the ramp lies inside the original region and reaches 0 at its edge.
-    radius = int(np.ceil(feather))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    eroded = cv2.erode(mask, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    return np.clip(_gaussian(eroded, feather / 2.5), 0.0, 1.0)
+    # Erode (a distance transform: linear time for any width), then blur: the ramp lies inside the region,
+    # three blur sigmas from its edge, where it has fallen to ~0.001. Cutting it to the region makes "pixels
+    # outside are untouched" exact. The ROI's own border is not an edge (it is the photo's border or lies
+    # outside the face anyway), hence the edge padding.
+    region = mask > 0.5
+    inside = np.pad(region.astype(np.uint8), 1, mode="edge")
+    distance = cv2.distanceTransform(inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    sigma = feather / 2.5
+    eroded = (distance > 3 * sigma).astype(np.float32)
+    return np.clip(_gaussian(eroded, sigma), 0.0, 1.0) * region
 
 
 def blend_face(

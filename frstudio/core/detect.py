@@ -74,7 +74,7 @@ class Face:
 @dataclass
 class DetectionSettings:
     min_eye_distance: float = 20.0  # px in the original photo
-    max_scan_megapixels: float = 24.0
+    max_scan_megapixels: float = 16.0
     threshold: float = 0.0  # dlib's adjust_threshold: lower finds more (and more false) faces
     detector: str = "hog"  # or "cnn"
     cnn_max_side: int = 1024
@@ -176,7 +176,10 @@ def smallest_detectable_eye_distance(width: int, height: int, settings: Detectio
 def _hog_boxes(rgb8: np.ndarray, settings: DetectionSettings):
     h, w = rgb8.shape[:2]
     scale = scan_scale(w, h, settings)
-    scanned = _resize(rgb8, scale)
+    # Greyscale: dlib's HOG on one channel costs ~2/3 of colour (it takes the strongest channel's gradient),
+    # finds the same faces in our tests, and old photos are often grey anyway.
+    grey = cv2.cvtColor(rgb8, cv2.COLOR_RGB2GRAY)
+    scanned = _resize(grey, scale)
     sh = scanned.shape[0]
     bands = max(1, min(settings.threads, sh // (2 * BAND_OVERLAP_PX)))
     step = math.ceil(sh / bands)
@@ -185,7 +188,7 @@ def _hog_boxes(rgb8: np.ndarray, settings: DetectionSettings):
     with ThreadPoolExecutor(max_workers=settings.threads) as pool:
         futures = [pool.submit(_scan, scanned[y0:y1], scale, settings.threshold, y0) for y0, y1 in jobs]
         if bands > 1 and coarse < scale:
-            futures.append(pool.submit(_scan, _resize(rgb8, coarse), coarse, settings.threshold))
+            futures.append(pool.submit(_scan, _resize(grey, coarse), coarse, settings.threshold))
         found = [d for f in futures for d in f.result()]
     return found
 
