@@ -318,6 +318,16 @@ def test_grey_png_is_grey_mode_and_saved_single_channel(tmp_path):
             assert saved.mode == mode, fmt
 
 
+def test_grey_icc_profile_only_on_grey_output(tmp_path):
+    grey_icc = SRGB_ICC[:16] + b"GRAY" + SRGB_ICC[20:]  # header says grey; enough for the writers
+    Image.fromarray(grey_photo().astype(np.uint8)).save(tmp_path / "bw.png", icc_profile=grey_icc)
+    photo = load_photo(tmp_path / "bw.png")
+    assert photo.icc_profile == grey_icc
+    assert load_photo(save_photo(photo, photo.pixels, tmp_path / "o.jpg", "JPEG")).icc_profile == grey_icc
+    assert load_photo(save_photo(photo, photo.pixels, tmp_path / "o.tif", "TIFF")).icc_profile == grey_icc
+    assert load_photo(save_photo(photo, photo.pixels, tmp_path / "o.webp", "WEBP")).icc_profile is None
+
+
 @pytest.mark.parametrize("suffix", [".png", ".tif"])
 def test_sixteen_bit_grey(tmp_path, suffix):
     lum = (grey_photo() * 257).astype(np.uint16)
@@ -337,9 +347,11 @@ def test_sixteen_bit_grey_with_alpha(tmp_path):
     assert photo.grey_mode and photo.bit_depth == 16
     np.testing.assert_array_equal(photo.pixels[..., 2], lum)
     np.testing.assert_array_equal(photo.alpha, alpha)
-    again = load_photo(save_photo(photo, photo.pixels, tmp_path / "out.png"))
-    np.testing.assert_array_equal(again.pixels[..., 0], lum)
-    np.testing.assert_array_equal(again.alpha, alpha)
+    for fmt in ("PNG", "TIFF"):
+        again = load_photo(save_photo(photo, photo.pixels, tmp_path / f"out.{fmt}", fmt))
+        assert again.bit_depth == 16 and again.is_grey
+        np.testing.assert_array_equal(again.pixels[..., 0], lum)
+        np.testing.assert_array_equal(again.alpha, alpha)
 
 
 def test_grey_stored_as_rgb_jpeg_is_grey(tmp_path):
@@ -537,7 +549,11 @@ def test_image_over_the_pixel_limit_is_refused_before_decoding(tmp_path, monkeyp
 def test_pillow_decompression_bomb_becomes_our_message(tmp_path, monkeypatch):
     Image.new("RGB", (100, 50)).save(tmp_path / "bomb.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow errors above 2000 pixels
-    assert one_line_error(load_photo, tmp_path / "bomb.png") == "bomb.png is 0.005 MP; FR Studio refuses images over 0.002 MP"
+    message = one_line_error(load_photo, tmp_path / "bomb.png", max_pixels=3000)
+    assert message == "bomb.png is 0.005 MP; FR Studio refuses images over 0.003 MP"
+    # Allowed by our limit but refused by Pillow's: the message names the limit that applied.
+    message = one_line_error(load_photo, tmp_path / "bomb.png", max_pixels=10_000)
+    assert message == "bomb.png is 0.005 MP; FR Studio refuses images over 0.002 MP"
     assert "refuses" in one_line_error(probe_photo, tmp_path / "bomb.png")
 
 
@@ -546,14 +562,15 @@ def test_pillow_bomb_warning_as_error_becomes_our_message(tmp_path, monkeypatch)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 4000)  # Pillow warns above 4000 pixels
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        message = one_line_error(load_photo, tmp_path / "big.png")
+        message = one_line_error(load_photo, tmp_path / "big.png", max_pixels=10_000)
     assert message == "big.png is 0.005 MP; FR Studio refuses images over 0.004 MP"
 
 
 def test_default_limit_message_is_in_megapixels():
     assert MAX_PIXELS == 200_000_000
-    message = imageio._too_large_message(Path("scan.tif"), 250_000_000, MAX_PIXELS)
-    assert message.startswith("scan.tif is 250 MP; FR Studio refuses images over ")
+    error = Image.DecompressionBombError("Image size (250000000 pixels) exceeds limit of 178956970 pixels, ...")
+    message = imageio._pillow_refused_message(Path("scan.tif"), error, MAX_PIXELS, 178956970)
+    assert message == "scan.tif is 250 MP; FR Studio refuses images over 200 MP"
 
 
 def test_unsupported_format(tmp_path):
@@ -592,6 +609,9 @@ def test_save_image_plain(tmp_path):
     assert load_photo(save_image(pixels, tmp_path / "cmp.jpg")).format == "JPEG"
     assert load_photo(save_image(pixels, tmp_path / "cmp.bin", format="tiff")).format == "TIFF"
     assert "format" in one_line_error(save_image, pixels, tmp_path / "crop.xyz")
+    grey = pixels[..., 1]
+    with Image.open(save_image(grey, tmp_path / "grey.png")) as saved:
+        assert saved.mode == "L" and np.array_equal(np.asarray(saved), grey)
     assert leftovers(tmp_path) == []
 
 

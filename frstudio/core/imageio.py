@@ -28,11 +28,14 @@ What metadata survives a save (``save_photo``, ``keep_metadata=True``)::
   (upscaling), the DPI is scaled by the same factor so the print size stays the same.
 - A CMYK JPEG is converted to sRGB through its embedded profile (Pillow's plain formula when it
   has none); the photo then carries an sRGB profile, never the CMYK one.
+- An ICC profile is only embedded where its colour space matches the pixels written (a grey
+  profile is dropped when a grey photo has to be written as RGB, e.g. as WebP).
 - Not carried anywhere: XMP, IPTC, Photoshop resources, PNG text chunks, GIF animation (the first
   frame is restored, and saved as PNG unless another format is asked for).
-- A photo whose *file* is single-channel (``Photo.grey_mode``) is saved single-channel (8-bit L,
-  16-bit grey) except as WebP (no grey mode there, RGB) and as 16-bit PNG with alpha (OpenCV
-  cannot write 16-bit grey+alpha, so it becomes 16-bit RGBA with three equal channels).
+- A photo whose *file* is single-channel (``Photo.grey_mode``) is saved single-channel (8-bit L
+  or LA, 16-bit grey) except as WebP (no grey mode there: RGB) and when it is 16-bit grey *with
+  alpha* (OpenCV cannot write that PNG and Pillow cannot read that TIFF: 16-bit RGBA, three equal
+  channels). The grey written is the luma of the restored RGB pixels.
 """
 
 from __future__ import annotations
@@ -205,11 +208,9 @@ def _open_image(path: Path, max_pixels: int | None) -> Iterator[Image.Image]:
     try:
         im = Image.open(path)
     except Image.DecompressionBombError as e:  # over twice Image.MAX_IMAGE_PIXELS (~179 MP)
-        limit = _smallest(max_pixels, 2 * (Image.MAX_IMAGE_PIXELS or 0))
-        raise PhotoError(_too_large_message(path, _pixels_in_pillow_message(e), limit)) from e
+        raise PhotoError(_pillow_refused_message(path, e, max_pixels, 2 * (Image.MAX_IMAGE_PIXELS or 0))) from e
     except Image.DecompressionBombWarning as e:  # only raised when warnings are errors (-W error)
-        limit = _smallest(max_pixels, Image.MAX_IMAGE_PIXELS or 0)
-        raise PhotoError(_too_large_message(path, _pixels_in_pillow_message(e), limit)) from e
+        raise PhotoError(_pillow_refused_message(path, e, max_pixels, Image.MAX_IMAGE_PIXELS or 0)) from e
     except UnidentifiedImageError as e:
         raise PhotoError(_unidentified_message(path)) from e
     with im:
@@ -226,7 +227,7 @@ def _load(path: Path, max_pixels: int) -> Photo:
         exif = _read_exif(im, _upright_size(im.size, orientation))
         dpi = _read_dpi(im)
         icc = im.info.get("icc_profile") or None
-        bits, grey_file, needs_opencv = _source_layout(im, path)
+        grey_file, needs_opencv = _source_layout(im, path)
         if needs_opencv:
             pixels, alpha = _decode_with_opencv(im, path, grey_file)
         else:
@@ -264,8 +265,8 @@ def _supported_format(im: Image.Image, path: Path) -> str:
     return fmt
 
 
-def _source_layout(im: Image.Image, path: Path) -> tuple[int, bool, bool]:
-    """(bits per sample, file is single-channel, pixels must come from OpenCV) from the header.
+def _source_layout(im: Image.Image, path: Path) -> tuple[bool, bool]:
+    """(the file is single-channel, pixels must come from OpenCV) from the header.
 
     Pillow's mode alone cannot say: it opens 16-bit RGB PNG/TIFF as 8-bit "RGB" and 16-bit grey+alpha
     PNG as 8-bit "RGBA", so the PNG IHDR and TIFF tags are read directly.
@@ -275,13 +276,14 @@ def _source_layout(im: Image.Image, path: Path) -> tuple[int, bool, bool]:
             ihdr = f.read(26)
         bits, colour_type = ihdr[24], ihdr[25]
         grey = colour_type in (0, 4)
-        return bits, grey, bits == 16 and colour_type != 0  # 16-bit plain grey: Pillow's I;16 is exact
+        return grey, bits == 16 and colour_type != 0  # 16-bit plain grey: Pillow's I;16 is exact
     if im.format == "TIFF":
         bits_tag = im.tag_v2.get(258, 1)
         bits = max(bits_tag) if isinstance(bits_tag, tuple) else int(bits_tag)
         grey = im.tag_v2.get(262) in (0, 1)
-        return bits, grey, bits == 16 and not im.mode.startswith("I;16")
-    return 8, im.mode in ("1", "L", "LA", "La"), False
+        # 16-bit CMYK stays with Pillow (8-bit), which knows how to make RGB of it.
+        return grey, bits == 16 and im.mode in ("RGB", "RGBA", "LA")
+    return im.mode in ("1", "L", "LA", "La"), False
 
 
 def _verify_png(path: Path) -> None:
@@ -315,7 +317,7 @@ def _decode_with_pillow(im: Image.Image, icc: bytes | None) -> tuple[np.ndarray,
     if mode in ("RGBA", "RGBa", "PA") or "transparency" in im.info:
         rgba = np.asarray(im.convert("RGBA"))
         return rgba[..., :3], rgba[..., 3], icc
-    if mode in ("P", "RGBX", "YCbCr", "LAB", "HSV"):
+    if mode in ("P", "RGBX", "YCbCr"):
         return np.asarray(im.convert("RGB")), None, icc
     raise PhotoError(f"{_name(im)}: unsupported colour mode ({mode})")
 
@@ -477,9 +479,12 @@ def _megapixels(pixels: int) -> str:
     return f"{value:.0f}" if value >= 10 else f"{value:.3g}"
 
 
-def _smallest(*limits: int | None) -> int | None:
-    present = [limit for limit in limits if limit]
-    return min(present) if present else None
+def _pillow_refused_message(path: Path, error: Exception, max_pixels: int | None, pillow_limit: int) -> str:
+    # Name our limit when the image is over it; name Pillow's only for an image that our limit
+    # would allow but Pillow will not open, so the message is never contradicted.
+    pixels = _pixels_in_pillow_message(error)
+    over_ours = max_pixels is not None and (pixels is None or pixels > max_pixels)
+    return _too_large_message(path, pixels, max_pixels if over_ours else pillow_limit)
 
 
 def _too_large_message(path: Path, pixels: int | None, limit: int | None) -> str:
@@ -573,9 +578,7 @@ def save_photo(
     if keep_metadata:
         out.icc, out.exif = photo.icc_profile, photo.exif
     out.dpi = _scaled_dpi(photo.dpi, photo.size[0], width)
-    if photo.grey_mode:
-        out.pixels = _to_grey(pixels)
-    return _write(out, dest, fmt, quality)
+    return _write(out, dest, fmt, quality, grey=photo.grey_mode)
 
 
 def save_image(pixels: np.ndarray, dest: str | os.PathLike, format: str | None = None, quality: int = 95) -> Path:
@@ -586,9 +589,8 @@ def save_image(pixels: np.ndarray, dest: str | os.PathLike, format: str | None =
         if format is None:
             raise PhotoError(f"{dest.name}: cannot tell the image format from the name; use .jpg, .png, .tif, .webp or .bmp")
     fmt = _write_format(format)
-    if pixels.ndim != 2:
-        _check_pixels(pixels)
-    return _write(_Output(pixels=pixels, alpha=None), dest, fmt, quality)
+    _check_pixels(pixels, allow_grey=True)
+    return _write(_Output(pixels=pixels, alpha=None), dest, fmt, quality, grey=pixels.ndim == 2)
 
 
 def atomic_write(dest: Path, write: Callable[[Path], None]) -> Path:
@@ -621,14 +623,31 @@ def atomic_write(dest: Path, write: Callable[[Path], None]) -> Path:
     return dest
 
 
-def _write(out: _Output, dest: Path, fmt: str, quality: int) -> Path:
+def _write(out: _Output, dest: Path, fmt: str, quality: int, grey: bool) -> Path:
     if fmt not in _SIXTEEN_BIT_FORMATS:
         out.pixels = to_uint8(out.pixels)
         out.alpha = None if out.alpha is None else to_uint8(out.alpha)
     if out.alpha is not None and out.alpha.dtype != out.pixels.dtype:
         out.alpha = _convert_depth(out.alpha, out.pixels.dtype)
+    # 16-bit grey + alpha stays RGBA: OpenCV cannot write it as PNG, Pillow cannot read it as TIFF.
+    sixteen_bit_grey_alpha = out.alpha is not None and out.pixels.dtype == np.uint16
+    if out.pixels.ndim == 3 and grey and not sixteen_bit_grey_alpha and fmt != "WEBP":
+        out.pixels = _to_grey(out.pixels)
+    if out.pixels.ndim == 2 and (sixteen_bit_grey_alpha or fmt == "WEBP"):  # WebP has no grey mode
+        out.pixels = np.dstack([out.pixels] * 3)
+    out.icc = _matching_icc(out.icc, grey=out.pixels.ndim == 2)
     encoder = _ENCODERS[fmt]
     return atomic_write(dest, lambda temp: encoder(temp, out, quality))
+
+
+def _matching_icc(icc: bytes | None, grey: bool) -> bytes | None:
+    # A profile describes one colour space (bytes 16-20 of its header). A grey profile on RGB pixels,
+    # or an RGB one on grey pixels, is invalid and makes colour-managed readers fail or misrender.
+    if icc and icc[16:20] == (b"GRAY" if grey else b"RGB "):
+        return icc
+    if icc:
+        log.info("not embedding a %r ICC profile in a %s image", icc[16:20], "grey" if grey else "colour")
+    return None
 
 
 def _write_format(name: str) -> str:
@@ -646,9 +665,11 @@ def _refuse_overwriting_input(source: Path, dest: Path) -> None:
         raise PhotoError(f"{dest.name}: FR Studio never overwrites the original photo; choose another name or folder")
 
 
-def _check_pixels(pixels: np.ndarray) -> None:
+def _check_pixels(pixels: np.ndarray, allow_grey: bool = False) -> None:
     # Wrong arrays are programming errors, not a user's problem: ValueError, not PhotoError.
-    if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] != 3:
+    rgb = isinstance(pixels, np.ndarray) and pixels.ndim == 3 and pixels.shape[2] == 3
+    grey = allow_grey and isinstance(pixels, np.ndarray) and pixels.ndim == 2
+    if not (rgb or grey):
         raise ValueError(f"expected H x W x 3 RGB pixels, got {getattr(pixels, 'shape', type(pixels))}")
     if pixels.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"expected uint8 or uint16 pixels, got {pixels.dtype}")
@@ -803,11 +824,10 @@ def _encode_png16_colour(out: _Output) -> bytes:
     cv2.imencode takes no ICC profile, EXIF or DPI. PNG chunks are simple and fully specified
     (length, type, data, CRC-32), so inserting iCCP / pHYs / eXIf after IHDR is safe.
     """
-    rgb = out.pixels if out.pixels.ndim == 3 else np.dstack([out.pixels] * 3)  # 16-bit grey+alpha
     if out.alpha is None:
-        bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
+        bgr = cv2.cvtColor(np.ascontiguousarray(out.pixels), cv2.COLOR_RGB2BGR)
     else:
-        bgr = cv2.cvtColor(np.ascontiguousarray(np.dstack([rgb, out.alpha])), cv2.COLOR_RGBA2BGRA)
+        bgr = cv2.cvtColor(np.ascontiguousarray(np.dstack([out.pixels, out.alpha])), cv2.COLOR_RGBA2BGRA)
     ok, encoded = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, _DEFLATE_LEVEL])
     if not ok:
         raise PhotoError("the image could not be encoded as PNG")
@@ -914,8 +934,7 @@ def _add_exif_tags(ifd: TiffImagePlugin.ImageFileDirectory_v2, exif_bytes: bytes
 def _encode_webp(path: Path, out: _Output, quality: int) -> None:
     meta = _pillow_metadata(out)
     meta.pop("dpi", None)  # WebP has no resolution field
-    pixels = out.pixels if out.pixels.ndim == 3 else np.dstack([out.pixels] * 3)  # WebP has no grey
-    _pillow_image(pixels, out.alpha).save(path, "WEBP", quality=quality, method=4, **meta)
+    _pillow_image(out.pixels, out.alpha).save(path, "WEBP", quality=quality, method=4, **meta)
 
 
 def _encode_bmp(path: Path, out: _Output, quality: int) -> None:
