@@ -45,7 +45,7 @@ __all__ = [
     # light and colour
     "exposure", "random_exposure", "color_jitter", "random_color_jitter",
     "chromatic_aberration", "random_chromatic_aberration",
-    "low_light", "random_low_light", "screen_illumination", "random_screen_illumination",
+    "low_light", "random_low_light", "illumination_map", "screen_illumination", "random_screen_illumination",
     # old photographs
     "film_grain", "random_film_grain", "fade", "random_fade", "sepia", "random_sepia",
     "greyscale", "scan_dust", "random_scan_dust",
@@ -674,12 +674,16 @@ def _seed003(hq: np.ndarray, rng: np.random.Generator, out_size: int, k_max: int
 
 
 def seed003_128(hq: np.ndarray, rng: np.random.Generator) -> Degraded:
-    """``seed003-128``: k in [1, 11] odd, sigma in [0, 10], s in [16, 128], delta in [0, 30], q in [50, 100]; LQ 128 x 128."""
+    """``seed003-128``: k in [1, 11] odd, sigma in [0, 10], s in [16, 128], delta in [0, 30], q in [50, 100].
+
+    LQ is 128 x 128."""
     return _seed003(hq, rng, 128, 11, 10.0, 16, 30.0, 50, "seed003-128")
 
 
 def seed003_16(hq: np.ndarray, rng: np.random.Generator) -> Degraded:
-    """``seed003-16``: k in [1, 5] odd, sigma in [0, 5], s in [43, 128], delta in [0, 10], q in [60, 100]; LQ 16 x 16."""
+    """``seed003-16``: k in [1, 5] odd, sigma in [0, 5], s in [43, 128], delta in [0, 10], q in [60, 100].
+
+    LQ is 16 x 16 (the model's output and the ground truth stay 128 x 128)."""
     return _seed003(hq, rng, 16, 5, 5.0, 43, 10.0, 60, "seed003-16")
 
 

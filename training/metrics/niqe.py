@@ -152,7 +152,8 @@ class NiqeModel:
     @classmethod
     def load(cls, path: str | Path) -> NiqeModel:
         with np.load(path, allow_pickle=False) as z:
-            return cls(z["mu"].astype(np.float64), z["cov"].astype(np.float64), int(z["patch_size"]), int(z["n_patches"]))
+            mu, cov = z["mu"].astype(np.float64), z["cov"].astype(np.float64)
+            return cls(mu, cov, int(z["patch_size"]), int(z["n_patches"]))
 
 
 def fit_niqe(images: Iterable[np.ndarray], patch_size: int = 96, sharpness_threshold: float = 0.75) -> NiqeModel:
