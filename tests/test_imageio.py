@@ -486,6 +486,7 @@ def make_truncated(tmp_path: Path, kind: str) -> Path:
     return cut
 
 
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")  # Pillow, about the cut-off TIFF
 @pytest.mark.parametrize("kind", ["jpg", "progressive.jpg", "png", "16.png", "16.tif"])
 def test_truncated_file(tmp_path, kind):
     path = make_truncated(tmp_path, kind)
@@ -613,6 +614,12 @@ def test_save_image_plain(tmp_path):
     with Image.open(save_image(grey, tmp_path / "grey.png")) as saved:
         assert saved.mode == "L" and np.array_equal(np.asarray(saved), grey)
     assert leftovers(tmp_path) == []
+
+
+def test_too_wide_for_webp(tmp_path):
+    message = one_line_error(save_image, np.zeros((1, 16_400, 3), np.uint8), tmp_path / "pano.webp")
+    assert message == "pano.webp: 16400 x 1 pixels is too large for WebP (at most 16383 pixels a side); save as PNG or TIFF"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_saved_file_permissions_follow_umask(tmp_path):

@@ -85,6 +85,7 @@ _WRITE_FORMATS = {"JPEG": "JPEG", "JPG": "JPEG", "PNG": "PNG", "TIFF": "TIFF", "
 _SUFFIX_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP", ".bmp": "BMP"}
 _SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 _ALPHA_FORMATS = {"PNG", "TIFF", "WEBP"}
+_MAX_SIDE = {"JPEG": 65_535, "WEBP": 16_383}
 
 _ORIENTATION = 0x0112
 _EXIF_IFD, _GPS_IFD, _INTEROP_IFD = 0x8769, 0x8825, 0xA005
@@ -624,6 +625,7 @@ def atomic_write(dest: Path, write: Callable[[Path], None]) -> Path:
 
 
 def _write(out: _Output, dest: Path, fmt: str, quality: int, grey: bool) -> Path:
+    _check_fits_format(out.pixels, dest, fmt)
     if fmt not in _SIXTEEN_BIT_FORMATS:
         out.pixels = to_uint8(out.pixels)
         out.alpha = None if out.alpha is None else to_uint8(out.alpha)
@@ -638,6 +640,16 @@ def _write(out: _Output, dest: Path, fmt: str, quality: int, grey: bool) -> Path
     out.icc = _matching_icc(out.icc, grey=out.pixels.ndim == 2)
     encoder = _ENCODERS[fmt]
     return atomic_write(dest, lambda temp: encoder(temp, out, quality))
+
+
+def _check_fits_format(pixels: np.ndarray, dest: Path, fmt: str) -> None:
+    # An upscaled big scan can outgrow these; the encoders would only say "encoder error".
+    limit = _MAX_SIDE.get(fmt)
+    if limit is not None and max(pixels.shape[:2]) > limit:
+        raise PhotoError(
+            f"{dest.name}: {pixels.shape[1]} x {pixels.shape[0]} pixels is too large for {fmt.replace('WEBP', 'WebP')} "
+            f"(at most {limit} pixels a side); save as PNG or TIFF"
+        )
 
 
 def _matching_icc(icc: bytes | None, grey: bool) -> bytes | None:
