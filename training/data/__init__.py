@@ -1,0 +1,1 @@
+"""Face data for training: the prepared cache of aligned crops, datasets over it, same-identity pairs."""
