@@ -228,8 +228,11 @@ def cmd_gui(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from frstudio.core.imageio import use_engine_pixel_limit
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    use_engine_pixel_limit()
     commands = {"restore": cmd_restore, "detect": cmd_detect, "models": cmd_models, "gui": cmd_gui}
     if args.command is None:
         return cmd_gui(args)

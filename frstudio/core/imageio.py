@@ -76,8 +76,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Refused before decoding (decompression bombs). Pillow has its own hard limit, twice
-# PIL.Image.MAX_IMAGE_PIXELS (~179 MP by default), which this module does not change (it is
-# process-wide); the application may raise it at start-up to let 179-200 MP scans through.
+# PIL.Image.MAX_IMAGE_PIXELS (~179 MP by default), which importing this module does not change (it is
+# process-wide); the app and the CLI call use_engine_pixel_limit() at start-up to let 179-200 MP scans through.
 MAX_PIXELS = 200_000_000
 
 _READ_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "TIFF": "TIFF", "WEBP": "WEBP", "BMP": "BMP", "GIF": "GIF"}
@@ -135,6 +135,16 @@ class Photo:
 # --------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------
+
+
+def use_engine_pixel_limit() -> None:
+    """Make Pillow's process-wide decompression-bomb limit match MAX_PIXELS (its own default refuses from
+    ~179 MP and warns from ~89 MP). Called once at start-up by the app and the command line, not on import,
+    so that importing the engine changes nothing global."""
+    import warnings
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2 + 1  # Pillow refuses above twice this value
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 def load_photo(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Photo:

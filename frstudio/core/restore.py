@@ -119,45 +119,56 @@ def pick_device(prefer: str | None = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def load_verified_state(name: str, directory: Path | None = None, file_name: str | None = None, title: str | None = None):
+    """(config, fp32 state dict, manifest entry) of a bundled model, after checking its sha256.
+
+    Shared by the Restorer and by helper networks (the identity network) that are not restorers.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    directory = directory or weights_dir()
+    title = title or name
+    entry = read_manifest(directory).get(name)
+    expected = directory / (entry.get("file", file_name or f"{name}.safetensors") if entry else (file_name or f"{name}.safetensors"))
+    if not entry:
+        raise WeightsError(f"no trained weights for {title} are bundled yet ({expected} has no entry in {directory / MANIFEST})")
+    if not expected.is_file():
+        raise WeightsError(f"the weights file {expected} for {title} is missing; reinstall FR Studio")
+    if sha256_of(expected) != entry.get("sha256"):
+        raise WeightsError(f"the weights file {expected} is corrupt (its sha256 does not match {MANIFEST}); reinstall FR Studio")
+    try:
+        state = load_file(str(expected))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(f"the weights file {expected} cannot be read: {exc}") from exc
+    return entry.get("config", {}), {k: v.float() for k, v in state.items()}, {**entry, "path": str(expected)}
+
+
+def _load_into(network, state: dict, entry: dict) -> None:
+    try:
+        network.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        raise WeightsError(f"the weights file {entry['path']} does not fit the network: {first_line}") from exc
+
+
 class Restorer:
     """One network with its bundled weights: load once, call `restore()` many times."""
 
     def __init__(self, name: str, device: str | None = None, directory: Path | None = None, precision: str = "auto"):
         import torch
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
 
         self.spec = get_spec(name)
-        directory = directory or weights_dir()
-        entry = read_manifest(directory).get(name)
-        expected = directory / (entry.get("file", self.spec.weights) if entry else self.spec.weights)
-        if not entry:
-            raise WeightsError(
-                f"no trained weights for {self.spec.title} are bundled yet ({expected} has no entry in {directory / MANIFEST})"
-            )
-        if not expected.is_file():
-            raise WeightsError(f"the weights file {expected} for {self.spec.title} is missing; reinstall FR Studio")
-        if sha256_of(expected) != entry.get("sha256"):
-            raise WeightsError(f"the weights file {expected} is corrupt (its sha256 does not match {MANIFEST}); reinstall FR Studio")
+        self.config, state, self.entry = load_verified_state(name, directory, self.spec.weights, self.spec.title)
         try:
             module = importlib.import_module(self.spec.module)
         except ImportError as exc:
             raise ModelUnavailableError(f"the network of {self.spec.title} is not part of this version ({exc})") from exc
-        try:
-            state = load_file(str(expected))
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise WeightsError(f"the weights file {expected} cannot be read: {exc}") from exc
-        self.config = entry.get("config", {})
         network = module.build(self.config)
-        try:
-            network.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
-        except RuntimeError as exc:
-            first_line = str(exc).strip().splitlines()[0]
-            raise WeightsError(f"the weights file {expected} does not fit the {self.spec.title} network: {first_line}") from exc
+        _load_into(network, state, self.entry)
         self.device = pick_device(device)
         self.network = network.eval().to(self.device)
         self.bf16 = precision == "bf16" or (precision == "auto" and self.device == "cpu" and self.spec.bf16_ok)
-        self.entry = entry
         self._torch = torch
 
     @property
