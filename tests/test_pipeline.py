@@ -231,3 +231,21 @@ def test_folders_expand_recursively_only_when_asked(tmp_path):
         (tmp_path / p).write_bytes(b"x")
     assert [p.name for p, _ in expand_inputs([tmp_path / "a"])] == ["one.jpg"]
     assert sorted(p.name for p, _ in expand_inputs([tmp_path / "a"], recursive=True)) == ["one.jpg", "two.png"]
+
+
+def test_a_failing_model_keeps_the_original_faces(tiny_weights, group_png, group_photo):
+    from frstudio.core.restore import PassThroughRestorer
+
+    class Broken(PassThroughRestorer):
+        def restore(self, crops, reference=None):
+            raise RuntimeError("out of memory")
+
+    result, _ = run(restore_photo(group_png, RestoreOptions(model="tiny"), RestorerCache(lambda name: Broken())))
+    assert result.status == "restored" and len(result.faces) == 3
+    assert all(not f.restored and "left as they were" in f.message for f in result.faces)
+    np.testing.assert_array_equal(load_photo(result.output).pixels, group_photo.pixels)
+
+
+def test_progress_is_reported_per_face(tiny_weights, group_png):
+    _, events = run(restore_photo(group_png, RestoreOptions(model="tiny"), RestorerCache()))
+    assert [e.face for e in events if e.stage == "restore"] == [1, 2, 3]

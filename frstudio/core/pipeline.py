@@ -26,7 +26,7 @@ from frstudio.models import ModelSpec
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"}
 FORMAT_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "BMP": ".bmp"}
 FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF"}
-FACE_BATCH = 8  # faces per network call: large enough to use the CPU's vector units, small enough for memory
+FACE_BATCH = 4  # faces per network call: enough to use the CPU's vector units, few enough that cancel is prompt
 
 
 @dataclass
@@ -182,11 +182,10 @@ def restore_faces(
             for k, (face, al) in enumerate(aligned):
                 if restored is None:
                     reports.append(FaceReport(face.index, face.box, face.eye_distance, False, spec.name, message))
-                    continue
-                done[face.index] = (al, restored[k])
-                reports.append(FaceReport(face.index, face.box, face.eye_distance, True, spec.name, extras=restored[k].extras))
-        finished = min(len(faces), start + FACE_BATCH)
-        yield Progress("restore", 0.2 + 0.6 * finished / max(1, len(faces)), finished, len(faces), photo.path)
+                else:
+                    done[face.index] = (al, restored[k])
+                    reports.append(FaceReport(face.index, face.box, face.eye_distance, True, spec.name, extras=restored[k].extras))
+                yield Progress("restore", 0.2 + 0.6 * len(reports) / len(faces), len(reports), len(faces), photo.path)
     reports.sort(key=lambda r: r.index)
     return done, reports
 

@@ -1,0 +1,222 @@
+"""`python -m training evaluate MODEL --protocol P`: test-split metrics of a shipped model and of its input.
+
+Every face of the split is degraded deterministically by the protocol (DESIGN.md), restored by the shipped
+weights through `frstudio`'s own Restorer (so what is measured is what the app runs), and scored with the
+metrics of `training.metrics`; the degraded input is scored the same way and printed beside the model.
+Identity and landmark metrics use dlib on the 128 x 128 crops, with the ground-truth landmarks placing dlib's
+face chip, so input, output and ground truth are described identically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+METRIC_ORDER = ["psnr", "ssim", "ms_ssim", "id_dist", "id_match", "lmd", "niqe", "fd_dlib", "iprecision", "irecall"]
+HIGHER_IS_BETTER = {"psnr", "ssim", "ms_ssim", "id_match", "iprecision", "irecall"}
+
+
+def to_uint8(img: np.ndarray) -> np.ndarray:
+    """float [0, 1] H x W x 3 (or 3 x H x W tensor data) -> uint8 H x W x 3, as a saved image would be."""
+    a = np.asarray(img, np.float32)
+    if a.ndim == 3 and a.shape[0] == 3 and a.shape[-1] != 3:
+        a = a.transpose(1, 2, 0)
+    return np.clip(np.round(a * 255), 0, 255).astype(np.uint8)
+
+
+def upscale_to(img: np.ndarray, size: int) -> np.ndarray:
+    import cv2
+
+    if img.shape[0] == size:
+        return img
+    return cv2.resize(img, (size, size), interpolation=cv2.INTER_CUBIC)
+
+
+def crop_landmarks(img: np.ndarray, reference_landmarks: np.ndarray) -> np.ndarray:
+    """dlib's 68 landmarks on a 128 crop, searched in the box of the ground truth's landmarks."""
+    from frstudio.core.detect import landmarks_in_box
+
+    lm = np.asarray(reference_landmarks)
+    box = (lm[:, 0].min(), lm[:, 1].min(), lm[:, 0].max() + 1, lm[:, 1].max() + 1)
+    return landmarks_in_box(np.ascontiguousarray(img), box)
+
+
+def crop_descriptor(img: np.ndarray, reference_landmarks: np.ndarray) -> np.ndarray:
+    from frstudio.core.identity import face_descriptor
+
+    return face_descriptor(img, reference_landmarks)
+
+
+@dataclass
+class Scores:
+    """Per-face values for one row (input or output), summarised at the end."""
+
+    psnr: list = field(default_factory=list)
+    ssim: list = field(default_factory=list)
+    ms_ssim: list = field(default_factory=list)
+    lmd: list = field(default_factory=list)
+    niqe: list = field(default_factory=list)
+    descriptors: list = field(default_factory=list)
+
+    def add(self, img: np.ndarray, hq: np.ndarray, gt_landmarks: np.ndarray, niqe_model) -> None:
+        from training.metrics import lmd, ms_ssim, niqe, psnr, ssim
+
+        self.psnr.append(psnr(img, hq))
+        self.ssim.append(ssim(img, hq))
+        self.ms_ssim.append(ms_ssim(img, hq))
+        self.lmd.append(lmd(crop_landmarks(img, gt_landmarks), gt_landmarks))
+        self.descriptors.append(crop_descriptor(img, gt_landmarks))
+        if niqe_model is not None:
+            self.niqe.append(niqe(img, niqe_model))
+
+    def summary(self, hq_descriptors: np.ndarray, identities: np.ndarray | None) -> dict:
+        from training.metrics import frechet_distance, identity_scores, iprecision_irecall
+
+        desc = np.array(self.descriptors)
+        ids = identity_scores(desc, hq_descriptors)
+        out = {
+            "psnr": float(np.mean(self.psnr)),
+            "ssim": float(np.mean(self.ssim)),
+            "ms_ssim": float(np.mean(self.ms_ssim)),
+            "id_dist": float(ids.mean_distance),
+            "id_match": float(ids.match_rate),
+            "lmd": float(np.mean(self.lmd)),
+        }
+        if self.niqe:
+            out["niqe"] = float(np.mean(self.niqe))
+        if len(desc) >= 200:  # a covariance of 128-d vectors needs well over 128 samples
+            out["fd_dlib"] = float(frechet_distance(desc, hq_descriptors))
+        if identities is not None and len(set(identities.tolist())) > 1:
+            p, r = iprecision_irecall(desc, identities, hq_descriptors, identities, k=4)
+            out["iprecision"], out["irecall"] = float(p), float(r)
+        return out
+
+
+def niqe_model_for(cache: Path):
+    """The project's NIQE, fitted once on the sharpest training HQ crops and kept beside the cache."""
+    from training.data.dataset import FaceCache
+    from training.metrics.niqe import NiqeModel, fit_niqe
+
+    path = Path(cache) / "niqe_faces128.npz"
+    if path.exists():
+        return NiqeModel.load(path)
+    data = FaceCache(cache)
+    train = data.indices("train")
+    sharp = train[np.argsort([-data.meta[i]["sharpness"] for i in train])[:2000]]
+    model = fit_niqe(data.crops[i] for i in sharp)
+    model.save(path)
+    return model
+
+
+def markdown_table(report: dict) -> str:
+    inp, out = report["input"], report["output"]
+    keys = [k for k in METRIC_ORDER if k in out]
+    lines = [f"{report['model']} on {report['protocol']} ({report['split']}, n = {report['n']})", "", "| | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for label, row in (("degraded input", inp), (report["model"], out)):
+        lines.append(f"| {label} | " + " | ".join(f"{row[k]:.4g}" if k in row else "–" for k in keys) + " |")
+    return "\n".join(lines)
+
+
+def write_json(path: Path, data: dict) -> None:
+    tmp = Path(str(path) + ".part")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def evaluate_restorer(model: str, protocol: str, cache: Path, limit: int | None = None, split: str = "test",
+                      grid: Path | None = None, reference: str = "same", restorer=None, batch: int = 16) -> dict:
+    """Metrics of `model` (its shipped weights unless `restorer` is given) and of its input on `protocol`."""
+    from frstudio.core.restore import Restorer
+    from training.data.dataset import FaceCache, ProtocolFaces, ReferencePairs
+
+    restorer = restorer or Restorer(model)
+    data = FaceCache(cache)
+    takes_reference = restorer.spec.takes_reference and reference != "none"
+    if takes_reference:
+        faces = ReferencePairs(data, split=split, mode="best" if reference == "same" else "different", pipeline=protocol, protocol=True)
+    else:
+        faces = ProtocolFaces(data, protocol, split=split)
+    n = min(len(faces), limit) if limit else len(faces)
+    niqe_model = niqe_model_for(cache)
+    rows = {"input": Scores(), "output": Scores()}
+    hq_desc, identities, shown = [], [], []
+    for start in range(0, n, batch):
+        items = [faces[i] for i in range(start, min(n, start + batch))]
+        lq = np.stack([np.asarray(it["lq"]).transpose(1, 2, 0) for it in items])
+        ref = np.stack([np.asarray(it["ref"]).transpose(1, 2, 0) for it in items]) if takes_reference else None
+        restored = restorer.restore(lq, ref)
+        for it, r, x in zip(items, restored, lq):
+            hq = to_uint8(it["hq"])
+            gt_lm = np.asarray(it["landmarks"])
+            inp = upscale_to(to_uint8(x), hq.shape[0])
+            out = upscale_to(to_uint8(r.image), hq.shape[0])
+            rows["input"].add(inp, hq, gt_lm, niqe_model)
+            rows["output"].add(out, hq, gt_lm, niqe_model)
+            hq_desc.append(crop_descriptor(hq, gt_lm))
+            identities.append(data.meta[int(it["index"])]["identity"])
+            if len(shown) < 8:
+                shown.append((inp, out, hq))
+    hq_desc = np.array(hq_desc)
+    ids = np.array(identities)
+    ids = ids if np.all(ids != "") else None  # aaf faces carry no identity
+    report = {
+        "model": model,
+        "protocol": protocol,
+        "split": split,
+        "n": n,
+        "input": rows["input"].summary(hq_desc, ids),
+        "output": rows["output"].summary(hq_desc, ids),
+    }
+    if takes_reference:
+        report["reference"] = reference
+    if grid is not None and shown:
+        from PIL import Image
+
+        Image.fromarray(np.concatenate([np.concatenate(t, axis=1) for t in shown], axis=0)).save(grid)
+    return report
+
+
+def evaluate_faceid(cache: Path, split: str = "test", pairs_per_class: int = 3000, net=None) -> dict:
+    """Verification on same/different-person pairs of the split, student against its teacher (dlib).
+
+    Thresholds: dlib at its standard 0.6, and both at the threshold that is best on the *val* split's pairs
+    (chosen there, applied here), so neither is tuned on the test faces.
+    """
+    from frstudio.models.faceid import load_shipped
+    from training.data.dataset import FaceCache
+    from training.recipes.faceid import best_threshold, embed, verification_accuracy, verification_pairs
+
+    data = FaceCache(cache)
+    net = net or load_shipped()
+    result = {}
+    for part in ("val", split):
+        index = data.indices(part, with_identity=True)
+        ident = np.array([data.meta[i]["identity"] for i in index])
+        pairs, same = verification_pairs(ident, pairs_per_class, seed=7)
+        student = embed(net, data.crops[index])
+        teacher = np.asarray(data.descriptors[index])
+        d_s = np.linalg.norm(student[pairs[:, 0]] - student[pairs[:, 1]], axis=1)
+        d_t = np.linalg.norm(teacher[pairs[:, 0]] - teacher[pairs[:, 1]], axis=1)
+        cos = np.sum(student * teacher, 1) / (np.linalg.norm(student, axis=1) * np.linalg.norm(teacher, axis=1))
+        result[part] = {"d_s": d_s, "d_t": d_t, "same": same, "cos": float(cos.mean()), "faces": len(index)}
+    t_s = best_threshold(result["val"]["d_s"], result["val"]["same"])
+    t_t = best_threshold(result["val"]["d_t"], result["val"]["same"])
+    test = result[split]
+    acc = verification_accuracy(test["d_s"], test["same"], t_s)
+    dlib_acc = verification_accuracy(test["d_t"], test["same"], t_t)
+    return {
+        "pairs": int(len(test["same"])),
+        "faces": test["faces"],
+        "accuracy": acc,
+        "dlib_accuracy": dlib_acc,
+        "ratio": acc / dlib_acc,
+        "cosine_agreement": test["cos"],
+        "threshold": t_s,
+        "dlib_threshold": t_t,
+        "dlib_accuracy_at_0.6": verification_accuracy(test["d_t"], test["same"], 0.6),
+        "accuracy_at_0.6": verification_accuracy(test["d_s"], test["same"], 0.6),
+    }

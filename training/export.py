@@ -1,0 +1,107 @@
+"""`python -m training export MODEL`: ship a run's EMA weights as fp16 safetensors with a manifest entry.
+
+The entry records what a user (and the app) needs to trust the file: the architecture config to rebuild it,
+the sha256 the app verifies, the training data and steps, hours and device, and the test metrics per
+protocol (added by `evaluate --record`). Writing the manifest is atomic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from frstudio.core.paths import weights_dir
+from frstudio.models import MODELS
+
+MAX_BYTES = 20 * 1024 * 1024
+LICENCE = (
+    "Trained on CelebA (non-commercial research use only) and All-Age-Faces (no licence stated): "
+    "these weights inherit those terms."
+)
+# Networks that are shipped but are not restorers in the app's model table.
+AUXILIARY_MODULES = {"faceid": "frstudio.models.faceid"}
+
+
+def module_for(name: str):
+    path = MODELS[name].module if name in MODELS else AUXILIARY_MODULES.get(name)
+    if path is None:
+        raise SystemExit(f"unknown model '{name}'")
+    return importlib.import_module(path)
+
+
+def file_for(name: str) -> str:
+    return MODELS[name].weights if name in MODELS else f"{name}.safetensors"
+
+
+def read_manifest(directory: Path) -> dict:
+    path = directory / "manifest.json"
+    return json.loads(path.read_text()) if path.exists() else {"models": {}}
+
+
+def write_manifest(directory: Path, manifest: dict) -> None:
+    path = directory / "manifest.json"
+    tmp = path.with_suffix(".json.part")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    os.replace(tmp, path)
+
+
+def export(name: str, run_dir: Path, data: str, device: str, out_dir: Path | None = None) -> dict:
+    """Write <out_dir>/<name>.safetensors from the run's checkpoint EMA, and its manifest entry."""
+    from safetensors.torch import save_file
+
+    out_dir = out_dir or weights_dir()
+    payload = torch.load(Path(run_dir) / "checkpoint.pt", map_location="cpu", weights_only=False)
+    model_config = payload["config"]["model"]
+    net = module_for(name).build(model_config)
+    net.load_state_dict(payload["ema"])  # proves the EMA state fits the architecture before shipping it
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in net.state_dict().items() if v.is_floating_point()}
+    state.update({k: v.contiguous() for k, v in net.state_dict().items() if not v.is_floating_point()})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / file_for(name)
+    tmp = target.with_suffix(".part")
+    save_file(state, str(tmp), metadata={"model": name, "config": json.dumps(model_config)})
+    size = tmp.stat().st_size
+    if size > MAX_BYTES:
+        tmp.unlink()
+        raise SystemExit(f"{name}: {size / 2**20:.1f} MiB exceeds the 20 MiB limit for shipped weights")
+    os.replace(tmp, target)
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    manifest = read_manifest(out_dir)
+    old = manifest["models"].get(name, {})
+    entry = {
+        "file": target.name,
+        "sha256": digest,
+        "config": model_config,
+        "params": int(sum(p.numel() for p in net.parameters())),
+        "bytes": size,
+        "data": data,
+        "steps": int(payload["step"]),
+        "hours": round(float(payload["hours"]), 3),
+        "device": device,
+        "training": payload["config"].get("train", {}),
+        "licence": LICENCE,
+        # metrics measured on earlier weights do not describe these: keep them only if the file is unchanged
+        "metrics": old.get("metrics", {}) if old.get("sha256") == digest else {},
+    }
+    manifest["models"][name] = entry
+    write_manifest(out_dir, manifest)
+    return entry
+
+
+def record_metrics(name: str, protocol: str, report: dict, out_dir: Path | None = None) -> None:
+    """Store an evaluation's numbers in the model's manifest entry (test split, input beside output)."""
+    out_dir = out_dir or weights_dir()
+    manifest = read_manifest(out_dir)
+    if name not in manifest["models"]:
+        raise SystemExit(f"{name} has no manifest entry: export it first")
+    entry = manifest["models"][name]
+    if protocol == "verification":
+        entry["metrics"]["verification"] = report
+    else:
+        entry["metrics"][protocol] = {"n": report["n"], "input": report["input"], "output": report["output"]}
+    write_manifest(out_dir, manifest)
