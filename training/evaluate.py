@@ -106,7 +106,7 @@ def niqe_model_for(cache: Path):
         return NiqeModel.load(path)
     data = FaceCache(cache)
     train = data.indices("train")
-    sharp = train[np.argsort([-data.meta[i]["sharpness"] for i in train])[:2000]]
+    sharp = train[np.argsort(-data.sharpness[train])[:2000]]
     model = fit_niqe(data.crops[i] for i in sharp)
     model.save(path)
     return model
@@ -157,7 +157,7 @@ def evaluate_restorer(model: str, protocol: str, cache: Path, limit: int | None 
             rows["input"].add(inp, hq, gt_lm, niqe_model)
             rows["output"].add(out, hq, gt_lm, niqe_model)
             hq_desc.append(crop_descriptor(hq, gt_lm))
-            identities.append(data.meta[int(it["index"])]["identity"])
+            identities.append(data.identity[int(it["index"])])
             if len(shown) < 8:
                 shown.append((inp, out, hq))
     hq_desc = np.array(hq_desc)
@@ -195,7 +195,7 @@ def evaluate_faceid(cache: Path, split: str = "test", pairs_per_class: int = 300
     result = {}
     for part in ("val", split):
         index = data.indices(part, with_identity=True)
-        ident = np.array([data.meta[i]["identity"] for i in index])
+        ident = data.identity[index]
         pairs, same = verification_pairs(ident, pairs_per_class, seed=7)
         student = embed(net, data.crops[index])
         teacher = np.asarray(data.descriptors[index])

@@ -257,7 +257,7 @@ def restore_photo(
     yield Progress("done", 1.0, len(chosen), len(chosen), path)
     if not faces:
         return PhotoResult(path, "no_faces", output, f"{path.name}: no face found; copied unchanged", [], extras)
-    failed = [r.message for r in reports if not r.restored]
+    failed = dict.fromkeys(r.message for r in reports if not r.restored)  # one line per distinct problem
     return PhotoResult(path, "restored", output, "; ".join(failed), reports, extras)
 
 

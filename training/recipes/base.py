@@ -26,7 +26,8 @@ class TrainConfig:
 
 class StepSampler(torch.utils.data.Sampler):
     """Batches of (epoch, index) keys in a fixed order for a seed, starting at any step: resuming at step k
-    sees exactly the batches an uninterrupted run would have seen from step k on."""
+    sees exactly the batches an uninterrupted run would have seen from step k on. (The datasets of
+    training.data take such keys: an item depends on its epoch, and the key carries it into the workers.)"""
 
     def __init__(self, n: int, batch: int, seed: int, start_step: int = 0):
         self.n, self.batch, self.seed, self.start = n, batch, seed, start_step
@@ -42,23 +43,6 @@ class StepSampler(torch.utils.data.Sampler):
 
     def __len__(self):  # an endless sampler; DataLoader only needs this for its progress hints
         return 2**31
-
-
-class EpochKeyed(torch.utils.data.Dataset):
-    """Wraps a dataset whose items depend on the epoch (set_epoch), taking (epoch, index) keys so the epoch
-    reaches DataLoader workers too."""
-
-    def __init__(self, dataset):
-        self.dataset = dataset
-
-    def __len__(self):
-        return len(self.dataset)
-
-    def __getitem__(self, key):
-        epoch, index = key
-        if getattr(self.dataset, "epoch", None) != epoch:
-            self.dataset.set_epoch(epoch)
-        return self.dataset[index]
 
 
 class Recipe:
@@ -100,7 +84,7 @@ class Recipe:
         workers = self.config.workers
         return iter(
             torch.utils.data.DataLoader(
-                EpochKeyed(dataset),
+                dataset,  # takes (epoch, index) keys, so the epoch reaches the workers too
                 batch_sampler=sampler,
                 num_workers=workers,
                 persistent_workers=workers > 0,

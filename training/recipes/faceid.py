@@ -127,7 +127,7 @@ class Recipe(BaseRecipe):
         self.train_set = DegradedFaces(self.data, self.data.indices("train"), mixed_degradation, seed=c.seed, flip=True)
         val = self.data.indices("val", with_identity=True)
         self.val_index = val[: c.val_faces] if len(val) > c.val_faces else val
-        self.val_pairs = verification_pairs(np.array([self.data.meta[i]["identity"] for i in self.val_index]), c.val_pairs // 2, seed=1)
+        self.val_pairs = verification_pairs(self.data.identity[self.val_index], c.val_pairs // 2, seed=1)
 
     def model_config(self) -> dict:
         return {"widths": list(self.config.widths), "blocks": self.config.blocks, "embedding": 128}
