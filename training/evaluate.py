@@ -106,6 +106,8 @@ def niqe_model_for(cache: Path):
         return NiqeModel.load(path)
     data = FaceCache(cache)
     train = data.indices("train")
+    if len(train) < 200:  # 36 features need far more patches than a toy cache has: no NIQE then
+        return None
     sharp = train[np.argsort(-data.sharpness[train])[:2000]]
     model = fit_niqe(data.crops[i] for i in sharp)
     model.save(path)
@@ -180,7 +182,7 @@ def evaluate_restorer(model: str, protocol: str, cache: Path, limit: int | None 
     return report
 
 
-def evaluate_faceid(cache: Path, split: str = "test", pairs_per_class: int = 3000, net=None) -> dict:
+def evaluate_faceid(cache: Path, split: str = "test", pairs_per_class: int = 3000, net=None, threshold_split: str = "val") -> dict:
     """Verification on same/different-person pairs of the split, student against its teacher (dlib).
 
     Thresholds: dlib at its standard 0.6, and both at the threshold that is best on the *val* split's pairs
@@ -193,7 +195,7 @@ def evaluate_faceid(cache: Path, split: str = "test", pairs_per_class: int = 300
     data = FaceCache(cache)
     net = net or load_shipped()
     result = {}
-    for part in ("val", split):
+    for part in (threshold_split, split):
         index = data.indices(part, with_identity=True)
         ident = data.identity[index]
         pairs, same = verification_pairs(ident, pairs_per_class, seed=7)
@@ -203,8 +205,8 @@ def evaluate_faceid(cache: Path, split: str = "test", pairs_per_class: int = 300
         d_t = np.linalg.norm(teacher[pairs[:, 0]] - teacher[pairs[:, 1]], axis=1)
         cos = np.sum(student * teacher, 1) / (np.linalg.norm(student, axis=1) * np.linalg.norm(teacher, axis=1))
         result[part] = {"d_s": d_s, "d_t": d_t, "same": same, "cos": float(cos.mean()), "faces": len(index)}
-    t_s = best_threshold(result["val"]["d_s"], result["val"]["same"])
-    t_t = best_threshold(result["val"]["d_t"], result["val"]["same"])
+    t_s = best_threshold(result[threshold_split]["d_s"], result[threshold_split]["same"])
+    t_t = best_threshold(result[threshold_split]["d_t"], result[threshold_split]["same"])
     test = result[split]
     acc = verification_accuracy(test["d_s"], test["same"], t_s)
     dlib_acc = verification_accuracy(test["d_t"], test["same"], t_t)

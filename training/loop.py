@@ -110,13 +110,15 @@ def plot_curves(history: list[dict], path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     for k in keys:
         axes[0].plot([h["step"] for h in train if k in h], [h[k] for h in train if k in h], label=k)
-    axes[0].set_yscale("log")
     axes[0].set_title("training losses")
-    axes[0].legend(fontsize=7)
+    if keys:
+        axes[0].set_yscale("log")
+        axes[0].legend(fontsize=7)
     for k in vkeys:
         axes[1].plot([h["step"] for h in val if k in h], [h[k] for h in val if k in h], marker="o", label=k)
     axes[1].set_title("validation")
-    axes[1].legend(fontsize=7)
+    if vkeys:
+        axes[1].legend(fontsize=7)
     for ax in axes:
         ax.set_xlabel("step")
     fig.tight_layout()

@@ -32,6 +32,7 @@ class Config(TrainConfig):
     weight_decay: float = 5e-4
     warmup: int = 300
     ema: float = 0.998
+    val_split: str = "val"
     val_faces: int = 600
     val_pairs: int = 2000
     widths: tuple = (32, 64, 128, 256)
@@ -60,12 +61,17 @@ def distill_losses(student: torch.Tensor, teacher: torch.Tensor) -> dict[str, to
 
 
 def verification_pairs(identities: np.ndarray, n_pairs: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """`n_pairs` same-person and `n_pairs` different-person index pairs (deterministic): (pairs N x 2, same N)."""
+    """Up to `n_pairs` same-person and as many different-person index pairs (deterministic):
+    (pairs N x 2, same N). Fewer when the set has fewer distinct same-person pairs."""
     rng = np.random.default_rng(seed)
     by_id: dict = {}
     for i, ident in enumerate(identities):
         by_id.setdefault(ident, []).append(i)
     multi = [v for v in by_id.values() if len(v) > 1]
+    possible = sum(len(v) * (len(v) - 1) // 2 for v in multi)
+    if not multi or len(by_id) < 2:
+        raise ValueError("verification needs two people and one of them with two photos")
+    n_pairs = min(n_pairs, possible)
     pos, neg = set(), set()
     while len(pos) < n_pairs:
         group = multi[rng.integers(len(multi))]
@@ -125,7 +131,7 @@ class Recipe(BaseRecipe):
         self.scheds = {"net": torch.optim.lr_scheduler.LambdaLR(self.opts["net"], schedule)}
         self.data = FaceCache(cache)
         self.train_set = DegradedFaces(self.data, self.data.indices("train"), mixed_degradation, seed=c.seed, flip=True)
-        val = self.data.indices("val", with_identity=True)
+        val = self.data.indices(c.val_split, with_identity=True)
         self.val_index = val[: c.val_faces] if len(val) > c.val_faces else val
         self.val_pairs = verification_pairs(self.data.identity[self.val_index], c.val_pairs // 2, seed=1)
 
@@ -146,7 +152,7 @@ class Recipe(BaseRecipe):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        return {k: float(v) for k, v in parts.items()} | {"lr": self.scheds["net"].get_last_lr()[0]}
+        return {k: float(v.detach()) for k, v in parts.items()} | {"lr": self.scheds["net"].get_last_lr()[0]}
 
     def validate(self, ema):
         crops = self.data.crops[self.val_index]

@@ -1,0 +1,93 @@
+"""prepare -> a few training steps -> checkpoint/resume -> export -> reload through frstudio -> same output;
+and `evaluate` on the tiny cache, for the identity network and for a restorer."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from training.loop import LoopSettings, train
+from training.recipes.faceid import Recipe as FaceIDRecipe
+from training.recipes.faceid import verification_accuracy, verification_pairs
+
+TINY = {"steps": 4, "batch": 4, "workers": 0, "val_split": "test", "widths": (8, 8, 16, 16), "blocks": 1, "val_faces": 10, "val_pairs": 6, "warmup": 2}
+
+
+def _train(cache, run_dir, max_steps, resume=False):
+    recipe = FaceIDRecipe(cache, "cpu", dict(TINY))
+    summary = train(recipe, LoopSettings(run_dir=run_dir, max_steps=max_steps, resume=resume, val_every=1000, quiet=True))
+    return recipe, summary
+
+
+def test_training_resumes_exactly(tiny_prepared, tmp_path):
+    cache = tiny_prepared[0]
+    straight, summary = _train(cache, tmp_path / "a", 4)
+    assert summary["step"] == 4 and (tmp_path / "a" / "checkpoint.pt").exists()
+    assert (tmp_path / "a" / "curves.png").exists() and (tmp_path / "a" / "history.json").exists()
+    _train(cache, tmp_path / "b", 2)
+    resumed, summary = _train(cache, tmp_path / "b", 4, resume=True)
+    assert summary["step"] == 4
+    a = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)["ema"]
+    b = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["ema"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+
+
+def test_refuses_to_overwrite_a_run_without_resume(tiny_prepared, tmp_path):
+    _train(tiny_prepared[0], tmp_path / "run", 1)
+    with pytest.raises(SystemExit, match="--resume"):
+        _train(tiny_prepared[0], tmp_path / "run", 2)
+
+
+def test_time_budget_stops_cleanly(tiny_prepared, tmp_path):
+    recipe = FaceIDRecipe(tiny_prepared[0], "cpu", dict(TINY))
+    summary = train(recipe, LoopSettings(run_dir=tmp_path / "t", hours=1e-9, max_steps=100, quiet=True))
+    assert summary["stopped"] == "time budget" and summary["step"] == 0
+    assert (tmp_path / "t" / "checkpoint.pt").exists()
+
+
+def test_export_reload_gives_the_same_embeddings(tiny_prepared, tmp_path, monkeypatch):
+    from frstudio.models.faceid import load_shipped
+    from training.evaluate import evaluate_faceid
+    from training.export import export, record_metrics
+    from training.loop import load_ema_from_checkpoint
+    from frstudio.models import faceid
+
+    cache = tiny_prepared[0]
+    _train(cache, tmp_path / "run", 2)
+    weights = tmp_path / "weights"
+    entry = export("faceid", tmp_path / "run", data="tiny test set", device="cpu", out_dir=weights)
+    assert entry["steps"] == 2 and entry["file"] == "faceid.safetensors" and entry["bytes"] < 20 * 2**20
+    monkeypatch.setenv("FRSTUDIO_WEIGHTS_DIR", str(weights))
+    shipped = load_shipped()
+    ema = faceid.build(entry["config"])
+    load_ema_from_checkpoint(tmp_path / "run" / "checkpoint.pt", ema)
+    x = torch.rand(3, 3, 128, 128)
+    with torch.no_grad():
+        torch.testing.assert_close(shipped(x), ema.eval()(x), atol=2e-2, rtol=2e-2)  # fp16 weights
+
+    report = evaluate_faceid(cache, split="test", pairs_per_class=3, net=shipped, threshold_split="test")
+    assert 0 <= report["accuracy"] <= 1 and report["dlib_accuracy"] > 0 and report["pairs"] >= 2
+    record_metrics("faceid", "verification", report, weights)
+    manifest = json.loads((weights / "manifest.json").read_text())
+    assert manifest["models"]["faceid"]["metrics"]["verification"]["pairs"] == report["pairs"]
+
+
+def test_evaluate_a_restorer_reports_input_and_output(tiny_prepared, tiny_weights, tmp_path):
+    from frstudio.core.restore import Restorer
+    from training.evaluate import evaluate_restorer, markdown_table
+
+    report = evaluate_restorer("tiny", "bfr-severe", tiny_prepared[0], grid=tmp_path / "grid.png", restorer=Restorer("tiny"))
+    assert report["n"] == 5 and report["split"] == "test"
+    for row in ("input", "output"):
+        assert set(report[row]) >= {"psnr", "ssim", "ms_ssim", "id_dist", "id_match", "lmd"}
+    assert report["input"]["psnr"] < 60 and report["output"]["psnr"] != report["input"]["psnr"]
+    assert (tmp_path / "grid.png").exists()
+    assert "degraded input" in markdown_table(report)
+
+
+def test_verification_helpers_by_hand():
+    pairs, same = verification_pairs(np.array(["a", "a", "b", "b", "c"]), 10, seed=0)
+    assert same.sum() == 2 and (~same).sum() == 2  # only two same-person pairs exist
+    assert verification_accuracy(np.array([0.1, 0.9, 0.5, 0.7]), np.array([True, False, True, False]), 0.6) == 1.0
