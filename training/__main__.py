@@ -31,6 +31,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--batches", type=int, default=30, help="timed batches per setting")
+    p = sub.add_parser("train", help="train (or resume) a model's recipe")
+    p.add_argument("model")
+    p.add_argument("--config", type=Path, help="JSON file of training/architecture overrides")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides, e.g. steps=8000 batch=32")
+    p.add_argument("--hours", type=float, help="time budget for this session: stop cleanly and checkpoint")
+    p.add_argument("--steps", type=int, help="stop at this step (default: the recipe's)")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    p.add_argument("--run-dir", type=Path, help="default: runs/<model>")
+    p.add_argument("--val-every", type=int, default=500)
+    p = sub.add_parser("evaluate", help="test-split metrics of a shipped model beside its degraded input")
+    p.add_argument("model")
+    p.add_argument("--protocol", required=True, help="seed003-128, frrnet, bfr-severe, ...; 'verification' for faceid")
+    p.add_argument("--limit", type=int, help="only the first N test faces")
+    p.add_argument("--json", type=Path, help="write the report here")
+    p.add_argument("--grid", type=Path, help="write input / output / ground truth for 8 faces here")
+    p.add_argument("--reference", choices=["same", "random", "none"], default="same", help="for reference-guided models")
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    p.add_argument("--record", action="store_true", help="store the numbers in resources/weights/manifest.json")
+    p = sub.add_parser("export", help="ship a run's EMA weights (fp16 safetensors) with a manifest entry")
+    p.add_argument("model")
+    p.add_argument("--run-dir", type=Path, help="default: runs/<model>")
+    p.add_argument("--data", default="shared faces, train split (cache/faces128)", help="training data, for the card")
+    p.add_argument("--device", default="cpu (2 cores, bf16 autocast)", help="where it was trained, for the card")
     args = parser.parse_args(argv)
 
     if args.command == "prepare":
@@ -62,6 +87,65 @@ def main(argv: list[str] | None = None) -> int:
             for workers in args.workers:
                 speed = loader_throughput(DegradedFaces(cache, rows, name), args.batch, workers, args.batches)
                 print(f"{name:<14}{workers:>8}{speed:>11.2f}{1000 / speed:>10.1f}", flush=True)
+    elif args.command == "train":
+        return _train(args)
+    elif args.command == "evaluate":
+        return _evaluate(args)
+    elif args.command == "export":
+        from training.export import export
+
+        entry = export(args.model, args.run_dir or RUNS / args.model, args.data, args.device)
+        print(json.dumps({k: v for k, v in entry.items() if k != "metrics"}, indent=2))
+    return 0
+
+
+RUNS = Path(__file__).resolve().parents[1] / "runs"
+
+
+def _overrides(args) -> dict:
+    overrides = json.loads(args.config.read_text()) if args.config else {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
+
+
+def _train(args) -> int:
+    from training.loop import LoopSettings, train
+    from training.recipes import load_recipe
+
+    recipe = load_recipe(args.model)(args.cache, args.device, _overrides(args))
+    settings = LoopSettings(
+        run_dir=args.run_dir or RUNS / args.model,
+        hours=args.hours,
+        max_steps=args.steps,
+        resume=args.resume,
+        seed=recipe.config.seed,
+        val_every=args.val_every,
+    )
+    train(recipe, settings)
+    return 0
+
+
+def _evaluate(args) -> int:
+    from training.evaluate import evaluate_faceid, evaluate_restorer, markdown_table, write_json
+    from training.export import record_metrics
+
+    if args.model == "faceid":
+        report = evaluate_faceid(args.cache)
+        print(json.dumps(report, indent=2))
+        protocol = "verification"
+    else:
+        report = evaluate_restorer(args.model, args.protocol, args.cache, args.limit, grid=args.grid, reference=args.reference)
+        print(markdown_table(report))
+        protocol = args.protocol
+    if args.json:
+        write_json(args.json, report)
+    if args.record:
+        record_metrics(args.model, protocol, report)
     return 0
 
 
