@@ -345,8 +345,11 @@ class ReferencePairs(Dataset):
     def _reference(self, row: int, rng: np.random.Generator) -> int:
         person = str(self.cache.identity[row])
         if self.mode == "different":
-            others = self._pool[self.cache.identity[self._pool] != person]
-            return int(others[rng.integers(len(others))])
+            # draw until the person differs: one or two draws with hundreds of people, and no per-item scan
+            while True:
+                other = int(self._pool[rng.integers(len(self._pool))])
+                if self.cache.identity[other] != person:
+                    return other
         candidates = self.people[person][self.people[person] != row]
         if self.mode == "random":
             return int(candidates[rng.integers(len(candidates))])
