@@ -74,7 +74,7 @@ class Face:
 @dataclass
 class DetectionSettings:
     min_eye_distance: float = 20.0  # px in the original photo
-    max_scan_megapixels: float = 16.0
+    max_scan_megapixels: float = 32.0
     threshold: float = 0.0  # dlib's adjust_threshold: lower finds more (and more false) faces
     detector: str = "hog"  # or "cnn"
     cnn_max_side: int = 1024
