@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--batches", type=int, default=30, help="timed batches per setting")
+    p.add_argument("--torch-threads", type=int, help="torch threads of this process (workers use 1); with "
+                   "workers 0 the batch is collated here, and on a busy machine 2 threads can stall it")
     p = sub.add_parser("train", help="train (or resume) a model's recipe")
     p.add_argument("model")
     p.add_argument("--config", type=Path, help="JSON file of training/architecture overrides")
@@ -77,11 +79,16 @@ def main(argv: list[str] | None = None) -> int:
         montage.write_montage(args.montage, montage.degradation_montage(faces))
         print(f"wrote {args.montage} ({len(faces)} faces x {len(montage.montage_columns())} columns)")
     elif args.command == "loader-speed":
+        import torch
+
         from training.data.dataset import DegradedFaces, FaceCache, loader_throughput
 
+        if args.torch_threads:
+            torch.set_num_threads(args.torch_threads)
         cache = FaceCache(args.cache)
         rows = cache.indices(args.split)
-        print(f"{cache}: {len(rows)} {args.split} faces, batch {args.batch}, {args.batches} timed batches")
+        print(f"{cache}: {len(rows)} {args.split} faces, batch {args.batch}, {args.batches} timed batches, "
+              f"{torch.get_num_threads()} torch threads in this process")
         print(f"{'pipeline':<14}{'workers':>8}{'batches/s':>11}{'ms/batch':>10}")
         for name in args.pipelines:
             for workers in args.workers:
