@@ -142,7 +142,7 @@ def _evaluate(args) -> int:
     from training.export import record_metrics
 
     if args.model == "faceid":
-        report = evaluate_faceid(args.cache)
+        report = evaluate_faceid(args.cache, grid=args.grid)
         print(json.dumps(report, indent=2))
         protocol = "verification"
     else:

@@ -182,7 +182,8 @@ def evaluate_restorer(model: str, protocol: str, cache: Path, limit: int | None 
     return report
 
 
-def evaluate_faceid(cache: Path, split: str = "test", pairs_per_class: int = 3000, net=None, threshold_split: str = "val") -> dict:
+def evaluate_faceid(cache: Path, split: str = "test", pairs_per_class: int = 3000, net=None, threshold_split: str = "val",
+                    grid: Path | None = None) -> dict:
     """Verification on same/different-person pairs of the split, student against its teacher (dlib).
 
     Thresholds: dlib at its standard 0.6, and both at the threshold that is best on the *val* split's pairs
@@ -205,6 +206,12 @@ def evaluate_faceid(cache: Path, split: str = "test", pairs_per_class: int = 300
         d_t = np.linalg.norm(teacher[pairs[:, 0]] - teacher[pairs[:, 1]], axis=1)
         cos = np.sum(student * teacher, 1) / (np.linalg.norm(student, axis=1) * np.linalg.norm(teacher, axis=1))
         result[part] = {"d_s": d_s, "d_t": d_t, "same": same, "cos": float(cos.mean()), "faces": len(index)}
+        if grid is not None and part == split:
+            from PIL import Image
+
+            from training.recipes.faceid import neighbour_grid
+
+            Image.fromarray(neighbour_grid(student, np.asarray(data.crops[index]), ident, queries=8)).save(grid)
     t_s = best_threshold(result[threshold_split]["d_s"], result[threshold_split]["same"])
     t_t = best_threshold(result[threshold_split]["d_t"], result[threshold_split]["same"])
     test = result[split]

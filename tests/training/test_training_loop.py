@@ -67,8 +67,9 @@ def test_export_reload_gives_the_same_embeddings(tiny_prepared, tmp_path, monkey
     with torch.no_grad():
         torch.testing.assert_close(shipped(x), ema.eval()(x), atol=2e-2, rtol=2e-2)  # fp16 weights
 
-    report = evaluate_faceid(cache, split="test", pairs_per_class=3, net=shipped, threshold_split="test")
+    report = evaluate_faceid(cache, split="test", pairs_per_class=3, net=shipped, threshold_split="test", grid=tmp_path / "nn.png")
     assert 0 <= report["accuracy"] <= 1 and report["dlib_accuracy"] > 0 and report["pairs"] >= 2
+    assert (tmp_path / "nn.png").exists()
     record_metrics("faceid", "verification", report, weights)
     manifest = json.loads((weights / "manifest.json").read_text())
     assert manifest["models"]["faceid"]["metrics"]["verification"]["pairs"] == report["pairs"]

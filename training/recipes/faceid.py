@@ -108,6 +108,27 @@ def embed(net: torch.nn.Module, crops: np.ndarray, device: str = "cpu", batch: i
     return np.concatenate(out) if out else np.zeros((0, 128), np.float32)
 
 
+def neighbour_grid(embeddings: np.ndarray, crops: np.ndarray, identities: np.ndarray, queries: int = 6, k: int = 4) -> np.ndarray:
+    """A picture of what the embedding does: each row is a query face, then its k nearest other faces by
+    embedding distance, framed green when they show the same person and red when not."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    with_mates = [i for i in range(len(identities)) if np.sum(identities == identities[i]) > 1]
+    rows = []
+    for q in rng.choice(with_mates, size=min(queries, len(with_mates)), replace=False):
+        d = np.linalg.norm(embeddings - embeddings[q], axis=1)
+        d[q] = np.inf
+        tiles = [cv2.copyMakeBorder(np.ascontiguousarray(crops[q]), 4, 4, 4, 4, cv2.BORDER_CONSTANT, value=(255, 255, 255))]
+        for j in np.argsort(d)[:k]:
+            colour = (40, 200, 40) if identities[j] == identities[q] else (220, 40, 40)
+            tile = cv2.copyMakeBorder(np.ascontiguousarray(crops[j]), 4, 4, 4, 4, cv2.BORDER_CONSTANT, value=colour)
+            cv2.putText(tile, f"{d[j]:.2f}", (8, 128), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+            tiles.append(tile)
+        rows.append(np.concatenate(tiles, axis=1))
+    return np.concatenate(rows, axis=0)
+
+
 class Recipe(BaseRecipe):
     name = "faceid"
     Config = Config
@@ -153,6 +174,10 @@ class Recipe(BaseRecipe):
         loss.backward()
         opt.step()
         return {k: float(v.detach()) for k, v in parts.items()} | {"lr": self.scheds["net"].get_last_lr()[0]}
+
+    def samples(self, ema):
+        crops = np.asarray(self.data.crops[self.val_index])
+        return neighbour_grid(embed(ema, crops, self.device), crops, self.data.identity[self.val_index])
 
     def validate(self, ema):
         crops = self.data.crops[self.val_index]
