@@ -6,6 +6,7 @@ import importlib
 
 RECIPES = {
     "faceid": "training.recipes.faceid",
+    "frrnet": "training.recipes.frrnet",
 }
 
 

@@ -1,0 +1,53 @@
+"""FRR-Net's recipe on the tiny prepared cache: training steps, export, and the app's Restorer reproducing
+the EMA network's output from the shipped file."""
+
+import numpy as np
+import torch
+
+from frstudio.models import faceid
+from training.loop import LoopSettings, load_ema_from_checkpoint, train
+from training.recipes.frrnet import Recipe, composite_target
+
+TINY = {"steps": 2, "batch": 2, "workers": 0, "width": 4, "depth": 1, "downsamplings": 2, "val_split": "test", "val_faces": 4}
+
+
+def _identity_net():
+    torch.manual_seed(1)
+    return faceid.build({"widths": [4, 8, 8, 8], "blocks": 1}).eval()
+
+
+def test_train_export_and_reload_through_the_restorer(tiny_prepared, tmp_path, monkeypatch):
+    from frstudio.core.restore import Restorer
+    from training.export import export
+
+    cache = tiny_prepared[0]
+    recipe = Recipe(cache, "cpu", dict(TINY), identity_network=_identity_net())
+    before = {k: v.clone() for k, v in recipe.net.state_dict().items()}
+    summary = train(recipe, LoopSettings(run_dir=tmp_path / "run", quiet=True, val_every=1000))
+    assert summary["step"] == 2
+    assert "psnr_out" in summary["last_val"] and "acc_noise" in summary["last_val"]
+    assert (tmp_path / "run" / "samples_latest.png").exists()
+    changed = [k for k, v in recipe.net.state_dict().items() if not torch.equal(v, before[k])]
+    assert any(k.startswith("dec_blocks") for k in changed)
+    assert not any(k.startswith("features.") and "running" not in k for k in changed)  # identity features frozen
+
+    weights = tmp_path / "weights"
+    export("frrnet", tmp_path / "run", data="tiny", device="cpu", out_dir=weights)
+    monkeypatch.setenv("FRSTUDIO_WEIGHTS_DIR", str(weights))
+    restorer = Restorer("frrnet", device="cpu")
+    ema = recipe.net.__class__(recipe.net.config)
+    load_ema_from_checkpoint(tmp_path / "run" / "checkpoint.pt", ema)
+    crops = np.random.default_rng(0).random((2, 128, 128, 3), dtype=np.float32)
+    with torch.no_grad():
+        expected = ema.eval()(torch.from_numpy(crops).permute(0, 3, 1, 2))["image"].permute(0, 2, 3, 1).numpy()
+    got = np.stack([r.image for r in restorer.restore(crops)])
+    np.testing.assert_allclose(got, expected, atol=1e-2)  # fp16 weights
+    assert set(restorer.restore(crops)[0].extras) >= {"labels", "mask"}
+
+
+def test_target_keeps_the_background_of_the_input():
+    hq, lq = torch.ones(1, 3, 4, 4), torch.zeros(1, 3, 4, 4)
+    mask = torch.zeros(1, 1, 4, 4)
+    mask[..., 1:3, 1:3] = 1
+    target = composite_target(hq, lq, mask)
+    assert target[0, 0, 1, 1] == 1 and target[0, 0, 0, 0] == 0

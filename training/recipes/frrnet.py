@@ -1,0 +1,168 @@
+"""Recipe: FRR-Net (seed 000), restoration + relighting with a distortion classifier and a face mask.
+
+Data: the `frrnet` degradation (Algorithm 1: 85 % of faces distorted, with the noise / blur / relight
+multi-labels) on training faces, the blurriest 10 % dropped as targets. The face mask comes from the
+prepared landmark hulls. Because the network composites its restored face over the input through its
+predicted mask, the target is the same composite: the HQ face inside the ground-truth mask, the input
+outside it (only faces change, as in the app).
+
+Objective (eq. 4-8): lambda_rec (L1 + channel-wise Huber) + lambda_ang angular colour + lambda_per perceptual
++ lambda_style style (both on the identity network's features, the paper's VGGFace) + lambda_dice Dice on the
+mask, plus the classifier's binary cross-entropy, trained jointly. Adam, lr 2e-4 as the paper.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from frstudio.models import frrnet
+from training.recipes.base import Recipe as BaseRecipe
+from training.recipes.base import TrainConfig
+
+LABEL_KEYS = frrnet.LABELS
+
+
+@dataclasses.dataclass
+class Config(TrainConfig):
+    steps: int = 20_000
+    batch: int = 8
+    lr: float = 2e-4
+    ema: float = 0.999
+    width: int = 12
+    depth: int = 2
+    downsamplings: int = 4
+    lambda_rec: float = 1.0
+    lambda_ang: float = 1.0
+    lambda_per: float = 0.04
+    lambda_style: float = 4e-5
+    lambda_dice: float = 1.0
+    lambda_cls: float = 0.1
+    drop_blurriest: float = 0.1
+    val_split: str = "val"
+    val_faces: int = 96
+
+
+def composite_target(hq: torch.Tensor, lq: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """What the composited output should be: the restored face inside the face mask, the input elsewhere."""
+    return mask * hq + (1 - mask) * lq
+
+
+def frrnet_losses(out: dict, target: torch.Tensor, gt_mask: torch.Tensor, labels: torch.Tensor, features, c: Config) -> dict[str, torch.Tensor]:
+    from training.losses import angular_colour_loss, channel_huber, dice_loss, l1
+
+    image = out["image"].float()
+    parts = {
+        "rec": l1(image, target) + channel_huber(image, target),
+        "ang": angular_colour_loss(image, target),
+        "dice": dice_loss(out["mask"].float(), gt_mask),
+    }
+    feats = features(image, target)
+    parts["per"] = feats["perceptual"]
+    parts["style"] = feats["style"]
+    if "logits" in out and labels.numel():
+        parts["cls"] = F.binary_cross_entropy_with_logits(out["logits"].float(), labels)
+    weights = {"rec": c.lambda_rec, "ang": c.lambda_ang, "dice": c.lambda_dice, "per": c.lambda_per, "style": c.lambda_style, "cls": c.lambda_cls}
+    parts["total"] = sum(weights[k] * v for k, v in parts.items())
+    return parts
+
+
+def sample_grid(lq: np.ndarray, out: np.ndarray, hq: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Rows of input | output | ground truth | predicted mask, uint8."""
+    def u8(a):
+        return np.clip(np.round(a * 255), 0, 255).astype(np.uint8)
+
+    rows = [np.concatenate([u8(i), u8(o), u8(h), u8(np.repeat(m, 3, axis=2))], axis=1) for i, o, h, m in zip(lq, out, hq, mask)]
+    return np.concatenate(rows, axis=0)
+
+
+class Recipe(BaseRecipe):
+    name = "frrnet"
+    Config = Config
+
+    def __init__(self, cache, device="cpu", overrides=None, identity_network=None):
+        super().__init__(cache, device, overrides)
+        from frstudio.models import faceid
+        from training.data.dataset import DegradedFaces, FaceCache, ProtocolFaces
+        from training.losses import IdentityFeatureLoss
+
+        c = self.config
+        torch.manual_seed(c.seed)
+        identity_network = identity_network or faceid.load_shipped()
+        self._model_config = {
+            "width": c.width,
+            "depth": c.depth,
+            "downsamplings": c.downsamplings,
+            "classifier": True,
+            "faceid": {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(identity_network.config).items()},
+        }
+        self.net = frrnet.build(self._model_config)
+        self.net.features.load_state_dict(identity_network.state_dict())
+        self.nets = {"net": self.net}
+        self.features = IdentityFeatureLoss(identity_network)
+        self.prepare_nets()
+        self.features.to(self.device)
+        params = [p for p in self.net.parameters() if p.requires_grad]
+        self.opts = {"net": torch.optim.Adam(params, lr=c.lr, betas=(0.9, 0.99))}
+        self.scheds = {"net": torch.optim.lr_scheduler.CosineAnnealingLR(self.opts["net"], T_max=c.steps, eta_min=c.lr * 0.05)}
+        self.data = FaceCache(cache)
+        threshold = self.data.sharpness_threshold("train", c.drop_blurriest) if c.drop_blurriest > 0 else None
+        rows = self.data.indices("train", min_sharpness=threshold)
+        self.train_set = DegradedFaces(self.data, rows, "frrnet", seed=c.seed, flip=True, label_keys=LABEL_KEYS)
+        val_rows = self.data.indices(c.val_split)[:: max(1, len(self.data.indices(c.val_split)) // c.val_faces)][: c.val_faces]
+        self.val_set = ProtocolFaces(self.data, "frrnet", split=c.val_split, indices=val_rows)
+
+    def model_config(self) -> dict:
+        return self._model_config
+
+    def batches(self, start_step):
+        return self.loader(self.train_set, start_step)
+
+    def train_step(self, batch, step):
+        lq, hq = self.to_device(batch["lq"]), self.to_device(batch["hq"])
+        gt_mask = self.to_device(batch["mask"])
+        labels = batch["labels"].to(self.device).float()
+        target = composite_target(hq, lq, gt_mask)
+        with self.autocast():
+            out = self.net(lq)
+            parts = frrnet_losses(out, target, gt_mask, labels, self.features, self.config)
+        opt = self.opts["net"]
+        opt.zero_grad(set_to_none=True)
+        parts["total"].backward()
+        opt.step()
+        return {k: float(v.detach()) for k, v in parts.items()}
+
+    def _val_batches(self):
+        for start in range(0, len(self.val_set), 16):
+            items = [self.val_set[i] for i in range(start, min(len(self.val_set), start + 16))]
+            yield {k: torch.stack([torch.as_tensor(it[k]) for it in items]) for k in ("lq", "hq", "mask", "labels")}
+
+    def validate(self, ema):
+        from training.metrics import psnr
+
+        p_in, p_out, correct, total, dice = [], [], np.zeros(len(LABEL_KEYS)), 0, []
+        for b in self._val_batches():
+            lq, hq, mask = b["lq"].to(self.device), b["hq"], b["mask"]
+            out = ema(lq)
+            img = out["image"].float().cpu()
+            target = composite_target(hq, b["lq"], mask)
+            for i in range(len(img)):
+                t = (target[i].permute(1, 2, 0).numpy() * 255).round()
+                p_in.append(psnr((b["lq"][i].permute(1, 2, 0).numpy() * 255).round(), t))
+                p_out.append(psnr((img[i].permute(1, 2, 0).numpy() * 255).round(), t))
+            correct += ((out["labels"].cpu() > 0.5).float() == b["labels"]).float().sum(0).numpy()
+            total += len(img)
+            inter = (out["mask"].cpu() * mask).sum((1, 2, 3))
+            dice.extend((2 * inter / (out["mask"].cpu().sum((1, 2, 3)) + mask.sum((1, 2, 3)) + 1e-6)).tolist())
+        metrics = {"psnr_in": float(np.mean(p_in)), "psnr_out": float(np.mean(p_out)), "mask_dice": float(np.mean(dice))}
+        metrics.update({f"acc_{k}": float(correct[i] / total) for i, k in enumerate(LABEL_KEYS)})
+        return metrics
+
+    def samples(self, ema):
+        b = next(self._val_batches())
+        out = ema(b["lq"][:6].to(self.device))
+        as_hwc = lambda t: t[:6].float().cpu().permute(0, 2, 3, 1).numpy()  # noqa: E731
+        return sample_grid(as_hwc(b["lq"]), as_hwc(out["image"]), as_hwc(b["hq"]), as_hwc(out["mask"]))
