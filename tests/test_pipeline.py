@@ -249,3 +249,9 @@ def test_a_failing_model_keeps_the_original_faces(tiny_weights, group_png, group
 def test_progress_is_reported_per_face(tiny_weights, group_png):
     _, events = run(restore_photo(group_png, RestoreOptions(model="tiny"), RestorerCache()))
     assert [e.face for e in events if e.stage == "restore"] == [1, 2, 3]
+
+
+def test_asking_for_a_face_that_does_not_exist_is_reported(tiny_weights, group_png):
+    result, _ = run(restore_photo(group_png, RestoreOptions(model="tiny", faces=frozenset({1, 7})), RestorerCache()))
+    assert [f.index for f in result.faces] == [1]
+    assert "no face 7" in result.message

@@ -257,8 +257,12 @@ def restore_photo(
     yield Progress("done", 1.0, len(chosen), len(chosen), path)
     if not faces:
         return PhotoResult(path, "no_faces", output, f"{path.name}: no face found; copied unchanged", [], extras)
-    failed = dict.fromkeys(r.message for r in reports if not r.restored)  # one line per distinct problem
-    return PhotoResult(path, "restored", output, "; ".join(failed), reports, extras)
+    problems = list(dict.fromkeys(r.message for r in reports if not r.restored))  # one line per distinct problem
+    if options.faces is not None:
+        missing = sorted(set(options.faces) - {f.index for f in faces})
+        if missing:
+            problems.append(f"{path.name} has no face {', '.join(map(str, missing))} (its faces are 0-{len(faces) - 1})")
+    return PhotoResult(path, "restored", output, "; ".join(problems), reports, extras)
 
 
 def _make_folder(folder: Path) -> None:
