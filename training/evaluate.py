@@ -20,7 +20,7 @@ METRIC_ORDER = ["psnr", "ssim", "ms_ssim", "id_dist", "id_match", "lmd", "niqe",
 HIGHER_IS_BETTER = {"psnr", "ssim", "ms_ssim", "id_match", "iprecision", "irecall"}
 
 
-def to_uint8(img: np.ndarray) -> np.ndarray:
+def float_to_uint8(img: np.ndarray) -> np.ndarray:
     """float [0, 1] H x W x 3 (or 3 x H x W tensor data) -> uint8 H x W x 3, as a saved image would be."""
     a = np.asarray(img, np.float32)
     if a.ndim == 3 and a.shape[0] == 3 and a.shape[-1] != 3:
@@ -138,7 +138,7 @@ def evaluate_restorer(model: str, protocol: str, cache: Path, limit: int | None 
     restorer = restorer or Restorer(model)
     data = FaceCache(cache)
     takes_reference = restorer.spec.takes_reference and reference != "none"
-    if takes_reference:
+    if takes_reference:  # "same": the person's best other photo; "random": another person's (the R ablation)
         faces = ReferencePairs(data, split=split, mode="best" if reference == "same" else "different", pipeline=protocol, protocol=True)
     else:
         faces = ProtocolFaces(data, protocol, split=split)
@@ -152,10 +152,10 @@ def evaluate_restorer(model: str, protocol: str, cache: Path, limit: int | None 
         ref = np.stack([np.asarray(it["ref"]).transpose(1, 2, 0) for it in items]) if takes_reference else None
         restored = restorer.restore(lq, ref)
         for it, r, x in zip(items, restored, lq):
-            hq = to_uint8(it["hq"])
+            hq = float_to_uint8(it["hq"])
             gt_lm = np.asarray(it["landmarks"])
-            inp = upscale_to(to_uint8(x), hq.shape[0])
-            out = upscale_to(to_uint8(r.image), hq.shape[0])
+            inp = upscale_to(float_to_uint8(x), hq.shape[0])
+            out = upscale_to(float_to_uint8(r.image), hq.shape[0])
             rows["input"].add(inp, hq, gt_lm, niqe_model)
             rows["output"].add(out, hq, gt_lm, niqe_model)
             hq_desc.append(crop_descriptor(hq, gt_lm))

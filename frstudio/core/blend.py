@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from frstudio.core.align import AlignedFace, compose_affine, crop_bounds, pixel_scale, transform_points
+from frstudio.core.align import AlignedFace, compose_affine, crop_bounds, pixel_scale
 
 JAW = slice(0, 17)
 BROWS = slice(17, 27)
@@ -149,7 +149,3 @@ def blend_face(
     touched = np.broadcast_to(alpha > 0, out.shape)
     region[touched] = out[touched]
 
-
-def landmarks_in_crop(landmarks68: np.ndarray, aligned: AlignedFace) -> np.ndarray:
-    """The face's landmarks in crop coordinates (for masks and metrics on the aligned face)."""
-    return transform_points(landmarks68, aligned.matrix)

@@ -7,7 +7,6 @@ file, corrupt file, weights that do not fit the network) is a `WeightsError` who
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import importlib
 import importlib.util
@@ -216,7 +215,3 @@ class PassThroughRestorer:
     def restore(self, crops: np.ndarray, reference: np.ndarray | None = None) -> list[RestoredFace]:
         return [RestoredFace(np.asarray(c, np.float32).copy()) for c in np.asarray(crops)]
 
-
-def config_dict(config) -> dict:
-    """A model Config dataclass as the plain dict the manifest stores."""
-    return dataclasses.asdict(config)
