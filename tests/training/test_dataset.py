@@ -82,7 +82,7 @@ def test_missing_cache_says_what_to_run(tmp_path):
 
 
 @pytest.mark.parametrize("pipeline, lq_size, n_labels", [
-    ("frrnet", 128, 3), ("bfr-severe", 128, 0), ("seed003-16", 16, 0), ("gfrnet-4x", 128, 0), ("oldphoto", 128, 0),
+    ("frrnet", 128, 3), ("frrnet-train", 128, 3), ("bfr-severe", 128, 0), ("seed003-16", 16, 0), ("gfrnet-4x", 128, 0), ("oldphoto", 128, 0),
 ])
 def test_item_shapes_dtypes_ranges(tiny_cache, pipeline, lq_size, n_labels):
     item = DegradedFaces(tiny_cache, TRAIN, pipeline, seed=1)[2]
@@ -96,7 +96,7 @@ def test_item_shapes_dtypes_ranges(tiny_cache, pipeline, lq_size, n_labels):
     assert set(item["mask"].unique().tolist()) == {0.0, 1.0}
     assert set(item["labels"].tolist()) <= {0.0, 1.0}
     assert item["index"] == TRAIN[2]
-    assert not torch.equal(item["lq"], item["hq"]) or pipeline == "frrnet"  # frrnet leaves 15 % intact
+    assert not torch.equal(item["lq"], item["hq"]) or pipeline == "frrnet-train"  # training leaves 15 % intact
 
 
 def test_hq_is_the_cache_crop_and_a_callable_pipeline_works(tiny_cache):
@@ -316,13 +316,15 @@ def test_loader_throughput_is_positive(tiny_cache):
 
 def test_montage_command_writes_the_grid(tiny_prepared, tmp_path):
     from training.__main__ import main
+    from training.degradations import PIPELINES
     from training.montage import montage_columns, montage_size
 
     out = tmp_path / "montage.png"
     assert main(["degradations", "--montage", str(out), "--cache", str(tiny_prepared[0]), "--n", "2"]) == 0
     img = cv2.imread(str(out))
     assert img.shape == (*montage_size(2), 3)
-    assert len(montage_columns()) == 9 and montage_size(2) == (22 + 2 * 132 - 4, 9 * 132 - 4)
+    n = 1 + len(PIPELINES)  # HQ, then every pipeline
+    assert len(montage_columns()) == n and montage_size(2) == (22 + 2 * 132 - 4, n * 132 - 4)
 
 
 def test_montage_without_a_cache_uses_the_sample(tmp_path, capsys):

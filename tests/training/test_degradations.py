@@ -315,7 +315,7 @@ def test_scan_dust_marks_few_pixels():
 
 # ===================================================================================== protocols
 
-PROTOCOLS = ["seed003-128", "seed003-16", "gfrnet-4x", "gfrnet-8x", "gfrnet-train", "frrnet", "bfr-severe", "oldphoto"]
+PROTOCOLS = ["seed003-128", "seed003-16", "gfrnet-4x", "gfrnet-8x", "gfrnet-train", "frrnet", "frrnet-train", "bfr-severe", "oldphoto"]
 
 
 def test_pipeline_names_are_exact():
@@ -410,3 +410,13 @@ def test_protocol_rng_is_stable():
     x = D.PIPELINES["oldphoto"](FACE, D.protocol_rng("oldphoto", "a.png")).image
     y = D.PIPELINES["oldphoto"](FACE, D.protocol_rng("oldphoto", "a.png")).image
     np.testing.assert_array_equal(x, y)
+
+
+def test_frrnet_protocol_applies_every_distortion():
+    small = np.random.default_rng(0).random((64, 64, 3), dtype=np.float32)
+    for i in range(20):
+        out = D.PIPELINES["frrnet"](small, np.random.default_rng(i))
+        assert out.labels["distorted"] and out.labels["protocol"] == "frrnet"
+        assert set(out.labels["applied"]) == set(D.FRRNET_OPS)
+        assert (out.labels["noise"], out.labels["blur"], out.labels["relight"]) == (1, 1, 1)
+    assert D.PIPELINES["frrnet-train"](small, np.random.default_rng(0)).labels["protocol"] == "frrnet-train"

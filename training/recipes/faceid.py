@@ -21,7 +21,7 @@ from training.recipes.base import Recipe as BaseRecipe
 from training.recipes.base import TrainConfig
 
 DEGRADE_SHARE = 0.4
-DEGRADE_PIPELINES = ("bfr-severe", "frrnet", "gfrnet-train", "oldphoto", "seed003-128")
+DEGRADE_PIPELINES = ("bfr-severe", "frrnet-train", "gfrnet-train", "oldphoto", "seed003-128")
 
 
 @dataclasses.dataclass

@@ -1,6 +1,6 @@
 """Recipe: FRR-Net (seed 000), restoration + relighting with a distortion classifier and a face mask.
 
-Data: the `frrnet` degradation (Algorithm 1: 85 % of faces distorted, with the noise / blur / relight
+Data: the `frrnet-train` degradation (Algorithm 1: 85 % of faces distorted, with the noise / blur / relight
 multi-labels) on training faces, the blurriest 10 % dropped as targets. The face mask comes from the
 prepared landmark hulls. Because the network composites its restored face over the input through its
 predicted mask, the target is the same composite: the HQ face inside the ground-truth mask, the input
@@ -113,9 +113,10 @@ class Recipe(BaseRecipe):
         self.data = FaceCache(cache)
         threshold = self.data.sharpness_threshold("train", c.drop_blurriest) if c.drop_blurriest > 0 else None
         rows = self.data.indices("train", min_sharpness=threshold)
-        self.train_set = DegradedFaces(self.data, rows, "frrnet", seed=c.seed, flip=True, label_keys=LABEL_KEYS)
+        self.train_set = DegradedFaces(self.data, rows, "frrnet-train", seed=c.seed, flip=True, label_keys=LABEL_KEYS)
         val_rows = self.data.indices(c.val_split)[:: max(1, len(self.data.indices(c.val_split)) // c.val_faces)][: c.val_faces]
-        self.val_set = ProtocolFaces(self.data, "frrnet", split=c.val_split, indices=val_rows)
+        # validation on the training distribution: its clean faces check that good faces are left alone
+        self.val_set = ProtocolFaces(self.data, "frrnet-train", split=c.val_split, indices=val_rows)
 
     def model_config(self) -> dict:
         return self._model_config
