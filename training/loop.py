@@ -14,6 +14,7 @@ import json
 import math
 import os
 import random
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,10 +159,17 @@ def train(recipe, settings: LoopSettings) -> dict:
     running: dict[str, float] = {}
     stop_reason = "steps"
     batches = recipe.batches(step)
+    # SIGTERM (and SIGINT, which a background job started from a script ignores) ends the run cleanly after
+    # the current step, with a checkpoint, instead of losing up to checkpoint_minutes of training.
+    stop_signal: list[int] = []
+    previous = {sig: signal.signal(sig, lambda s, _f: stop_signal.append(s)) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         while step < max_steps:
             if time.time() >= deadline:
                 stop_reason = "time budget"
+                break
+            if stop_signal:
+                stop_reason = f"signal {stop_signal[0]}"
                 break
             batch = next(batches)
             recipe.train_mode()
@@ -182,10 +190,10 @@ def train(recipe, settings: LoopSettings) -> dict:
             if time.time() - last_ckpt > settings.checkpoint_minutes * 60:
                 save_checkpoint(ckpt, recipe, ema, step, hours_done + (time.time() - session_start) / 3600, history)
                 last_ckpt = time.time()
-    except KeyboardInterrupt:
-        stop_reason = "interrupted"
     finally:
         bar.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     hours_total = hours_done + (time.time() - session_start) / 3600
     if not history or history[-1].get("kind") != "val" or history[-1].get("step") != step:
         _validate(recipe, ema, step, hours_total, history, run_dir)

@@ -92,3 +92,22 @@ def test_verification_helpers_by_hand():
     pairs, same = verification_pairs(np.array(["a", "a", "b", "b", "c"]), 10, seed=0)
     assert same.sum() == 2 and (~same).sum() == 2  # only two same-person pairs exist
     assert verification_accuracy(np.array([0.1, 0.9, 0.5, 0.7]), np.array([True, False, True, False]), 0.6) == 1.0
+
+
+def test_sigterm_stops_cleanly_with_a_checkpoint(tiny_prepared, tmp_path):
+    import os
+    import signal
+
+    recipe = FaceIDRecipe(tiny_prepared[0], "cpu", dict(TINY))
+    step_once = recipe.train_step
+
+    def step_then_signal(batch, step):
+        if step == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return step_once(batch, step)
+
+    recipe.train_step = step_then_signal
+    summary = train(recipe, LoopSettings(run_dir=tmp_path / "s", max_steps=100, quiet=True, val_every=1000))
+    assert summary["stopped"] == f"signal {int(signal.SIGTERM)}" and summary["step"] == 2
+    assert torch.load(tmp_path / "s" / "checkpoint.pt", weights_only=False)["step"] == 2
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
