@@ -91,7 +91,7 @@ class Scores:
         if len(desc) >= 200:  # a covariance of 128-d vectors needs well over 128 samples
             out["fd_dlib"] = float(frechet_distance(desc, hq_descriptors))
         if identities is not None and len(set(identities.tolist())) > 1:
-            p, r = iprecision_irecall(desc, identities, hq_descriptors, identities, k=4)
+            p, r = iprecision_irecall(hq_descriptors, desc, identities, identities, k=4)
             out["iprecision"], out["irecall"] = float(p), float(r)
         return out
 

@@ -111,3 +111,14 @@ def test_sigterm_stops_cleanly_with_a_checkpoint(tiny_prepared, tmp_path):
     assert summary["stopped"] == f"signal {int(signal.SIGTERM)}" and summary["step"] == 2
     assert torch.load(tmp_path / "s" / "checkpoint.pt", weights_only=False)["step"] == 2
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
+
+
+def test_report_summary_includes_identity_precision_and_recall():
+    from training.evaluate import Scores
+
+    rng = np.random.default_rng(0)
+    hq = rng.normal(size=(6, 128))
+    scores = Scores(psnr=[20.0, 22.0], ssim=[0.5, 0.7], ms_ssim=[0.8, 0.9], lmd=[1.0, 3.0], descriptors=list(hq + 0.01))
+    summary = scores.summary(hq, np.array(["a", "a", "b", "b", "c", "c"]))
+    assert summary["psnr"] == 21.0 and summary["lmd"] == 2.0
+    assert summary["id_match"] == 1.0 and summary["iprecision"] == 1.0 and summary["irecall"] == 1.0
