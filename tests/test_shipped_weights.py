@@ -38,3 +38,18 @@ def test_faceid_agrees_with_its_teacher_and_ignores_a_mirror(astronaut_crop):
     assert np.linalg.norm(e_crop - teacher) < np.linalg.norm(e_noise - teacher)
     assert np.linalg.norm(e_crop - e_mirror) < 0.4 and np.linalg.norm(e_crop - e_dark) < 0.4
     assert np.linalg.norm(e_crop - e_noise) > np.linalg.norm(e_crop - e_mirror)
+
+
+def test_shipped_frrnet_restores_degraded_faces(astronaut_crop):
+    """A regression guard on the shipped FRR-Net: on a face the test degrades (fixed seeds, the FRR-Net
+    protocol's distortions), the restored face is clearly closer to the original than the input."""
+    from frstudio.core.restore import Restorer
+    from training.degradations import PIPELINES
+    from training.metrics import psnr
+
+    crop, _ = astronaut_crop
+    clean = crop.astype(np.float32) / 255
+    degraded = np.stack([PIPELINES["frrnet"](clean, np.random.default_rng(seed)).image for seed in range(6)])
+    restored = np.stack([r.image for r in Restorer("frrnet", device="cpu").restore(degraded)])
+    gains = [psnr(r * 255, clean * 255) - psnr(d * 255, clean * 255) for r, d in zip(restored, degraded)]
+    assert np.mean(gains) > 0.5, gains
