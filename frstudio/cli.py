@@ -51,7 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-metadata", action="store_true", help="do not copy EXIF and the colour profile")
     r.add_argument("--skip-no-face", action="store_true", help="write nothing for photos without faces (default: copy them)")
     r.add_argument("--overwrite", action="store_true", help="redo results that already exist (default: skip them)")
-    r.add_argument("--no-tone-match", action="store_true", help="keep the model's own tone and colour")
+    r.add_argument("--tone", choices=["auto", "match", "model"], default="auto",
+                   help="match: pull each restored face's tone and colour to the photo's; model: keep the model's "
+                        "(its relighting); auto (default): keep it where the model found the face badly lit")
+    r.add_argument("--mask", choices=["auto", "outline"], default="auto",
+                   help="auto (default): blend through the face mask the model predicts, if it predicts one; "
+                        "outline: through the landmark outline")
     r.add_argument("--detector", choices=["hog", "cnn"], default="hog", help="face detector (cnn: slower, finds more)")
     r.add_argument("--min-face", type=float, default=20.0, help="smallest eye distance in px to look for (default 20)")
 
@@ -139,7 +144,8 @@ def _restore_options(args):
         save_crops=args.crops,
         no_faces="skip" if args.skip_no_face else "copy",
         overwrite=args.overwrite,
-        match_tone=not args.no_tone_match,
+        match_tone={"auto": None, "match": True, "model": False}[args.tone],
+        use_model_mask=args.mask == "auto",
         detection=_detection(args),
     )
 

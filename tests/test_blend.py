@@ -108,3 +108,45 @@ def test_sixteen_bit_photos_stay_sixteen_bit(group_photo, faces):
     blend_face(out, aligned.image, aligned, face.landmarks)
     assert out.dtype == np.uint16
     assert np.abs(out.astype(int) - photo16).mean() < 257  # an identity restoration changes almost nothing
+
+
+def _occluded_mask(aligned, landmarks, size=128):
+    """A crop-space mask of the face with its lower half cut away, as a mask head would predict for a face
+    whose chin is hidden behind a hand."""
+    crop_landmarks = landmarks @ aligned.matrix[:, :2].T + aligned.matrix[:, 2]
+    mask = np.zeros((size, size), np.float32)
+    cv2.fillPoly(mask, [np.round(face_outline(crop_landmarks)).astype(np.int32)], 1.0)
+    nose_y = int(crop_landmarks[33, 1])
+    mask[nose_y:] = 0
+    return mask, crop_landmarks
+
+
+def test_predicted_mask_keeps_what_it_excludes(group_photo, faces):
+    face = faces[0]
+    photo = group_photo.pixels
+    aligned = align_face(photo, face.landmarks, 128)
+    white = np.ones((128, 128, 3), np.float32)
+    mask, _ = _occluded_mask(aligned, face.landmarks)
+    with_mask, outline_only = photo.copy(), photo.copy()
+    blend_face(with_mask, white, aligned, face.landmarks, BlendSettings(match_tone=False), mask)
+    blend_face(outline_only, white, aligned, face.landmarks, BlendSettings(match_tone=False, use_model_mask=False), mask)
+    chin = face.landmarks[8].astype(int)
+    mouth = face.landmarks[57].astype(int)
+    probe = (slice(mouth[1], chin[1]), slice(int(face.landmarks[48, 0]), int(face.landmarks[54, 0])))
+    np.testing.assert_array_equal(with_mask[probe], photo[probe])  # the "hand" is left alone ...
+    assert np.any(outline_only[probe] != photo[probe])  # ... which the outline alone would have painted over
+    forehead = tuple(((face.landmarks[21] + face.landmarks[22]) / 2).astype(int))
+    assert with_mask[forehead[1] + 2, forehead[0]].min() > 250  # the visible face is restored
+
+
+def test_a_failed_predicted_mask_falls_back_to_the_outline(group_photo, faces):
+    face = faces[0]
+    photo = group_photo.pixels
+    aligned = align_face(photo, face.landmarks, 128)
+    white = np.ones((128, 128, 3), np.float32)
+    tiny = np.zeros((128, 128), np.float32)
+    tiny[60:64, 60:64] = 1  # a mask head that found almost nothing
+    a, b = photo.copy(), photo.copy()
+    blend_face(a, white, aligned, face.landmarks, BlendSettings(match_tone=False), tiny)
+    blend_face(b, white, aligned, face.landmarks, BlendSettings(match_tone=False))
+    np.testing.assert_array_equal(a, b)

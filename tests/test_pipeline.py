@@ -255,3 +255,31 @@ def test_asking_for_a_face_that_does_not_exist_is_reported(tiny_weights, group_p
     result, _ = run(restore_photo(group_png, RestoreOptions(model="tiny", faces=frozenset({1, 7})), RestorerCache()))
     assert [f.index for f in result.faces] == [1]
     assert "no face 7" in result.message
+
+
+def test_auto_tone_keeps_the_light_of_faces_the_model_relit(group_photo):
+    """Under auto tone, a face the classifier calls badly lit keeps the model's brighter tone; a face it calls
+    well lit is pulled back to the photo's, so a model's drift cannot show."""
+    from frstudio.core.align import align_face
+    from frstudio.core.detect import detect_faces
+    from types import SimpleNamespace
+
+    from frstudio.core.pipeline import compose
+    from frstudio.core.restore import RestoredFace
+
+    photo = SimpleNamespace(pixels=group_photo.pixels.copy(), is_grey=False)  # all compose reads of a Photo
+    face = detect_faces(photo.pixels)[0]
+    aligned = align_face(photo.pixels, face.landmarks, 128)
+    brighter = np.clip(aligned.image * 1.6, 0, 1)
+    outline = np.zeros(photo.pixels.shape[:2], np.uint8)
+    import cv2
+
+    cv2.fillPoly(outline, [np.round(face_outline(face.landmarks)).astype(np.int32)], 1)
+    inside = outline.astype(bool)
+    gain = {}
+    for relight in (0.9, 0.1):
+        result = RestoredFace(brighter, {"labels": np.array([0.1, 0.1, relight], np.float32)}, ("noise", "blur", "relight"))
+        out = compose(photo, [face], {face.index: (aligned, result)})  # match_tone None: auto
+        gain[relight] = out[inside].astype(float).mean() - photo.pixels[inside].astype(float).mean()
+    assert gain[0.9] > 20  # relit: the new light stays
+    assert abs(gain[0.1]) < 3  # not relit: tone matched to the photo

@@ -16,6 +16,10 @@ def test_loads_verified_weights_and_restores_a_batch(tiny_weights):
     assert 0 <= out[0].image.min() and out[0].image.max() <= 1
     assert not np.allclose(out[0].image, crops[0])  # the network did something
     assert out[0].extras["labels"].shape == (3,)  # extras (e.g. a classifier's verdict) travel per face
+    verdict = out[0].verdict  # named by the model module's LABELS
+    assert list(verdict) == ["noise", "blur", "relight"]
+    assert verdict["blur"] == pytest.approx(float(out[0].extras["labels"][1]))
+    assert out[0].mask is None  # this net predicts no mask
 
 
 def test_same_output_batched_or_alone(tiny_weights):

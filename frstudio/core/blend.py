@@ -25,6 +25,12 @@ class BlendSettings:
     strength: float = 1.0  # 0 = original, 1 = fully restored
     match_tone: bool = True  # pull the restored face's low frequencies (tone, colour cast) to the photo's
     keep_grey: bool = False  # photo is greyscale or toned (sepia): take only luminance from the restored face
+    use_model_mask: bool = True  # where the model predicts a face mask, blend through it rather than the outline
+
+
+# A predicted mask covering less than this share of the landmark outline is taken for a failure of the
+# mask head (an occluded or odd face), and the outline is used instead.
+MIN_MODEL_MASK_COVER = 0.5
 
 
 def face_outline(landmarks68: np.ndarray) -> np.ndarray:
@@ -95,16 +101,32 @@ def _feather_inwards(mask: np.ndarray, feather: float) -> np.ndarray:
     return np.clip(_gaussian(eroded, sigma), 0.0, 1.0) * region
 
 
+def _warped_model_mask(model_mask: np.ndarray, to_roi: np.ndarray, size: int, roi_size: tuple[int, int], feather: float) -> np.ndarray | None:
+    model_mask = np.asarray(model_mask, np.float32)
+    if model_mask.ndim == 3:
+        model_mask = model_mask[0]
+    if model_mask.shape[0] != size:  # a mask at the input size of a model that up-samples
+        model_mask = cv2.resize(model_mask, (size, size), interpolation=cv2.INTER_LINEAR)
+    warped = cv2.warpAffine(model_mask, to_roi, roi_size, flags=cv2.INTER_LINEAR, borderValue=0)
+    if not np.any(warped > 0.5):
+        return None
+    return _feather_inwards((warped > 0.5).astype(np.float32), feather)
+
+
 def blend_face(
     pixels: np.ndarray,
     restored: np.ndarray,
     aligned: AlignedFace,
     landmarks68: np.ndarray,
     settings: BlendSettings | None = None,
+    model_mask: np.ndarray | None = None,
 ) -> None:
     """Blend one restored crop (size x size x 3 float [0, 1]) into `pixels` (uint8/uint16 RGB), in place.
 
-    Pixels the mask leaves at zero keep their exact original values.
+    `model_mask` (size x size float in [0, 1], crop space) is the face mask the model predicted, if any: it
+    follows the face the network actually saw (a hand or hair over the cheek, a profile's hidden side), which
+    the landmark outline cannot. It is feathered like the outline. Pixels the mask leaves at zero keep their
+    exact original values.
     """
     settings = settings or BlendSettings()
     if settings.strength <= 0:
@@ -112,8 +134,6 @@ def blend_face(
     inverse = aligned.inverse
     size = restored.shape[0]
     if size != aligned.size:  # a model whose output is larger than its input (16 -> 128)
-        from frstudio.core.align import _compose
-
         inverse = compose_affine(inverse, np.array([[aligned.size / size, 0, 0], [0, aligned.size / size, 0]]))
     outline = np.asarray(landmarks68, np.float64)
     eye_distance = float(np.linalg.norm(outline[42:48].mean(0) - outline[36:42].mean(0)))
@@ -131,6 +151,10 @@ def blend_face(
     coverage = _feather_inwards((coverage > 0.999).astype(np.float32), feather)
     outline_roi = face_outline(outline) - (x0, y0)
     mask = face_mask((roi_h, roi_w), outline_roi, feather) * coverage
+    if model_mask is not None and settings.use_model_mask:
+        predicted = _warped_model_mask(model_mask, to_roi, size, (roi_w, roi_h), feather)
+        if predicted is not None and (predicted > 0.5).sum() >= MIN_MODEL_MASK_COVER * (mask > 0.5).sum():
+            mask = predicted * coverage
 
     scale = pixel_scale(pixels)
     region = pixels[y0:y1, x0:x1]

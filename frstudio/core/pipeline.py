@@ -44,7 +44,11 @@ class RestoreOptions:
     save_crops: bool = False  # also save each face's before/after crops
     no_faces: str = "copy"  # "copy": write the photo through unchanged; "skip": report it, write nothing
     overwrite: bool = False  # redo outputs that already exist (default: resume, skip them)
-    match_tone: bool = True
+    # True: pull each restored face's low frequencies (tone, colour) to the photo's, so a model's drift cannot
+    # show; False: keep the model's. None (auto): keep them only where the model's own classifier says the
+    # face was badly lit, since there the new tone is the restoration (FRR-Net's relighting).
+    match_tone: bool | None = None
+    use_model_mask: bool = True  # blend through the model's predicted face mask where it gives one
     detection: DetectionSettings = field(default_factory=DetectionSettings)
 
 
@@ -67,6 +71,7 @@ class FaceReport:
     model: str = ""
     message: str = ""
     extras: dict = field(default_factory=dict)
+    verdict: dict = field(default_factory=dict)  # the model's classifier, e.g. {"noise": 0.9, "blur": 0.2, "relight": 0.7}
 
 
 @dataclass
@@ -184,13 +189,25 @@ def restore_faces(
                     reports.append(FaceReport(face.index, face.box, face.eye_distance, False, spec.name, message))
                 else:
                     done[face.index] = (al, restored[k])
-                    reports.append(FaceReport(face.index, face.box, face.eye_distance, True, spec.name, extras=restored[k].extras))
+                    reports.append(FaceReport(face.index, face.box, face.eye_distance, True, spec.name, extras=restored[k].extras, verdict=restored[k].verdict))
                 yield Progress("restore", 0.2 + 0.6 * len(reports) / len(faces), len(reports), len(faces), photo.path)
     reports.sort(key=lambda r: r.index)
     return done, reports
 
 
-def compose(photo: Photo, faces: list[Face], restored: dict[int, tuple], strength: float | dict[int, float] = 1.0, match_tone: bool = True) -> np.ndarray:
+# A face the classifier calls "relight" with at least this probability keeps the model's tone under auto.
+RELIT = 0.5
+
+
+def tone_matched(result, match_tone: bool | None) -> bool:
+    """Whether the blend pulls this restored face's tone to the photo's (see RestoreOptions.match_tone)."""
+    if match_tone is not None:
+        return match_tone
+    return getattr(result, "verdict", {}).get("relight", 0.0) < RELIT
+
+
+def compose(photo: Photo, faces: list[Face], restored: dict[int, tuple], strength: float | dict[int, float] = 1.0,
+            match_tone: bool | None = None, use_model_mask: bool = True) -> np.ndarray:
     """The photo with every restored face blended in; faces not in `restored` stay untouched."""
     pixels = photo.pixels.copy()
     for face in faces:
@@ -198,7 +215,8 @@ def compose(photo: Photo, faces: list[Face], restored: dict[int, tuple], strengt
             continue
         aligned, result = restored[face.index]
         s = strength.get(face.index, 1.0) if isinstance(strength, dict) else strength
-        blend_face(pixels, result.image, aligned, face.landmarks, BlendSettings(s, match_tone, photo.is_grey))
+        settings = BlendSettings(s, tone_matched(result, match_tone), photo.is_grey, use_model_mask)
+        blend_face(pixels, result.image, aligned, face.landmarks, settings, getattr(result, "mask", None))
     return pixels
 
 
@@ -243,7 +261,7 @@ def restore_photo(
         if cancel:
             cancel.raise_if_cancelled()
         yield Progress("blend", 0.85, len(chosen), len(chosen), path)
-        pixels = compose(photo, faces, done, options.strength, options.match_tone)
+        pixels = compose(photo, faces, done, options.strength, options.match_tone, options.use_model_mask)
         yield Progress("save", 0.9, len(chosen), len(chosen), path)
         _make_folder(dest.parent)
         output = save_photo(photo, pixels, dest, format=options.format, quality=options.quality, keep_metadata=options.keep_metadata)

@@ -107,7 +107,26 @@ def default_model(directory: Path | None = None) -> str | None:
 @dataclass
 class RestoredFace:
     image: np.ndarray  # S' x S' x 3 float32 in [0, 1]
-    extras: dict = field(default_factory=dict)  # e.g. {"labels": {"noise": 0.9, ...}}
+    extras: dict = field(default_factory=dict)  # the network's other outputs for this face, e.g. "mask", "labels"
+    label_names: tuple[str, ...] = ()  # what the entries of extras["labels"] mean (the model module's LABELS)
+
+    @property
+    def verdict(self) -> dict[str, float]:
+        """The model's distortion classifier for this face, {"noise": p, "blur": p, "relight": p}; empty
+        for models without one."""
+        probs = self.extras.get("labels")
+        if probs is None or len(self.label_names) != np.size(probs):
+            return {}
+        return {name: float(p) for name, p in zip(self.label_names, np.ravel(probs))}
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        """The face mask the model predicted (S' x S' float in [0, 1], crop space), if it predicts one."""
+        mask = self.extras.get("mask")
+        if mask is None:
+            return None
+        mask = np.asarray(mask, np.float32)
+        return mask[0] if mask.ndim == 3 else mask
 
 
 def pick_device(prefer: str | None = None) -> str:
@@ -164,6 +183,7 @@ class Restorer:
         except ImportError as exc:
             raise ModelUnavailableError(f"the network of {self.spec.title} is not part of this version ({exc})") from exc
         network = module.build(self.config)
+        self.label_names = tuple(getattr(module, "LABELS", ()))
         _load_into(network, state, self.entry)
         self.device = pick_device(device)
         self.network = network.eval().to(self.device)
@@ -202,7 +222,7 @@ class Restorer:
         results = []
         for i, img in enumerate(images):
             extras = {k: v[i].float().cpu().numpy() for k, v in extras_batch.items() if hasattr(v, "shape")}
-            results.append(RestoredFace(np.ascontiguousarray(img), extras))
+            results.append(RestoredFace(np.ascontiguousarray(img), extras, self.label_names))
         return results
 
 

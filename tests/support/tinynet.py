@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+LABELS = ("noise", "blur", "relight")  # what its "labels" output means, as a classifier-bearing model declares
+
 
 @dataclass
 class Config:
