@@ -1,0 +1,471 @@
+"""One photo being worked on in the desktop app: its faces, what the user chose for each, and the results.
+
+A `PhotoSession` sits on top of the pipeline's public functions (detect, restore_faces, compose, save) and adds
+what an interactive editor needs and a batch run does not:
+
+- per-face choices (included, model or "auto", strength, reference photo), changed one at a time;
+- a cache of restored crops keyed by what determines them (the face's landmarks, the model, the reference),
+  so restoring again after a change recomputes only the faces that changed, and a strength change only
+  recomposes the photo;
+- what the app can tell about each face: its size, the classifier's verdict, and how far restoration moved
+  its identity (dlib descriptor distance, input crop -> restored crop).
+
+Long steps are generators yielding pipeline `Progress` events, so a GUI worker can run them off its event
+loop and cancel between faces. No Qt here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from frstudio.core.align import TEMPLATE_SIZE, align_face, estimate_transform, five_points, transform_points
+from frstudio.core.descriptors import Describer, describe_in_process
+from frstudio.core.detect import DetectionSettings, Face, detect_faces, manual_face
+from frstudio.core.errors import Cancelled, FRStudioError, PhotoError
+from frstudio.core.identity import SAME_PERSON_DISTANCE, descriptor_distance
+from frstudio.core.imageio import Photo, load_photo, save_image, save_photo, to_uint8
+from frstudio.core.pipeline import (
+    CancelToken,
+    Progress,
+    RestoreOptions,
+    RestorerCache,
+    comparison_image,
+    compose,
+    output_path_for,
+    restore_faces,
+)
+from frstudio.core.restore import get_spec, model_statuses
+
+AUTO = "auto"
+# Identity drift worth a warning. dlib calls two faces the same person below 0.6; between two *different photos*
+# of the same person the median distance is 0.45 (measured on 2,020 same-identity pairs of the CelebA test split,
+# cache/faces128 descriptors). A restoration that moves a face as far as a different photo of that person would
+# has changed how the person looks, even if dlib would still say "same person".
+DRIFT_WARNING = 0.45
+VERDICT_THRESHOLD = 0.5  # the classifier's outputs are independent sigmoid probabilities
+# Plain words for a classifier's labels; a model module that returns "labels" names them in its LABELS tuple.
+LABEL_WORDS = {"noise": "noise", "blur": "blur", "relight": "low light"}
+SMALL_FACE_EYE_DISTANCE = 12.0  # px: a 128 crop of a smaller face is up-sampled > 2.5x; 16 px models fit it better
+MIN_MANUAL_BOX = 12  # px: dlib's landmark fit needs a face of at least this size
+
+
+class OutputExistsError(PhotoError):
+    """The export's file name is taken; the caller may ask the user and export again with overwrite=True."""
+
+    def __init__(self, path: Path):
+        super().__init__(f"{path.name} already exists in {path.parent}")
+        self.path = path
+
+
+@dataclass
+class FaceChoice:
+    included: bool = True
+    model: str = AUTO
+    strength: float = 1.0  # 0 = original, 1 = fully restored
+    reference: Path | None = None  # a good photo of the same person, for models that take one
+
+
+@dataclass
+class ReferenceMatch:
+    path: Path
+    distance: float  # descriptor distance between the target face and its best match in the reference photo
+
+    @property
+    def different_person(self) -> bool:
+        return self.distance >= SAME_PERSON_DISTANCE
+
+
+@dataclass
+class FaceInfo:
+    """What the app knows about one face, for display."""
+
+    index: int
+    eye_distance: float
+    manual: bool = False
+    restored: bool = False
+    model: str = ""  # the model that made the current result
+    labels: dict[str, float] = field(default_factory=dict)  # classifier probabilities, when the model has one
+    drift: float | None = None
+    reference: ReferenceMatch | None = None
+    message: str = ""  # why the face kept its original, when it did
+
+    @property
+    def verdict(self) -> list[str]:
+        return [LABEL_WORDS.get(k, k) for k, p in self.labels.items() if p > VERDICT_THRESHOLD]
+
+    @property
+    def drifted(self) -> bool:
+        return self.drift is not None and self.drift > DRIFT_WARNING
+
+
+@dataclass
+class ExportSettings:
+    folder: Path | None = None  # None: next to the original
+    suffix: str = "_restored"
+    format: str | None = None  # None: the original's format
+    quality: int = 95
+    keep_metadata: bool = True
+    comparison: bool = False  # also write <name>_compare.jpg, before | after
+
+
+class ReferenceLibrary(Protocol):
+    """A folder of reference photos searchable by face descriptor (frstudio.core.references provides one)."""
+
+    def best_match(self, descriptor: np.ndarray) -> tuple[Path, float] | None: ...
+
+
+@dataclass
+class _Result:
+    aligned: object  # AlignedFace
+    restored: object  # RestoredFace
+    model: str
+    labels: dict[str, float]
+    drift: float | None = None
+
+
+def _crop8(image: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
+
+
+def _labels(model: str, extras: dict) -> dict[str, float]:
+    """{label: probability} from a model's "labels" extra, named by the model module's LABELS tuple."""
+    values = extras.get("labels")
+    if values is None:
+        return {}
+    try:
+        names = importlib.import_module(get_spec(model).module).LABELS
+    except (AttributeError, ImportError, FRStudioError):
+        return {}
+    return {name: float(p) for name, p in zip(names, np.ravel(values))}
+
+
+def auto_model(eye_distance: float, has_reference: bool, available: Sequence) -> str | None:
+    """The model "Auto" picks for one face among the available specs (in the table's order)."""
+    if has_reference:
+        guided = [s.name for s in available if s.takes_reference]
+        if guided:
+            return guided[0]
+    if eye_distance < SMALL_FACE_EYE_DISTANCE:
+        tiny = [s.name for s in available if s.input_size <= 16 and not s.takes_reference]
+        if tiny:
+            return tiny[0]
+    # The first blind model of the table is the default; reference-guided ones need a reference.
+    blind = [s.name for s in available if not s.takes_reference]
+    return blind[0] if blind else None
+
+
+class PhotoSession:
+    def __init__(
+        self,
+        photo: Photo,
+        restorers: RestorerCache | None = None,
+        describe: Describer = describe_in_process,
+        detection: DetectionSettings | None = None,
+        match_tone: bool = True,
+    ):
+        self.photo = photo
+        self.restorers = restorers or RestorerCache()
+        self.describe = describe
+        self.detection = detection or DetectionSettings()
+        self.match_tone = match_tone
+        self.defaults = FaceChoice()  # given to faces found from now on
+        self.faces: list[Face] = []
+        self.choices: dict[int, FaceChoice] = {}
+        self.available = [s.spec for s in model_statuses() if s.available]
+        self._rgb8: np.ndarray | None = None
+        self._results: dict[tuple, _Result] = {}
+        self._failures: dict[int, str] = {}
+        self._descriptors: dict[tuple, np.ndarray] = {}
+        self._reference_faces: dict[tuple, list[tuple[np.ndarray, np.ndarray]]] = {}
+
+    @classmethod
+    def open(cls, path: str | Path, **kwargs) -> PhotoSession:
+        return cls(load_photo(path), **kwargs)
+
+    @property
+    def rgb8(self) -> np.ndarray:
+        if self._rgb8 is None:
+            self._rgb8 = to_uint8(self.photo.pixels)
+        return self._rgb8
+
+    # ---- faces -------------------------------------------------------------------------------------
+
+    def detect(self) -> Generator[Progress, None, list[Face]]:
+        """Find the faces (faces drawn by hand are kept, numbered after the detected ones)."""
+        yield Progress("detect", 0.0, path=self.photo.path)
+        found = detect_faces(self.rgb8, self.detection)
+        manual = [f for f in self.faces if f.detector == "manual"]
+        old_choices = {self._face_key(f)[1]: self.choices[f.index] for f in self.faces}
+        self.faces, self.choices = [], {}
+        for face in found + manual:
+            choice = old_choices.get(self._face_key(face)[1])  # same landmarks as before: keep what the user chose
+            face.index = len(self.faces)
+            self.faces.append(face)
+            self.choices[face.index] = choice or replace(self.defaults)
+        yield Progress("detect", 1.0, faces=len(self.faces), path=self.photo.path)
+        return self.faces
+
+    def face(self, index: int) -> Face:
+        for face in self.faces:
+            if face.index == index:
+                return face
+        raise KeyError(index)
+
+    def add_face(self, box: Sequence[float]) -> Face:
+        """A face the detector missed, from a box the user drew: landmarks are fitted inside it."""
+        h, w = self.rgb8.shape[:2]
+        x0, y0, x1, y1 = (float(v) for v in box)
+        x0, x1 = sorted((max(0.0, min(x0, w)), max(0.0, min(x1, w))))
+        y0, y1 = sorted((max(0.0, min(y0, h)), max(0.0, min(y1, h))))
+        if min(x1 - x0, y1 - y0) < MIN_MANUAL_BOX:
+            raise PhotoError(f"draw a box of at least {MIN_MANUAL_BOX} pixels around the face")
+        index = max((f.index for f in self.faces), default=-1) + 1
+        face = manual_face(self.rgb8, (x0, y0, x1, y1), index)
+        self.faces.append(face)
+        self.choices[index] = replace(self.defaults)
+        return face
+
+    def remove_face(self, index: int) -> None:
+        """Forget a face (undoing "add face"); the others keep their numbers."""
+        self.faces = [f for f in self.faces if f.index != index]
+        self.choices.pop(index, None)
+        self._failures.pop(index, None)
+
+    def restore_face(self, face: Face, choice: FaceChoice) -> None:
+        """Put back a face removed by `remove_face` (redo)."""
+        self.faces.append(face)
+        self.faces.sort(key=lambda f: f.index)
+        self.choices[face.index] = choice
+
+    # ---- choices and what they resolve to ------------------------------------------------------------
+
+    def set_choice(self, index: int, **changes) -> None:
+        self.choices[index] = replace(self.choices[index], **changes)
+
+    def model_for(self, index: int) -> str | None:
+        choice = self.choices[index]
+        if choice.model != AUTO:
+            return choice.model
+        return auto_model(self.face(index).eye_distance, choice.reference is not None, self.available)
+
+    def _face_key(self, face: Face) -> tuple:
+        return (face.index, hashlib.sha1(np.ascontiguousarray(face.landmarks, np.float32).tobytes()).hexdigest())
+
+    def _result_key(self, face: Face) -> tuple | None:
+        model = self.model_for(face.index)
+        if model is None:
+            return None
+        reference = self.choices[face.index].reference
+        ref_key = None
+        if reference is not None and get_spec(model).takes_reference:
+            ref_key = (str(reference), reference.stat().st_mtime_ns if reference.exists() else 0)
+        return (*self._face_key(face), model, ref_key)
+
+    def _current(self, face: Face) -> _Result | None:
+        key = self._result_key(face)
+        return self._results.get(key) if key else None
+
+    def stale_faces(self) -> list[int]:
+        """Included faces whose current choices have no result yet: what "Restore" would compute."""
+        return [f.index for f in self.faces if self.choices[f.index].included and self._current(f) is None]
+
+    # ---- restoring -----------------------------------------------------------------------------------
+
+    def restore(self, cancel: CancelToken | None = None) -> Generator[Progress, None, list[int]]:
+        """Restore the included faces that have no current result; returns the indices that failed (they keep
+        their original pixels and have a message in `info()`)."""
+        stale = set(self.stale_faces())
+        todo = [f for f in self.faces if f.index in stale]
+        groups: dict[tuple, list[Face]] = {}
+        for face in todo:
+            model = self.model_for(face.index)
+            key = self._result_key(face)
+            groups.setdefault((model, key[-1] if key else None), []).append(face)
+        total, finished, failed = len(todo), 0, []
+        yield Progress("restore", 0.0, 0, total, self.photo.path)
+        for (model, _), faces in groups.items():
+            if cancel:
+                cancel.raise_if_cancelled()
+            try:
+                reports = yield from self._restore_group(model, faces, finished, total, cancel)
+            except Cancelled:
+                raise
+            except FRStudioError as exc:  # a model that cannot load fails its faces, not the session
+                reports = {f.index: str(exc) for f in faces}
+            for face in faces:
+                message = reports.get(face.index)
+                if message:
+                    self._failures[face.index] = message
+                    failed.append(face.index)
+                else:
+                    self._failures.pop(face.index, None)
+            finished += len(faces)
+        yield Progress("done", 1.0, finished, total, self.photo.path)
+        return failed
+
+    def _restore_group(self, model: str | None, faces: list[Face], finished: int, total: int, cancel) -> Generator[Progress, None, dict[int, str]]:
+        """Restore faces sharing a model and reference; returns {index: message} for faces that failed."""
+        if model is None:
+            return {f.index: "no model with bundled weights can restore this face" for f in faces}
+        spec = get_spec(model)
+        reference = None
+        if spec.takes_reference:
+            path = self.choices[faces[0].index].reference
+            if path is None:
+                return {f.index: f"{spec.title} needs a reference photo of this person: choose one, or pick another model" for f in faces}
+            reference = self._reference_crop(faces[0], path, spec.input_size)
+        restorer = self.restorers.get(model)
+        job = restore_faces(self.photo, faces, restorer, reference, cancel)
+        try:
+            while True:
+                p = next(job)
+                yield Progress("restore", (finished + p.face) / max(total, 1), finished + p.face, total, self.photo.path)
+        except StopIteration as stop:
+            done, reports = stop.value
+        by_index = {f.index: f for f in faces}
+        new = []
+        for index, (aligned, restored) in done.items():
+            result = _Result(aligned, restored, model, _labels(model, restored.extras))
+            self._results[self._result_key(by_index[index])] = result
+            new.append((by_index[index], result))
+        yield Progress("identity", (finished + len(faces)) / max(total, 1), finished + len(faces), total, self.photo.path)
+        self._measure_drift(new)
+        return {r.index: r.message or "the model could not restore this face" for r in reports if not r.restored}
+
+    def _aligned128(self, face: Face) -> tuple[np.ndarray, np.ndarray]:
+        """The face aligned at the template's 128 px (uint8) and its landmarks in that crop: the one view of a
+        face that every identity comparison uses, whatever size the model works at."""
+        matrix = estimate_transform(five_points(face.landmarks), TEMPLATE_SIZE)
+        crop = align_face(self.photo.pixels, face.landmarks, TEMPLATE_SIZE).image
+        return _crop8(crop), transform_points(face.landmarks, matrix)
+
+    def input_descriptor(self, face: Face) -> np.ndarray:
+        key = self._face_key(face)
+        if key not in self._descriptors:
+            self._descriptors[key] = self.describe([self._aligned128(face)])[0]
+        return self._descriptors[key]
+
+    def _measure_drift(self, new: list[tuple[Face, _Result]]) -> None:
+        items, need_input = [], set()
+        for face, result in new:
+            crop, landmarks = self._aligned128(face)
+            if self._face_key(face) not in self._descriptors:
+                need_input.add(face.index)
+                items.append((crop, landmarks))
+            out = result.restored.image
+            items.append((_crop8(out), landmarks * (out.shape[0] / TEMPLATE_SIZE)))
+        descriptors = iter(self.describe(items))  # one call: one round trip to a descriptor process
+        for face, result in new:
+            if face.index in need_input:
+                self._descriptors[self._face_key(face)] = next(descriptors)
+            result.drift = descriptor_distance(self._descriptors[self._face_key(face)], next(descriptors))
+
+    # ---- references ----------------------------------------------------------------------------------
+
+    def _reference_faces_of(self, path: Path, size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """[(aligned crop at `size`, descriptor)] for every face of a reference photo."""
+        key = (str(path), size)
+        if key not in self._reference_faces:
+            photo = load_photo(path)
+            rgb8 = to_uint8(photo.pixels)
+            faces = detect_faces(rgb8, self.detection)
+            if not faces:
+                raise PhotoError(f"{Path(path).name}: no face found in the reference photo")
+            items = []
+            for f in faces:
+                matrix = estimate_transform(five_points(f.landmarks), TEMPLATE_SIZE)
+                items.append((_crop8(align_face(photo.pixels, f.landmarks, TEMPLATE_SIZE).image), transform_points(f.landmarks, matrix)))
+            descriptors = self.describe(items)
+            crops = [align_face(photo.pixels, f.landmarks, size).image for f in faces]
+            self._reference_faces[key] = list(zip(crops, descriptors))
+        return self._reference_faces[key]
+
+    def reference_match(self, index: int, path: Path | None = None, size: int = TEMPLATE_SIZE) -> ReferenceMatch:
+        """The face of the reference photo that looks most like face `index`, and how close it is."""
+        path = Path(path or self.choices[index].reference)
+        target = self.input_descriptor(self.face(index))
+        distances = [descriptor_distance(target, d) for _, d in self._reference_faces_of(path, size)]
+        return ReferenceMatch(path, min(distances))
+
+    def _reference_crop(self, face: Face, path: Path, size: int) -> np.ndarray:
+        target = self.input_descriptor(face)
+        candidates = self._reference_faces_of(path, size)
+        best = min(candidates, key=lambda c: descriptor_distance(target, c[1]))
+        return best[0]
+
+    def match_references(self, library: ReferenceLibrary) -> Generator[Progress, None, dict[int, Path]]:
+        """Proposed references {index: photo} from a library, for faces it holds the same person for (< 0.6)."""
+        proposals: dict[int, Path] = {}
+        for i, face in enumerate(self.faces):
+            yield Progress("identity", i / max(len(self.faces), 1), i, len(self.faces), self.photo.path)
+            found = library.best_match(self.input_descriptor(face))
+            if found is not None and found[1] < SAME_PERSON_DISTANCE:
+                proposals[face.index] = Path(found[0])
+        return proposals
+
+    # ---- results -------------------------------------------------------------------------------------
+
+    def info(self, index: int) -> FaceInfo:
+        face = self.face(index)
+        result = self._current(face)
+        choice = self.choices[index]
+        info = FaceInfo(index, face.eye_distance, manual=face.detector == "manual", message=self._failures.get(index, ""))
+        if result is not None:
+            info.restored, info.model, info.labels, info.drift = True, result.model, result.labels, result.drift
+        model = self.model_for(index)
+        if choice.reference is not None and model and get_spec(model).takes_reference:
+            key = (str(choice.reference), get_spec(model).input_size)
+            if key in self._reference_faces:  # known once the reference has been used; never computed here
+                info.reference = self.reference_match(index, choice.reference, key[1])
+        return info
+
+    def crops(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """(before, after) aligned crops of a face as uint8, `after` None until restored."""
+        face = self.face(index)
+        result = self._current(face)
+        before = self._aligned128(face)[0]  # always at 128, whatever size the model took
+        return before, None if result is None else _crop8(result.restored.image)
+
+    def preview(self) -> np.ndarray:
+        """The photo with the current results of the included faces blended in at their strengths (same dtype
+        as the photo); faces without a result keep their original pixels."""
+        restored, strengths = {}, {}
+        for face in self.faces:
+            choice = self.choices[face.index]
+            result = self._current(face) if choice.included else None
+            if result is not None:
+                restored[face.index] = (result.aligned, result.restored)
+                strengths[face.index] = choice.strength
+        if not restored:
+            return self.photo.pixels
+        return compose(self.photo, self.faces, restored, strengths, self.match_tone)
+
+    def output_path(self, settings: ExportSettings) -> Path:
+        options = RestoreOptions(output_dir=settings.folder, suffix=settings.suffix, format=settings.format)
+        return output_path_for(self.photo.path, options)
+
+    def export(self, settings: ExportSettings, overwrite: bool = False, pixels: np.ndarray | None = None) -> list[Path]:
+        """Write the restored photo (and the comparison image when asked); returns the files written. The
+        original is never written over; an existing output is only replaced with `overwrite`."""
+        dest = self.output_path(settings)
+        if dest.resolve() == Path(self.photo.path).resolve():
+            raise PhotoError("the export would replace the original photo: choose a suffix or another folder")
+        if dest.exists() and not overwrite:
+            raise OutputExistsError(dest)
+        pixels = self.preview() if pixels is None else pixels
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PhotoError(f"cannot create the folder {dest.parent}: {exc.strerror or exc}") from exc
+        written = [save_photo(self.photo, pixels, dest, format=settings.format, quality=settings.quality, keep_metadata=settings.keep_metadata)]
+        if settings.comparison:
+            pair = comparison_image(self.photo.pixels, pixels)
+            written.append(save_image(pair, dest.with_name(f"{dest.stem}_compare.jpg"), quality=90))
+        return written

@@ -1,0 +1,222 @@
+"""PhotoSession: the desktop app's model of one photo, tested without Qt."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from frstudio import models
+from frstudio.core import session as session_mod
+from frstudio.core.descriptors import DescriptorProcess, describe_in_process
+from frstudio.core.errors import PhotoError
+from frstudio.core.imageio import load_photo
+from frstudio.core.pipeline import RestorerCache
+from frstudio.core.restore import Restorer, RestoredFace
+from frstudio.core.session import DRIFT_WARNING, ExportSettings, OutputExistsError, PhotoSession, ReferenceMatch, auto_model
+from tests.conftest import SAMPLE, file_digest
+
+
+def run(job):
+    try:
+        while True:
+            next(job)
+    except StopIteration as stop:
+        return stop.value
+
+
+class Counting:
+    """Wraps a restorer and records how many faces it was asked to restore."""
+
+    def __init__(self, inner):
+        self.inner, self.spec, self.faces = inner, inner.spec, 0
+
+    def restore(self, crops, reference=None):
+        self.faces += len(crops)
+        return self.inner.restore(crops, reference)
+
+
+class Scrambler:
+    """A 'model' that replaces every face with noise: its identity drift must be flagged."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def restore(self, crops, reference=None):
+        rng = np.random.default_rng(0)
+        return [RestoredFace(rng.random(c.shape, dtype=np.float32)) for c in crops]
+
+
+class Broken:
+    def __init__(self, spec):
+        self.spec = spec
+
+    def restore(self, crops, reference=None):
+        raise RuntimeError("out of memory")
+
+
+@pytest.fixture
+def photo_path(tmp_path, group_photo):
+    path = tmp_path / "family.png"
+    Image.fromarray(group_photo.pixels).save(path)
+    return path
+
+
+@pytest.fixture
+def counting(tiny_weights):
+    made = {}
+
+    def factory(name):
+        made[name] = Counting(Restorer(name))
+        return made[name]
+
+    return made, RestorerCache(factory)
+
+
+def _session(path, restorers=None, describe=None):
+    fake = lambda items: [np.zeros(128, np.float32) for _ in items]  # noqa: E731 - identity is not under test here
+    s = PhotoSession.open(path, restorers=restorers, describe=describe or fake)
+    s.defaults = replace(s.defaults, model="tiny")
+    run(s.detect())
+    return s
+
+
+def test_detect_numbers_faces_and_gives_default_choices(tiny_weights, photo_path):
+    s = _session(photo_path)
+    assert [f.index for f in s.faces] == [0, 1, 2]
+    assert all(c.included and c.model == "tiny" and c.strength == 1.0 for c in s.choices.values())
+    assert s.stale_faces() == [0, 1, 2]
+
+
+def test_restoring_again_only_recomputes_changed_faces(photo_path, counting):
+    made, cache = counting
+    s = _session(photo_path, cache)
+    s.set_choice(1, included=False)
+    assert run(s.restore()) == []
+    assert made["tiny"].faces == 2  # face 1 excluded
+    s.set_choice(0, strength=0.3)
+    assert s.stale_faces() == []  # strength only recomposes
+    run(s.restore())
+    assert made["tiny"].faces == 2
+    s.set_choice(1, included=True)
+    run(s.restore())
+    assert made["tiny"].faces == 3  # only face 1 was computed now
+    s.set_choice(1, included=False)
+    s.set_choice(1, included=True)
+    assert s.stale_faces() == []  # toggling back finds the cached result
+
+
+def test_preview_blends_only_included_faces_at_their_strength(photo_path, group_photo, tiny_weights):
+    s = _session(photo_path)
+    run(s.restore())
+    full = s.preview()
+    assert np.any(full != group_photo.pixels)
+    for i in range(3):
+        s.set_choice(i, strength=0.0)
+    np.testing.assert_array_equal(s.preview(), group_photo.pixels)
+    s.set_choice(0, strength=1.0)
+    s.set_choice(2, strength=1.0)
+    s.set_choice(2, included=False)
+    partial = s.preview()
+    x0, y0, x1, y1 = (int(v) for v in s.face(2).box)
+    np.testing.assert_array_equal(partial[y0:y1, x0:x1], group_photo.pixels[y0:y1, x0:x1])
+    x0, y0, x1, y1 = (int(v) for v in s.face(0).box)
+    np.testing.assert_array_equal(partial[y0:y1, x0:x1], full[y0:y1, x0:x1])
+
+
+def test_a_failing_face_keeps_its_original_and_says_why(photo_path, group_photo, tiny_weights):
+    s = _session(photo_path, RestorerCache(lambda name: Broken(models.MODELS[name])))
+    assert run(s.restore()) == [0, 1, 2]
+    info = s.info(0)
+    assert not info.restored and "out of memory" in info.message
+    np.testing.assert_array_equal(s.preview(), group_photo.pixels)
+
+
+def test_unknown_model_fails_faces_not_the_session(photo_path, tiny_weights):
+    s = _session(photo_path)
+    s.set_choice(0, model="gfrnet")  # takes a reference, none given
+    failed = run(s.restore())
+    assert failed == [0]
+    assert "reference" in s.info(0).message
+    assert s.info(1).restored
+
+
+def test_identity_drift_is_measured_and_flagged(photo_path, tiny_weights):
+    s = _session(photo_path, describe=describe_in_process)
+    run(s.restore())
+    gentle = s.info(0)
+    assert gentle.drift is not None and 0 <= gentle.drift < DRIFT_WARNING and not gentle.drifted
+    s2 = _session(photo_path, RestorerCache(lambda name: Scrambler(models.MODELS[name])), describe_in_process)
+    run(s2.restore())
+    assert s2.info(0).drift > DRIFT_WARNING and s2.info(0).drifted
+
+
+def test_classifier_labels_become_a_verdict():
+    labels = session_mod._labels("frrnet", {"labels": np.array([0.9, 0.2, 0.7], np.float32)})
+    assert labels == pytest.approx({"noise": 0.9, "blur": 0.2, "relight": 0.7})
+    info = session_mod.FaceInfo(0, 40.0, labels=labels)
+    assert info.verdict == ["noise", "low light"]
+
+
+def test_auto_picks_a_guided_model_only_with_a_reference_and_a_tiny_model_for_tiny_faces():
+    table = [models.MODELS[n] for n in ("frrnet", "gfrnet", "progressive_16")]
+    assert auto_model(40, False, table) == "frrnet"
+    assert auto_model(40, True, table) == "gfrnet"
+    assert auto_model(8, False, table) == "progressive_16"
+    assert auto_model(40, False, [models.MODELS["gfrnet"]]) is None
+
+
+def test_manual_face_gets_landmarks_inside_the_box(photo_path, group_photo, tiny_weights):
+    s = _session(photo_path)
+    detected = s.face(0)
+    s.remove_face(0)
+    face = s.add_face(detected.box)
+    assert face.detector == "manual" and face.index == 3 and s.choices[3].model == "tiny"
+    assert np.abs(face.landmarks - detected.landmarks).mean() < 2.0
+    with pytest.raises(PhotoError):
+        s.add_face((10, 10, 14, 30))
+    run(s.detect())  # detecting again keeps the hand-drawn face, numbered after the detected ones
+    assert [f.detector for f in s.faces][-1] == "manual" and len(s.faces) == 4
+
+
+def test_export_never_overwrites_and_writes_the_comparison(photo_path, tiny_weights, tmp_path):
+    before = file_digest(photo_path)
+    s = _session(photo_path)
+    run(s.restore())
+    out = s.export(ExportSettings(folder=tmp_path / "out", format="JPEG", quality=80, comparison=True))
+    assert [p.name for p in out] == ["family_restored.jpg", "family_restored_compare.jpg"]
+    assert load_photo(out[0]).format == "JPEG"
+    with pytest.raises(OutputExistsError):
+        s.export(ExportSettings(folder=tmp_path / "out", format="JPEG"))
+    s.export(ExportSettings(folder=tmp_path / "out", format="JPEG"), overwrite=True)
+    with pytest.raises(PhotoError):
+        s.export(ExportSettings(suffix=""), overwrite=True)
+    assert file_digest(photo_path) == before
+    np.testing.assert_array_equal(load_photo(s.export(ExportSettings(format="PNG", suffix="_x"))[0]).pixels, s.preview())
+
+
+def test_reference_match_finds_the_same_person(photo_path, tiny_weights):
+    s = _session(photo_path, describe=describe_in_process)
+    match = s.reference_match(0, SAMPLE)
+    assert isinstance(match, ReferenceMatch) and match.distance < 0.3 and not match.different_person
+    assert ReferenceMatch(Path("x"), 0.6).different_person
+
+
+def test_reference_library_proposals(photo_path, tiny_weights):
+    s = _session(photo_path)
+
+    class Library:
+        def best_match(self, descriptor):
+            return (SAMPLE, 0.2) if not hasattr(self, "seen") and not setattr(self, "seen", 1) else (SAMPLE, 0.7)
+
+    assert run(s.match_references(Library())) == {0: SAMPLE}  # the 0.7 matches are a different person
+
+
+def test_descriptor_process_matches_in_process(astronaut, astronaut_landmarks):
+    pool = DescriptorProcess()
+    try:
+        far = pool([(astronaut, astronaut_landmarks)])[0]
+    finally:
+        pool.close()
+    np.testing.assert_allclose(far, describe_in_process([(astronaut, astronaut_landmarks)])[0], atol=1e-5)
