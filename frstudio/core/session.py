@@ -17,7 +17,6 @@ loop and cancel between faces. No Qt here.
 from __future__ import annotations
 
 import hashlib
-import importlib
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -50,7 +49,7 @@ AUTO = "auto"
 # has changed how the person looks, even if dlib would still say "same person".
 DRIFT_WARNING = 0.45
 VERDICT_THRESHOLD = 0.5  # the classifier's outputs are independent sigmoid probabilities
-# Plain words for a classifier's labels; a model module that returns "labels" names them in its LABELS tuple.
+# Plain words for a classifier's labels (RestoredFace.verdict names them after the model module's LABELS).
 LABEL_WORDS = {"noise": "noise", "blur": "blur", "relight": "low light"}
 SMALL_FACE_EYE_DISTANCE = 12.0  # px: a 128 crop of a smaller face is up-sampled > 2.5x; 16 px models fit it better
 MIN_MANUAL_BOX = 12  # px: dlib's landmark fit needs a face of at least this size
@@ -134,18 +133,6 @@ def _crop8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
 
 
-def _labels(model: str, extras: dict) -> dict[str, float]:
-    """{label: probability} from a model's "labels" extra, named by the model module's LABELS tuple."""
-    values = extras.get("labels")
-    if values is None:
-        return {}
-    try:
-        names = importlib.import_module(get_spec(model).module).LABELS
-    except (AttributeError, ImportError, FRStudioError):
-        return {}
-    return {name: float(p) for name, p in zip(names, np.ravel(values))}
-
-
 def auto_model(eye_distance: float, has_reference: bool, available: Sequence) -> str | None:
     """The model "Auto" picks for one face among the available specs (in the table's order)."""
     if has_reference:
@@ -168,7 +155,7 @@ class PhotoSession:
         restorers: RestorerCache | None = None,
         describe: Describer = describe_in_process,
         detection: DetectionSettings | None = None,
-        match_tone: bool = True,
+        match_tone: bool | None = None,  # None: the pipeline's auto (keeps a relit face's new tone)
     ):
         self.photo = photo
         self.restorers = restorers or RestorerCache()
@@ -332,7 +319,7 @@ class PhotoSession:
         by_index = {f.index: f for f in faces}
         new = []
         for index, (aligned, restored) in done.items():
-            result = _Result(aligned, restored, model, _labels(model, restored.extras))
+            result = _Result(aligned, restored, model, dict(getattr(restored, "verdict", {}) or {}))
             self._results[self._result_key(by_index[index])] = result
             new.append((by_index[index], result))
         yield Progress("identity", (finished + len(faces)) / max(total, 1), finished + len(faces), total, self.photo.path)
