@@ -196,7 +196,7 @@ class Restorer:
 
     def restore(self, crops: np.ndarray, reference: np.ndarray | None = None) -> list[RestoredFace]:
         """Restore a batch of aligned crops N x S x S x 3 (float32 [0, 1]); `reference` is one aligned face
-        S x S x 3 (or N of them) for models that take one."""
+        S x S x 3 (or N of them, one per crop) for models that take one."""
         torch = self._torch
         crops = np.asarray(crops, np.float32)
         if crops.ndim == 3:
@@ -206,9 +206,12 @@ class Restorer:
             raise ValueError(f"{self.spec.name} takes {size} x {size} crops, got {crops.shape[1:3]}")
         x = torch.from_numpy(np.ascontiguousarray(crops.transpose(0, 3, 1, 2))).to(self.device)
         args = [x]
-        if self.spec.takes_reference:
-            if reference is None:
+        if self.spec.takes_reference and reference is None:
+            # a network that can also restore without its guide says so (GFRNet's no-reference path, used to
+            # measure what the reference adds); the others cannot run at all
+            if not getattr(self.network, "reference_optional", False):
                 raise ModelUnavailableError(f"{self.spec.title} needs a reference photo of the same person")
+        elif self.spec.takes_reference:
             ref = np.asarray(reference, np.float32)
             ref = np.broadcast_to(ref[None] if ref.ndim == 3 else ref, crops.shape)
             args.append(torch.from_numpy(np.ascontiguousarray(ref.transpose(0, 3, 1, 2))).to(self.device))

@@ -7,6 +7,7 @@ import importlib
 RECIPES = {
     "faceid": "training.recipes.faceid",
     "frrnet": "training.recipes.frrnet",
+    "gfrnet": "training.recipes.gfrnet",
 }
 
 

@@ -1,0 +1,95 @@
+"""GFRNet's recipe on the tiny prepared cache: the WarpNet pre-training phase, end-to-end steps with the
+adversarial terms, the flow losses, export and the app's Restorer reproducing the EMA network."""
+
+import numpy as np
+import torch
+
+from frstudio.models import faceid, gfrnet
+from training.loop import LoopSettings, load_ema_from_checkpoint, train
+from training.recipes.gfrnet import EYES, MOUTH, Recipe, flow_losses, region_crops, warp_error_pixels
+
+TINY = {"steps": 4, "batch": 2, "workers": 0, "width": 4, "max_width": 8, "depth": 3, "warp_width": 4,
+        "warp_max_width": 8, "d_width": 4, "warp_steps": 1, "adv_start": 1, "val_split": "test", "val_faces": 3}
+
+
+def _identity_net():
+    torch.manual_seed(1)
+    return faceid.build({"widths": [4, 8, 8, 8], "blocks": 1}).eval()
+
+
+def test_flow_losses_vanish_for_the_right_flow():
+    h = w = 16
+    target = torch.tensor([[[3.0, 4.0], [10.0, 12.0]]])
+    identity = gfrnet.identity_grid(1, h, w)
+    parts = flow_losses(identity, target, target)
+    assert float(parts["lm"]) < 1e-10 and float(parts["tv"]) < 1e-10
+    # a constant shift by 2 pixels: the landmark loss sees it, TV (of the displacement) does not
+    shifted = identity.clone()
+    shifted[:, 0] += 2 * 2 / w
+    parts = flow_losses(shifted, target, target + torch.tensor([2.0, 0.0]))
+    assert float(parts["lm"]) < 1e-8 and float(parts["tv"]) < 1e-8
+    assert torch.allclose(warp_error_pixels(shifted, target, target), torch.tensor([2.0]), atol=1e-4)
+    assert float(flow_losses(identity, target, target + 2)["lm"]) > 0
+
+
+def test_region_crops_are_centred_on_their_landmarks():
+    img = torch.zeros(1, 1, 128, 128)
+    img[..., 60:70, 30:40] = 1  # a bright square where the "eyes" are
+    lm = torch.zeros(1, 68, 2)
+    lm[0, :, 0], lm[0, :, 1] = 100.0, 100.0
+    lm[0, EYES, 0] = torch.linspace(30, 39, len(EYES))
+    lm[0, EYES, 1] = torch.linspace(60, 69, len(EYES))
+    crop = region_crops(img, lm, EYES, size=32)
+    assert crop.shape == (1, 1, 32, 32)
+    assert float(crop[0, 0, 12:20, 12:20].mean()) > 0.9 and float(crop[0, 0, :3].mean()) < 0.1
+    assert float(region_crops(img, lm, MOUTH, size=32).max()) == 0  # the mouth box is elsewhere
+
+
+def test_train_export_and_reload_through_the_restorer(tiny_prepared, tmp_path, monkeypatch):
+    from frstudio.core.restore import Restorer
+    from training.export import export
+
+    cache = tiny_prepared[0]
+    recipe = Recipe(cache, "cpu", dict(TINY), identity_network=_identity_net())
+    before = {k: v.clone() for k, v in recipe.net.state_dict().items()}
+    d_before = {k: v.clone() for k, v in recipe.nets["d_local"].state_dict().items()}
+    batch = next(recipe.batches(0))
+    recipe.train_mode()
+    warm = recipe.train_step(batch, 0)  # step 0: WarpNet pre-training, flow loss only
+    assert set(warm) == {"lm", "tv", "total"} and np.isfinite(warm["total"])
+    assert all(torch.equal(v, before[k]) for k, v in recipe.net.state_dict().items() if k.startswith("recnet."))
+    assert any(not torch.equal(v, before[k]) for k, v in recipe.net.state_dict().items() if k.startswith("warpnet."))
+    full = recipe.train_step(batch, 2)  # end to end, adversarial terms on
+    assert {"l2", "per", "lm", "tv", "adv_g", "adv_l", "d_g", "d_l"} <= set(full)
+    assert all(np.isfinite(v) for v in full.values())
+    assert any(not torch.equal(v, before[k]) for k, v in recipe.net.state_dict().items() if k.startswith("recnet."))
+    assert any(not torch.equal(v, d_before[k]) for k, v in recipe.nets["d_local"].state_dict().items())
+
+    recipe = Recipe(cache, "cpu", dict(TINY), identity_network=_identity_net())
+    summary = train(recipe, LoopSettings(run_dir=tmp_path / "run", quiet=True, val_every=1000))
+    assert summary["step"] == 4
+    assert {"psnr_in", "psnr", "psnr_noref", "warp_px", "nowarp_px"} <= set(summary["last_val"])
+    assert (tmp_path / "run" / "samples_latest.png").exists()
+
+    weights = tmp_path / "weights"
+    export("gfrnet", tmp_path / "run", data="tiny", device="cpu", out_dir=weights)
+    monkeypatch.setenv("FRSTUDIO_WEIGHTS_DIR", str(weights))
+    restorer = Restorer("gfrnet", device="cpu", precision="fp32")
+    ema = gfrnet.build(recipe.model_config())
+    load_ema_from_checkpoint(tmp_path / "run" / "checkpoint.pt", ema)
+    rng = np.random.default_rng(0)
+    crops, ref = rng.random((2, 128, 128, 3), dtype=np.float32), rng.random((2, 128, 128, 3), dtype=np.float32)
+    with torch.no_grad():
+        expected = ema.eval()(torch.from_numpy(crops).permute(0, 3, 1, 2), torch.from_numpy(ref).permute(0, 3, 1, 2))
+    got = restorer.restore(crops, ref)
+    np.testing.assert_allclose(np.stack([r.image for r in got]), expected["image"].permute(0, 2, 3, 1).numpy(), atol=1e-2)
+    assert {"warped", "flow"} <= set(got[0].extras)
+
+
+def test_ablation_recipes_build_and_step(tiny_prepared):
+    cache = tiny_prepared[0]
+    for variant in ({"warp": False}, {"warp": False, "use_reference": False}):
+        recipe = Recipe(cache, "cpu", {**TINY, **variant}, identity_network=_identity_net())
+        recipe.train_mode()
+        parts = recipe.train_step(next(recipe.batches(0)), 0)  # no WarpNet: no pre-training phase
+        assert "l2" in parts and "lm" not in parts and all(np.isfinite(v) for v in parts.values())
