@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--protocol", required=True, help="seed003-128, frrnet, bfr-severe, ...; 'verification' for faceid")
     p.add_argument("--limit", type=int, help="only the first N test faces")
     p.add_argument("--json", type=Path, help="write the report here")
-    p.add_argument("--grid", type=Path, help="write input / output / ground truth for 8 faces here")
+    p.add_argument("--grid", type=Path, help="write input / output / ground truth for 8 faces here (with a "
+                   "reference: input / reference / warped reference / output / ground truth)")
     p.add_argument("--reference", choices=["same", "random", "none"], default="same", help="for reference-guided models")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--record", action="store_true", help="store the numbers in resources/weights/manifest.json")

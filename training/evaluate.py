@@ -138,8 +138,10 @@ def evaluate_restorer(model: str, protocol: str, cache: Path, limit: int | None 
     restorer = restorer or Restorer(model)
     data = FaceCache(cache)
     takes_reference = restorer.spec.takes_reference and reference != "none"
-    if takes_reference:  # "same": the person's best other photo; "random": another person's (the R ablation)
-        faces = ReferencePairs(data, split=split, mode="best" if reference == "same" else "different", pipeline=protocol, protocol=True)
+    if restorer.spec.takes_reference:
+        # "same": the person's best other photo; "random": another person's (the R ablation); "none": the same
+        # target faces with the reference withheld, so the three rows compare on identical inputs
+        faces = ReferencePairs(data, split=split, mode="different" if reference == "random" else "best", pipeline=protocol, protocol=True)
     else:
         faces = ProtocolFaces(data, protocol, split=split)
     n = min(len(faces), limit) if limit else len(faces)
@@ -161,7 +163,11 @@ def evaluate_restorer(model: str, protocol: str, cache: Path, limit: int | None 
             hq_desc.append(crop_descriptor(hq, gt_lm))
             identities.append(data.identity[int(it["index"])])
             if len(shown) < 8:
-                shown.append((inp, out, hq))
+                if takes_reference:  # GFRNet's Fig. 7: input, reference, warped reference, output, ground truth
+                    warped = r.extras.get("warped", it["ref"])
+                    shown.append((inp, float_to_uint8(it["ref"]), float_to_uint8(warped), out, hq))
+                else:
+                    shown.append((inp, out, hq))
     hq_desc = np.array(hq_desc)
     ids = np.array(identities)
     ids = ids if np.all(ids != "") else None  # aaf faces carry no identity
