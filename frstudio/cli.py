@@ -30,6 +30,7 @@ def _strength_arg(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     from frstudio import __version__
+    from frstudio.gui.options import add_gui_arguments  # Qt-free: the parser never loads Qt
 
     parser = argparse.ArgumentParser(prog="frstudio", description="Restore the faces in old, blurry or dark photos.")
     parser.add_argument("--version", action="version", version=f"FR Studio {__version__}")
@@ -69,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="the models, their weights and test metrics")
     m.add_argument("--json", action="store_true")
 
-    sub.add_parser("gui", help="open the desktop app")
+    add_gui_arguments(parser)  # `frstudio --open PHOTO ...` opens the app like `frstudio gui --open PHOTO ...`
+    add_gui_arguments(sub.add_parser("gui", help="open the desktop app"))
     return parser
 
 
@@ -230,7 +232,9 @@ def cmd_gui(args) -> int:
     except ImportError as exc:
         print(f"The desktop app is not available in this installation ({exc}). Use 'frstudio restore PHOTO'.", file=sys.stderr)
         return EXIT_USAGE
-    return run()
+    from frstudio.gui.options import GuiOptions
+
+    return run(options=GuiOptions.from_args(args))
 
 
 def main(argv: list[str] | None = None) -> int:

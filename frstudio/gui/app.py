@@ -1,0 +1,102 @@
+"""Starting the desktop app: `frstudio`, `frstudio gui`, or `python -m frstudio`.
+
+The window is shown before anything heavy is imported: torch is loaded by the first restoration (or by a
+background warm-up once the window is up), so the window appears in well under the 3 s target.
+`--open PHOTO [--restore] [--swipe] [--batch PATH...] --screenshot OUT.png` scripts the app: it does those
+steps in order, waits for each to finish, saves a picture of the window and quits (README pictures,
+start-up checks).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from frstudio.gui.options import GuiOptions, parse_gui_args
+
+SCRIPT_TIMEOUT_S = 300
+
+
+def _warm_up(describe) -> None:
+    """Load torch and start the descriptor process while the user looks at the photo (a background thread:
+    Python's import lock is per module, so the GUI thread keeps running)."""
+    try:
+        import torch  # noqa: F401
+
+        if hasattr(describe, "warm_up"):
+            describe.warm_up()
+    except Exception:  # noqa: BLE001 - only a head start; the real call reports its own errors
+        pass
+
+
+class Script:
+    """Runs the scripted steps of GuiOptions one after another, each once the window is idle."""
+
+    def __init__(self, window, options: GuiOptions, app):
+        self.window, self.options, self.app = window, options, app
+        self.steps = []
+        if options.open:
+            self.steps.append(lambda: window.open_photo(options.open))
+        if options.restore:
+            self.steps.append(window.restore)
+        if options.swipe:
+            self.steps.append(lambda: window.set_compare_mode("swipe"))
+        if options.batch:
+            self.steps.append(self._batch)
+        self.steps.append(self._finish)
+        self.exit_code = 0
+        self.started = time.monotonic()
+        self.timer = QTimer(interval=50)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    def _batch(self) -> None:
+        if self.options.output:
+            self.window.set_batch_output(self.options.output)
+        self.window.add_to_batch(self.options.batch)
+        self.window.start_batch()
+
+    def _tick(self) -> None:
+        if time.monotonic() - self.started > SCRIPT_TIMEOUT_S:
+            print("frstudio: the scripted steps did not finish in time", file=sys.stderr)
+            self.exit_code = 1
+            self.steps = [self._finish]
+        if self.window.is_busy() or not self.steps:
+            return
+        self.steps.pop(0)()
+
+    def _finish(self) -> None:
+        self.timer.stop()
+        if self.options.screenshot:
+            self.app.processEvents()
+            out = Path(self.options.screenshot)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if not self.window.grab().save(str(out)):
+                print(f"frstudio: cannot write {out}", file=sys.stderr)
+                self.exit_code = 1
+            self.window.close()
+            self.app.exit(self.exit_code)
+
+
+def run(argv: list[str] | None = None, options: GuiOptions | None = None) -> int:
+    options = options or parse_gui_args(argv)
+    from frstudio.gui.main_window import MainWindow
+    from frstudio.gui.settings import load_settings
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("FR Studio")
+    app.setOrganizationName("FR Studio")
+    window = MainWindow(load_settings())
+    window.show()
+    if os.environ.get("FRSTUDIO_REPORT_SHOWN"):  # benchmarks/bench_gui.py: wall-clock time the window is up
+        QTimer.singleShot(0, lambda: print(f"window-shown {time.time():.3f}", flush=True))
+    QTimer.singleShot(200, lambda: threading.Thread(target=_warm_up, args=(window.describe,), daemon=True).start())
+    script = Script(window, options, app) if (options.open or options.batch or options.screenshot) else None
+    code = app.exec()
+    return script.exit_code if script else code

@@ -1,0 +1,177 @@
+"""The batch queue: many photos or folders restored with the current settings, one row per photo.
+
+The engine's `restore_batch` does the work (bad files are reported and skipped; finished outputs are not
+redone), so pausing is waiting between events, and resuming after a restart is running the same batch again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from frstudio.core.pipeline import BatchEvent, PhotoResult
+
+STATUS_WORDS = {
+    "restored": "Restored",
+    "no_faces": "No face found",
+    "skipped": "Already done",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+}
+STAGE_WORDS = {"load": "Opening", "detect": "Finding faces", "restore": "Restoring", "blend": "Blending", "save": "Saving", "done": "Saving"}
+
+
+class BatchPanel(QWidget):
+    startRequested = Signal()
+    pauseToggled = Signal(bool)
+    cancelRequested = Signal()
+    addRequested = Signal()
+    outputRequested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.inputs: list[Path] = []
+        self.output: Path | None = None
+        self._rows: dict[str, int] = {}
+        layout = QVBoxLayout(self)
+        top = QHBoxLayout()
+        self.summary = QLabel("Drop photos or folders here, or add them.")
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m photos")
+        self.progress.setMaximumWidth(260)
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.progress)
+        layout.addLayout(top)
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["Photo", "Status", "Message"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        layout.addWidget(self.table, 1)
+        buttons = QHBoxLayout()
+        self.add_button = QPushButton("Add photos…")
+        self.add_button.clicked.connect(self.addRequested)
+        self.output_button = QPushButton("Save to: next to each photo")
+        self.output_button.setToolTip("Where the restored photos go")
+        self.output_button.clicked.connect(self.outputRequested)
+        self.start_button = QPushButton("Start")
+        self.start_button.clicked.connect(self.startRequested)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.toggled.connect(self._pause_toggled)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        self.open_button = QPushButton("Open output folder")
+        self.open_button.clicked.connect(self.open_output)
+        for b in (self.add_button, self.output_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        for b in (self.start_button, self.pause_button, self.cancel_button, self.open_button):
+            buttons.addWidget(b)
+        layout.addLayout(buttons)
+        self.set_running(False)
+
+    def _pause_toggled(self, paused: bool) -> None:
+        self.pause_button.setText("Continue" if paused else "Pause")
+        self.pauseToggled.emit(paused)
+
+    def set_output(self, folder: Path | None) -> None:
+        self.output = folder
+        self.output_button.setText(f"Save to: {folder}" if folder else "Save to: next to each photo")
+
+    def set_running(self, running: bool) -> None:
+        self.running = running
+        self.start_button.setEnabled(not running and bool(self.inputs))
+        self.pause_button.setEnabled(running)
+        self.cancel_button.setEnabled(running)
+        self.add_button.setEnabled(not running)
+        self.output_button.setEnabled(not running)
+        if not running:
+            self.pause_button.blockSignals(True)
+            self.pause_button.setChecked(False)
+            self.pause_button.setText("Pause")
+            self.pause_button.blockSignals(False)
+
+    def set_inputs(self, inputs: list[Path], files: list[Path], note: str = "") -> None:
+        """The queue's inputs (as given: files and folders) and the photo files they expand to."""
+        self.inputs = list(inputs)
+        self.table.setRowCount(0)
+        self._rows = {}
+        for path in files:
+            self._add_row(path, "Waiting", "")
+        self.progress.setRange(0, max(1, len(files)))
+        self.progress.setValue(0)
+        self.summary.setText(note or f"{len(files)} photo{'s' * (len(files) != 1)} in the queue.")
+        self.set_running(False)
+
+    def _add_row(self, path: Path, status: str, message: str) -> int:
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        name = QTableWidgetItem(Path(path).name)
+        name.setToolTip(str(path))
+        self.table.setItem(row, 0, name)
+        self.table.setItem(row, 1, QTableWidgetItem(status))
+        self.table.setItem(row, 2, QTableWidgetItem(message))
+        self._rows[str(Path(path).resolve())] = row
+        return row
+
+    def _row_for(self, path: Path) -> int:
+        key = str(Path(path).resolve())
+        return self._rows[key] if key in self._rows else self._add_row(path, "", "")
+
+    def show_event(self, event: BatchEvent) -> None:
+        self.progress.setRange(0, max(1, event.total))
+        if event.result is not None:
+            self.show_result(event.result)
+            self.progress.setValue(event.index + 1)
+            self.summary.setText(f"{event.index + 1} of {event.total} photos done.")
+        elif event.progress is not None and event.progress.path is not None:
+            p = event.progress
+            words = STAGE_WORDS.get(p.stage, p.stage)
+            if p.stage == "restore" and p.faces:
+                words += f" face {p.face} of {p.faces}"
+            self.table.item(self._row_for(p.path), 1).setText(words + "…")
+            self.summary.setText(f"Photo {event.index + 1} of {event.total}: {p.path.name}")
+
+    def show_result(self, result: PhotoResult) -> None:
+        row = self._row_for(result.source)
+        self.table.item(row, 1).setText(STATUS_WORDS.get(result.status, result.status))
+        message = result.message or (f"→ {result.output.name}" if result.output else "")
+        self.table.item(row, 2).setText(message)
+        self.table.item(row, 2).setToolTip(message)
+        if result.status == "failed":
+            for col in range(3):
+                self.table.item(row, col).setForeground(Qt.GlobalColor.red)
+
+    def statuses(self) -> list[str]:
+        return [self.table.item(r, 1).text() for r in range(self.table.rowCount())]
+
+    def output_folder(self) -> Path | None:
+        if self.output:
+            return self.output
+        if self.inputs:
+            first = self.inputs[0]
+            return first if first.is_dir() else first.parent
+        return None
+
+    def open_output(self) -> None:
+        folder = self.output_folder()
+        if folder is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))

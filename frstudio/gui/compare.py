@@ -1,0 +1,126 @@
+"""Comparing before and after: one view (result or original), side by side with synchronised zoom and pan,
+or a swipe line over one view; plus a strip of each face's before | after crops."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QSlider, QSplitter, QVBoxLayout, QWidget
+
+from frstudio.gui.images import side_by_side, to_pixmap
+from frstudio.gui.photo_view import PhotoView
+
+MODES = ("result", "side", "swipe")
+EMPTY_HINT = "Open a photo (Ctrl+O), or drop photos or a folder here"
+
+
+class CompareArea(QWidget):
+    faceSelected = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.main = PhotoView(hint=EMPTY_HINT)
+        self.left = PhotoView()
+        self.left.caption = "Before"
+        self.left.set_mode("before")
+        self.views = QSplitter(Qt.Orientation.Horizontal)
+        self.views.addWidget(self.left)
+        self.views.addWidget(self.main)
+        self.views.setChildrenCollapsible(False)
+        # Side by side: each view follows the other's zoom and scroll position.
+        self.main.viewChanged.connect(lambda: self.left.match(self.main) if self.left.isVisible() else None)
+        self.left.viewChanged.connect(lambda: self.main.match(self.left))
+
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 1000)
+        self.slider.setValue(500)
+        self.slider.setAccessibleName("Swipe position")
+        self.slider.valueChanged.connect(lambda v: self.main.set_swipe(v / 1000))
+        self.main.swipeChanged.connect(lambda f: self._set_slider(f))
+        self.swipe_row = QWidget()
+        row = QHBoxLayout(self.swipe_row)
+        row.setContentsMargins(8, 2, 8, 2)
+        row.addWidget(QLabel("Before"))
+        row.addWidget(self.slider, 1)
+        row.addWidget(QLabel("After"))
+
+        self.strip = QListWidget()
+        self.strip.setViewMode(QListView.ViewMode.IconMode)
+        self.strip.setFlow(QListView.Flow.LeftToRight)
+        self.strip.setWrapping(False)
+        self.strip.setIconSize(QSize(196, 96))
+        self.strip.setFixedHeight(140)
+        self.strip.setMovement(QListView.Movement.Static)
+        self.strip.setToolTip("Each face before | after restoration; click one to select it")
+        self.strip.currentItemChanged.connect(self._strip_clicked)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.views, 1)
+        layout.addWidget(self.swipe_row)
+        layout.addWidget(self.strip)
+        self.mode = "result"
+        self.show_original = False
+        self.set_mode("result")
+
+    def _set_slider(self, fraction: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(round(fraction * 1000))
+        self.slider.blockSignals(False)
+
+    def set_mode(self, mode: str) -> None:
+        """"result": one view; "side": before | after; "swipe": after over before, split by a line."""
+        self.mode = mode
+        self.left.setVisible(mode == "side")
+        self.swipe_row.setVisible(mode == "swipe")
+        if mode == "swipe":
+            self.main.set_swipe(self.slider.value() / 1000)
+        self.main.caption = "After" if mode == "side" else ""
+        self.main.set_mode("swipe" if mode == "swipe" else "before" if (mode == "result" and self.show_original) else "after")
+        if mode == "side":
+            self.left.match(self.main)
+
+    def set_show_original(self, on: bool) -> None:
+        self.show_original = on
+        self.set_mode("result" if on else self.mode)
+
+    def set_photo(self, full, display) -> None:
+        for view in (self.main, self.left):
+            view.set_photo(full, display)
+        self.strip.clear()
+
+    def set_result(self, full, display) -> None:
+        self.main.set_result(full, display)
+
+    def set_faces(self, faces) -> None:
+        for view in (self.main, self.left):
+            view.set_faces(faces)
+
+    def set_face_state(self, index: int, included: bool, selected: bool, warning: bool) -> None:
+        for view in (self.main, self.left):
+            view.set_face_state(index, included, selected, warning)
+
+    def set_crops(self, crops: dict[int, tuple[np.ndarray, np.ndarray | None]]) -> None:
+        """Fill the strip: one item per face, its before | after crops."""
+        self.strip.blockSignals(True)
+        self.strip.clear()
+        for index, (before, after) in sorted(crops.items()):
+            item = QListWidgetItem(QIcon(to_pixmap(side_by_side(before, after))), f"Face {index + 1}")
+            item.setData(Qt.ItemDataRole.UserRole, index)
+            self.strip.addItem(item)
+        self.strip.blockSignals(False)
+
+    def _strip_clicked(self, item, _previous) -> None:
+        if item is not None:
+            self.faceSelected.emit(item.data(Qt.ItemDataRole.UserRole))
+
+    def fit(self) -> None:
+        self.main.fit()
+
+    def zoom_by(self, factor: float) -> None:
+        self.main.zoom_by(factor)
+
+    def actual_size(self) -> None:
+        self.main.actual_size()

@@ -1,0 +1,722 @@
+"""The main window: menus, the compare area, the side panel and the batch queue, wired to a PhotoSession.
+
+Everything slow runs in a `Job` (one for the open photo, one for the batch); the window only turns their events
+into labels and pixmaps. Choices go through undoable commands; after any change the photo is recomposed in the
+background (a strength change never re-runs a network: the session caches restored faces).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from frstudio.core.descriptors import DescriptorProcess
+from frstudio.core.errors import FRStudioError
+from frstudio.core.pipeline import IMAGE_SUFFIXES, Progress, RestoreOptions, RestorerCache, expand_inputs, restore_batch
+from frstudio.core.restore import get_spec, model_statuses
+from frstudio.core.session import AUTO, ExportSettings, OutputExistsError, PhotoSession
+from frstudio.gui.batch_panel import BatchPanel
+from frstudio.gui.commands import AddFace, SetChoice
+from frstudio.gui.compare import CompareArea
+from frstudio.gui.export_dialog import ExportDialog, export_settings
+from frstudio.gui.images import display_copy
+from frstudio.gui.settings import Settings, save_settings
+from frstudio.gui.side_panel import SidePanel
+from frstudio.gui.worker import Job
+
+PHOTO_FILTER = "Photos (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
+STAGE_WORDS = {"load": "Opening the photo", "detect": "Finding faces", "restore": "Restoring", "identity": "Checking identity", "blend": "Blending", "done": "Finishing"}
+
+
+@dataclass
+class Loaded:
+    """A job event: the photo is decoded (shown before its faces are found)."""
+
+    session: PhotoSession
+    display: np.ndarray
+
+
+@dataclass
+class Render:
+    """What the views need after a change: the composed photo, its display copy, each face's crops."""
+
+    pixels: np.ndarray | None  # None: nothing restored, show the original
+    display: np.ndarray | None
+    crops: dict
+    failed: list[int]
+
+
+def render(session: PhotoSession, failed: list[int] | None = None) -> Render:
+    """Runs on the worker thread: compose, scale for display, cut the crops."""
+    pixels = session.preview()
+    restored = pixels is not session.photo.pixels
+    crops = {f.index: session.crops(f.index) for f in session.faces}
+    return Render(pixels if restored else None, display_copy(pixels) if restored else None, crops, failed or [])
+
+
+class MessageBar(QWidget):
+    """An inline message above the photo: plain words, dismissable, never blocking."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(10, 6, 6, 6)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QPushButton("✕")
+        close.setFlat(True)
+        close.setFixedWidth(28)
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        row.addWidget(self.label, 1)
+        row.addWidget(close)
+        self.hide()
+
+    def show_message(self, text: str, warning: bool = True) -> None:
+        colour = "#5c3d00" if warning else "#1d3d5c"
+        self.setStyleSheet(f"MessageBar {{ background: {colour}; }} QLabel {{ color: white; }}")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.label.setText(text)
+        self.show()
+
+
+class MainWindow(QMainWindow):
+    idle = Signal()  # no job running and nothing waiting: scripts and tests wait for it
+
+    def __init__(self, settings: Settings, describe=None, parent=None):
+        super().__init__(parent)
+        self.settings = settings
+        self.setWindowTitle("FR Studio")
+        self.statuses = [s for s in model_statuses() if s.available]
+        # dlib's descriptor holds the GIL ~75 ms per face: in a helper process it cannot freeze the window.
+        self.describe = describe or DescriptorProcess()
+        self.restorers = RestorerCache()
+        self.session: PhotoSession | None = None
+        self.undo_stack = QUndoStack(self)
+        self.job: Job | None = None
+        self.batch_job: Job | None = None
+        self._recompose_wanted = False
+        self._closing = False
+        self.last_export: list[Path] = []
+        self._recompose_timer = QTimer(self, singleShot=True, interval=120)
+        self._recompose_timer.timeout.connect(self._recompose)
+        self.references_available = importlib.util.find_spec("frstudio.core.references") is not None
+
+        self.compare = CompareArea()
+        self.panel = SidePanel(self.statuses)
+        self.message = MessageBar()
+        centre = QWidget()
+        column = QVBoxLayout(centre)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.message)
+        column.addWidget(self.compare, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(centre)
+        splitter.addWidget(self.panel)
+        splitter.setStretchFactor(0, 1)
+        splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(splitter)
+
+        self.batch = BatchPanel()
+        self.batch_dock = QDockWidget("Batch queue", self)
+        self.batch_dock.setObjectName("batch")
+        self.batch_dock.setWidget(self.batch)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.batch_dock)
+        self.batch_dock.hide()
+
+        self.status_text = QLabel("Ready")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setRange(0, 1000)
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.hide()
+        self.statusBar().addWidget(self.status_text, 1)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.cancel_button)
+
+        self._make_actions()
+        self._connect()
+        self.panel.show_globals(settings.model, settings.strength)
+        self.panel.folder_button.setVisible(True)
+        if not self.references_available:
+            self.panel.folder_button.setToolTip("Needs the reference library, which is not part of this version yet")
+        self.batch.set_output(Path(settings.batch_output) if settings.batch_output else None)
+        self.resize(settings.window_width, settings.window_height)
+        if settings.maximized:
+            self.setWindowState(Qt.WindowState.WindowMaximized)
+        self.setAcceptDrops(True)
+        if not self.statuses:
+            self.message.show_message("No model with trained weights is bundled in this installation: faces can be found but not restored.")
+        if settings.pending_batch:
+            self._offer_pending_batch()
+
+    # ---- actions and menus -------------------------------------------------------------------------------
+
+    def _action(self, text: str, slot, shortcut=None, checkable: bool = False, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setCheckable(checkable)
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work even when the menu bar is hidden (e.g. full screen)
+        return action
+
+    def _make_actions(self) -> None:
+        a = self._action
+        self.open_action = a("&Open Photo…", lambda: self.choose_photo(), QKeySequence.StandardKey.Open)
+        self.batch_action = a("Open Photos or Folder as &Batch…", lambda: self.choose_batch(), "Ctrl+Shift+O")
+        self.export_action = a("&Export…", lambda: self.export_photo(), QKeySequence.StandardKey.Save)
+        self.quit_action = a("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+        self.draw_action = a("&Draw a Missed Face", self._toggle_drawing, "D", checkable=True, tip="Drag a box around a face the detector missed")
+        self.restore_action = a("&Restore Faces", lambda: self.restore(), "Ctrl+R")
+        self.cancel_action = a("&Cancel", self.cancel, "Esc")
+        self.mode_actions = {
+            "result": a("&Result", lambda: self.set_compare_mode("result"), "Ctrl+1", checkable=True),
+            "side": a("&Side by Side", lambda: self.set_compare_mode("side"), "Ctrl+2", checkable=True),
+            "swipe": a("S&wipe", lambda: self.set_compare_mode("swipe"), "Ctrl+3", checkable=True),
+        }
+        self.mode_actions["result"].setChecked(True)
+        self.original_action = a("Show &Original", self._toggle_original, "B", checkable=True, tip="Toggle before / after")
+        self.fit_action = a("&Fit to Window", self.compare.fit, "Ctrl+0")
+        self.zoom_in_action = a("Zoom &In", lambda: self.compare.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn)
+        self.zoom_out_action = a("Zoom &Out", lambda: self.compare.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut)
+        self.actual_action = a("&Actual Pixels", self.compare.actual_size, "Ctrl+Shift+0")
+        self.batch_panel_action = self.batch_dock.toggleViewAction()
+        self.batch_panel_action.setShortcut(QKeySequence("Ctrl+B"))
+
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        file_menu.addAction(self.batch_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit = bar.addMenu("&Edit")
+        edit.addAction(self.undo_action)
+        edit.addAction(self.redo_action)
+        edit.addSeparator()
+        edit.addAction(self.draw_action)
+        view = bar.addMenu("&View")
+        for action in self.mode_actions.values():
+            view.addAction(action)
+        view.addAction(self.original_action)
+        view.addSeparator()
+        for action in (self.fit_action, self.zoom_in_action, self.zoom_out_action, self.actual_action):
+            view.addAction(action)
+        view.addSeparator()
+        view.addAction(self.batch_panel_action)
+        photo = bar.addMenu("&Photo")
+        photo.addAction(self.restore_action)
+        photo.addAction(self.cancel_action)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(a("&About FR Studio", self._about))
+        self._fill_recent()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent_files:
+            self.recent_menu.addAction(Path(path).name, lambda p=path: self.open_photo(Path(p))).setStatusTip(path)
+        self.recent_menu.setEnabled(bool(self.settings.recent_files))
+
+    def _connect(self) -> None:
+        c, p, b = self.compare, self.panel, self.batch
+        for view in (c.main, c.left):
+            view.faceClicked.connect(self.toggle_face)
+            view.boxDrawn.connect(self.add_face)
+            view.drawingEnded.connect(lambda: self.draw_action.setChecked(False))
+            view.referenceDropped.connect(lambda i, path: self.set_reference(i, Path(path)))
+            view.filesDropped.connect(lambda paths: self.open_paths([Path(x) for x in paths]))
+        c.faceSelected.connect(self.select_face)
+        p.modelChosen.connect(self.set_model_for_all)
+        p.strengthChosen.connect(self.set_strength_for_all)
+        p.restoreClicked.connect(self.restore)
+        p.exportClicked.connect(self.export_photo)
+        p.faceSelected.connect(self.select_face)
+        p.includeChosen.connect(lambda i, on: self._push([i], "included", on, f"{'Include' if on else 'Exclude'} face {i + 1}"))
+        p.faceModelChosen.connect(lambda i, m: self._push([i], "model", m, f"Model of face {i + 1}"))
+        p.faceStrengthChosen.connect(lambda i, s, _moving: self._push([i], "strength", s, f"Strength of face {i + 1}"))
+        p.referenceRequested.connect(self.choose_reference)
+        p.referenceCleared.connect(lambda i: self._push([i], "reference", None, f"Clear reference of face {i + 1}"))
+        p.referenceFolderRequested.connect(self.choose_reference_folder)
+        b.startRequested.connect(self.start_batch)
+        b.pauseToggled.connect(self.pause_batch)
+        b.cancelRequested.connect(self.cancel_batch)
+        b.addRequested.connect(self.choose_batch)
+        b.outputRequested.connect(self.choose_batch_output)
+
+    # ---- jobs ---------------------------------------------------------------------------------------
+
+    def is_busy(self) -> bool:
+        batch_running = self.batch_job is not None
+        return self.job is not None or self._recompose_wanted or self._recompose_timer.isActive() or batch_running
+
+    def _start(self, make, on_done, name: str, on_event=None) -> Job:
+        """Run `make(cancel)` on a worker thread; `on_done(value)` on this thread when it returns."""
+        if self.job is not None:
+            self.job.cancel()
+        job = Job(make, name, self)
+        self.job = job
+
+        def current() -> bool:  # a job replaced by a newer one (another photo opened) is ignored
+            return self.job is job
+
+        job.progressed.connect(lambda ev: current() and (on_event or self._show_progress)(ev))
+        job.finished_with.connect(lambda value: current() and self._job_done(on_done, value))
+        job.failed.connect(lambda text: current() and self._job_done(self._job_failed, text))
+        job.cancelled.connect(lambda: current() and self._job_done(lambda _: self._set_status("Cancelled: the photo keeps its earlier result"), None))
+        job.finished.connect(job.deleteLater)
+        self._set_busy(True)
+        job.start()
+        return job
+
+    def _job_done(self, handler, value) -> None:
+        self.job = None
+        self._set_busy(False)
+        handler(value)
+        if self._recompose_wanted:
+            self._recompose()
+        self._emit_idle()
+
+    def _job_failed(self, text: str) -> None:
+        self.message.show_message(text)
+        self._set_status("Stopped")
+
+    def _emit_idle(self) -> None:
+        if not self.is_busy():
+            self.idle.emit()
+
+    def _set_busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if busy:
+            self.progress.setValue(0)
+        self.panel.show_session(self.session, busy)
+        self.restore_action.setEnabled(not busy)
+        self.export_action.setEnabled(not busy and self.session is not None)
+
+    def _set_status(self, text: str) -> None:
+        self.status_text.setText(text)
+
+    def _show_progress(self, event) -> None:
+        if isinstance(event, Loaded):
+            self._show_loaded(event)
+            return
+        if isinstance(event, Progress):
+            words = STAGE_WORDS.get(event.stage, event.stage)
+            if event.stage == "restore" and event.faces:
+                words += f" face {min(event.face + 1, event.faces)} of {event.faces}"
+            self._set_status(words + "…")
+            self.progress.setValue(round(event.fraction * 1000))
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self._set_status("Cancelling…")
+
+    # ---- opening -----------------------------------------------------------------------------------
+
+    def choose_photo(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a photo", self.settings.last_folder, PHOTO_FILTER)
+        if path:
+            self.open_photo(Path(path))
+
+    def open_paths(self, paths: list[Path]) -> None:
+        """Dropped or given paths: one photo opens; several, or a folder, go to the batch queue."""
+        if len(paths) == 1 and paths[0].is_file():
+            self.open_photo(paths[0])
+        elif paths:
+            self.add_to_batch(paths)
+
+    def open_photo(self, path: Path) -> None:
+        path = Path(path)
+        self.settings.add_recent(path)
+        save_settings(self.settings)
+        self._fill_recent()
+        self.message.hide()
+        defaults = (self.settings.model, self.settings.strength)
+
+        def work(cancel):
+            yield Progress("load", 0.05, path=path)
+            session = PhotoSession.open(path, restorers=self.restorers, describe=self.describe)
+            session.defaults.model, session.defaults.strength = defaults
+            yield Loaded(session, display_copy(session.photo.pixels))
+            yield from session.detect()
+            return render(session)
+
+        self._start(work, self._show_detected, "open")
+
+    def _show_loaded(self, loaded: Loaded) -> None:
+        self.session = loaded.session
+        self.undo_stack.clear()
+        self.compare.set_photo(loaded.session.photo.pixels, loaded.display)
+        w, h = loaded.session.photo.size
+        self.setWindowTitle(f"{loaded.session.photo.path.name} ({w} × {h}) — FR Studio")
+
+    def _show_detected(self, result: Render) -> None:
+        s = self.session
+        self.compare.set_faces([(f.index, f.box) for f in s.faces])
+        self._show_render(result)
+        n = len(s.faces)
+        self._set_status(f"{n} face{'s' * (n != 1)} found" + (" — press Restore faces (Ctrl+R)" if n else ""))
+        if not n:
+            self.message.show_message("No face found in this photo. If there is one, draw a box around it: Edit ▸ Draw a Missed Face (D).", warning=False)
+
+    # ---- choices -----------------------------------------------------------------------------------
+
+    def _push(self, indices: list[int], field: str, value, text: str) -> None:
+        if self.session is None or not indices:
+            return
+        if all(getattr(self.session.choices[i], field) == value for i in indices):
+            return
+        self.undo_stack.push(SetChoice(self.session, indices, field, value, text, self.choices_changed))
+
+    def toggle_face(self, index: int) -> None:
+        included = self.session.choices[index].included
+        self.select_face(index)
+        self._push([index], "included", not included, f"{'Exclude' if included else 'Include'} face {index + 1}")
+
+    def select_face(self, index: int) -> None:
+        self.panel.current = index
+        self.choices_changed(recompose=False)
+
+    def set_model_for_all(self, model: str) -> None:
+        self.settings.model = model
+        if self.session:
+            self.session.defaults.model = model
+            label = self.panel.model.currentText()
+            self._push([f.index for f in self.session.faces], "model", model, f"Model {label} for all faces")
+        self.panel.show_globals(model, self.settings.strength)
+
+    def set_strength_for_all(self, strength: float, moving: bool = False) -> None:
+        self.settings.strength = strength
+        if self.session:
+            self.session.defaults.strength = strength
+            self._push([f.index for f in self.session.faces], "strength", strength, "Strength of all faces")
+
+    def choices_changed(self, recompose: bool = True) -> None:
+        """Called after every change of choices (do, undo, redo): refresh, then recompose in the background."""
+        s = self.session
+        if s is None:
+            return
+        indices = {f.index for f in s.faces}
+        self.compare.set_faces([(f.index, f.box) for f in s.faces]) if set(self.compare.main._faces) != indices else None
+        for face in s.faces:
+            info = s.info(face.index)
+            warning = info.drifted or bool(info.message) or bool(info.reference and info.reference.different_person)
+            self.compare.set_face_state(face.index, s.choices[face.index].included, face.index == self.panel.current, warning)
+        self.panel.show_session(s, self.job is not None)
+        if recompose:
+            self._recompose_wanted = True
+            self._recompose_timer.start()
+
+    def _recompose(self) -> None:
+        if self.job is not None or self.session is None:
+            return  # runs when the current job ends (_job_done)
+        self._recompose_wanted = False
+        self._recompose_timer.stop()
+        session = self.session
+        self._start(lambda cancel: render(session), self._show_render, "recompose")
+
+    def _show_render(self, result: Render) -> None:
+        self.compare.set_result(result.pixels, result.display)
+        self.compare.set_crops(result.crops)
+        self.choices_changed(recompose=False)
+
+    def add_face(self, box: tuple) -> None:
+        if self.session is None:
+            return
+        try:
+            face = self.session.add_face(box)
+        except FRStudioError as exc:
+            self.message.show_message(str(exc), warning=False)
+            return
+        self.panel.current = face.index
+        self.undo_stack.push(AddFace(self.session, face, self.choices_changed))
+
+    def _toggle_drawing(self, on: bool) -> None:
+        self.compare.set_mode("result") if on and self.compare.mode == "side" else None
+        self.compare.main.set_drawing(on)
+        if on:
+            self._set_status("Drag a box around the face")
+
+    # ---- references --------------------------------------------------------------------------------
+
+    def choose_reference(self, index: int) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, f"A good photo of face {index + 1}'s person", self.settings.last_folder, PHOTO_FILTER)
+        if path:
+            self.set_reference(index, Path(path))
+
+    def set_reference(self, index: int, path: Path) -> None:
+        if self.session is None:
+            return
+        self.select_face(index)
+        self._push([index], "reference", path, f"Reference for face {index + 1}")
+        guided = [s.spec for s in self.statuses if s.spec.takes_reference]
+        if not guided:
+            self.message.show_message(f"Face {index + 1} will use {path.name} as a reference, but no model that uses reference photos is installed in this version.", warning=False)
+            return
+        session, size = self.session, guided[0].input_size
+        # Finding the best-matching face in the reference photo takes a detection and descriptors: off-thread.
+        self._start(lambda cancel: session.reference_match(index, path, size), lambda _m: self.choices_changed(recompose=False), "reference")
+
+    def choose_reference_folder(self) -> None:
+        if not self.references_available:
+            self.message.show_message("Matching people in a folder of reference photos needs the reference library, which is not part of this version yet. Choose a reference photo per face instead.", warning=False)
+            return
+        folder = QFileDialog.getExistingDirectory(self, "A folder of good photos of the people", self.settings.last_folder)
+        if folder and self.session is not None:
+            references = importlib.import_module("frstudio.core.references")
+            session = self.session
+            self._start(lambda cancel: session.match_references(references.ReferenceLibrary(Path(folder))), self._apply_references, "references")
+
+    def _apply_references(self, proposals: dict) -> None:
+        self.undo_stack.beginMacro("References from a folder")
+        for index, path in proposals.items():
+            self._push([index], "reference", path, f"Reference for face {index + 1}")
+        self.undo_stack.endMacro()
+        self._set_status(f"References found for {len(proposals)} face{'s' * (len(proposals) != 1)}")
+
+    # ---- restoring and exporting ---------------------------------------------------------------------
+
+    def restore(self) -> None:
+        if self.session is None or self.job is not None:
+            return
+        if not self.session.faces:
+            self.message.show_message("There is no face to restore. Draw a box around a face: Edit ▸ Draw a Missed Face (D).", warning=False)
+            return
+        session = self.session
+
+        def work(cancel):
+            failed = yield from session.restore(cancel)
+            yield Progress("blend", 0.98)
+            return render(session, failed)
+
+        self._start(work, self._show_restored, "restore")
+
+    def _show_restored(self, result: Render) -> None:
+        self._show_render(result)
+        if self.compare.show_original:
+            self.original_action.setChecked(False)
+            self._toggle_original(False)
+        s = self.session
+        if result.failed:
+            reasons = sorted({s.info(i).message for i in result.failed})
+            faces = ", ".join(str(i + 1) for i in result.failed)
+            self.message.show_message(f"Face {faces} kept as it was: " + "; ".join(reasons))
+        drifted = [f.index + 1 for f in s.faces if s.info(f.index).drifted]
+        done = sum(1 for f in s.faces if s.info(f.index).restored)
+        note = f"; face {', '.join(map(str, drifted))} may look like someone else (see the panel)" if drifted else ""
+        self._set_status(f"{done} face{'s' * (done != 1)} restored{note} — compare with Swipe (Ctrl+3) or B")
+
+    def export_photo(self, settings: ExportSettings | None = None) -> None:
+        if self.session is None or self.job is not None:
+            return
+        if settings is None:
+            dialog = ExportDialog(self.settings.export, self.session.photo.path, self)
+            if dialog.exec() != ExportDialog.DialogCode.Accepted:
+                return
+            self.settings.export = dialog.prefs()
+            save_settings(self.settings)
+            settings = export_settings(self.settings.export)
+        self._export(settings, overwrite=False)
+
+    def _export(self, settings: ExportSettings, overwrite: bool) -> None:
+        session = self.session
+
+        def work(cancel):
+            try:
+                return session.export(settings, overwrite=overwrite)
+            except OutputExistsError as exc:
+                return exc
+
+        def done(result) -> None:
+            if isinstance(result, OutputExistsError):
+                if self.ask(f"{result.path.name} already exists in {result.path.parent}. Replace it?"):
+                    self._export(settings, overwrite=True)
+                return
+            self._set_status("Saved " + ", ".join(p.name for p in result))
+            self.last_export = result
+
+        self._start(work, done, "export")
+
+    def ask(self, question: str) -> bool:
+        """A yes/no question (tests replace this)."""
+        answer = QMessageBox.question(self, "FR Studio", question)
+        return answer == QMessageBox.StandardButton.Yes
+
+    # ---- compare -------------------------------------------------------------------------------------
+
+    def set_compare_mode(self, mode: str) -> None:
+        for name, action in self.mode_actions.items():
+            action.setChecked(name == mode)
+        if self.compare.show_original:
+            self.original_action.setChecked(False)
+            self.compare.show_original = False
+        self.compare.set_mode(mode)
+
+    def _toggle_original(self, on: bool) -> None:
+        if on:
+            for name, action in self.mode_actions.items():
+                action.setChecked(name == "result")
+        self.compare.set_show_original(on)
+
+    # ---- batch ---------------------------------------------------------------------------------------
+
+    def choose_batch(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Photos to restore", self.settings.last_folder, PHOTO_FILTER)
+        if files:
+            self.add_to_batch([Path(f) for f in files])
+
+    def choose_batch_output(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Save the restored photos in", self.settings.batch_output or self.settings.last_folder)
+        if folder:
+            self.set_batch_output(Path(folder))
+
+    def set_batch_output(self, folder: Path | None) -> None:
+        self.settings.batch_output = str(folder) if folder else ""
+        self.batch.set_output(folder)
+
+    def add_to_batch(self, paths: list[Path], note: str = "") -> None:
+        if self.batch_job is not None:
+            self.message.show_message("A batch is running: wait for it to finish or cancel it before starting another.", warning=False)
+            return
+        files = [f for f, _root in expand_inputs(paths)]
+        self.batch.set_inputs(paths, files, note)
+        self.batch_dock.show()
+        if not files:
+            self.batch.summary.setText("No photos found there.")
+
+    def _batch_options(self) -> RestoreOptions:
+        export = export_settings(self.settings.export)
+        return RestoreOptions(
+            model=self.settings.model,
+            strength=self.settings.strength,
+            output_dir=self.batch.output,
+            suffix=export.suffix,
+            format=export.format,
+            quality=export.quality,
+            keep_metadata=export.keep_metadata,
+            compare=export.comparison,
+        )
+
+    def start_batch(self) -> None:
+        if self.batch_job is not None or not self.batch.inputs:
+            return
+        inputs, options = list(self.batch.inputs), self._batch_options()
+        model = options.model if options.model != AUTO else None
+        if model and get_spec(model).takes_reference:
+            self.message.show_message(f"{get_spec(model).title} needs a reference photo per person; choose another model for a batch.")
+            return
+        self.settings.pending_batch = [str(p) for p in inputs]
+        save_settings(self.settings)
+        job = Job(lambda cancel: restore_batch(inputs, options, RestorerCache(), cancel), "batch", self)
+        self.batch_job = job
+        job.progressed.connect(self.batch.show_event)
+        job.finished_with.connect(self._batch_done)
+        job.failed.connect(lambda text: self._batch_done(None, text))
+        job.cancelled.connect(lambda: self._batch_done(None, "Cancelled: finished photos are kept."))
+        job.finished.connect(job.deleteLater)
+        self.batch.set_running(True)
+        job.start()
+
+    def pause_batch(self, paused: bool) -> None:
+        if self.batch_job is not None:
+            self.batch_job.pause() if paused else self.batch_job.resume()
+            self.batch.summary.setText("Paused after the current face. Quit now and the batch resumes next time." if paused else "Continuing…")
+
+    def cancel_batch(self) -> None:
+        if self.batch_job is not None:
+            self.batch_job.cancel()
+
+    def _batch_done(self, results, problem: str = "") -> None:
+        self.batch_job = None
+        self.batch.set_running(False)
+        if self._closing:
+            return  # stopped by quitting: keep pending_batch so the next start can resume it
+        self.settings.pending_batch = []
+        save_settings(self.settings)
+        if results is not None:
+            for r in results:
+                self.batch.show_result(r)
+            counts = {}
+            for r in results:
+                counts[r.status] = counts.get(r.status, 0) + 1
+            words = {"restored": "restored", "skipped": "already done", "no_faces": "without faces", "failed": "failed", "cancelled": "cancelled"}
+            self.batch.summary.setText("Done: " + ", ".join(f"{n} {words.get(k, k)}" for k, n in counts.items()) + ".")
+        else:
+            self.batch.summary.setText(problem)
+            if "Cancelled" in problem:
+                for row, status in enumerate(self.batch.statuses()):
+                    if status == "Waiting" or status.endswith("…"):
+                        self.batch.table.item(row, 1).setText("Cancelled")
+            else:
+                self.message.show_message(problem)
+        self._emit_idle()
+
+    def _offer_pending_batch(self) -> None:
+        inputs = [Path(p) for p in self.settings.pending_batch if Path(p).exists()]
+        if inputs:
+            self.add_to_batch(inputs, "An unfinished batch from last time: press Start to resume it (finished photos are not redone).")
+            self.batch.start_button.setText("Resume")
+
+    # ---- window ---------------------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    def closeEvent(self, event) -> None:
+        self._closing = True
+        self.settings.maximized = self.isMaximized()
+        if not self.isMaximized():
+            self.settings.window_width, self.settings.window_height = self.width(), self.height()
+        save_settings(self.settings)  # an unfinished batch stays in pending_batch: the next start offers to resume it
+        for job in (self.job, self.batch_job):
+            if job is not None:
+                job.cancel()
+                job.wait(10_000)
+        if isinstance(self.describe, DescriptorProcess):
+            self.describe.close()
+        super().closeEvent(event)
+
+    def _about(self) -> None:
+        from frstudio import __version__
+
+        QMessageBox.about(self, "About FR Studio", f"FR Studio {__version__}\nRestores the faces in old photos, offline, on your computer.")
+

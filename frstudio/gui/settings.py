@@ -1,0 +1,115 @@
+"""The app's settings: a typed, versioned dataclass stored as JSON in the user's config folder (platformdirs).
+
+Loading never fails: a missing, unreadable or foreign file gives the defaults, and a value of the wrong type
+falls back to its default, so a hand-edited or older file cannot stop the app from starting.
+FRSTUDIO_CONFIG_DIR puts the file elsewhere (the tests point it at a temporary folder, never the user's).
+Qt-free on purpose: QSettings would hide the schema in string keys.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SETTINGS_VERSION = 1
+MAX_RECENT = 10
+
+
+@dataclass
+class ExportPrefs:
+    folder: str = ""  # "" = next to the original
+    suffix: str = "_restored"
+    format: str = ""  # "" = the original's format
+    quality: int = 95
+    keep_metadata: bool = True
+    comparison: bool = False
+
+
+@dataclass
+class Settings:
+    version: int = SETTINGS_VERSION
+    window_width: int = 1280
+    window_height: int = 820
+    maximized: bool = False
+    last_folder: str = ""
+    recent_files: list[str] = field(default_factory=list)
+    model: str = "auto"
+    strength: float = 1.0
+    export: ExportPrefs = field(default_factory=ExportPrefs)
+    batch_output: str = ""  # "" = next to each photo
+    # An unfinished batch: its inputs, kept until it ends so the next start can resume it (finished outputs
+    # are skipped by the engine, so resuming is running it again).
+    pending_batch: list[str] = field(default_factory=list)
+
+    def add_recent(self, path: Path) -> None:
+        text = str(Path(path).resolve())
+        self.recent_files = [text] + [p for p in self.recent_files if p != text][: MAX_RECENT - 1]
+        self.last_folder = str(Path(text).parent)
+
+
+def settings_path() -> Path:
+    override = os.environ.get("FRSTUDIO_CONFIG_DIR")
+    if override:
+        return Path(override) / "settings.json"
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("FR Studio", appauthor=False)) / "settings.json"
+
+
+def _typed(cls, data: dict):
+    """An instance of dataclass `cls` from `data`, keeping only values whose type matches the default's."""
+    defaults = cls()
+    values = {}
+    for f in fields(cls):
+        default = getattr(defaults, f.name)
+        value = data.get(f.name, default)
+        if hasattr(default, "__dataclass_fields__"):
+            value = _typed(type(default), value if isinstance(value, dict) else {})
+        elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif isinstance(default, list):
+            value = [v for v in value if isinstance(v, str)] if isinstance(value, list) else default
+        elif type(value) is not type(default):
+            value = default
+        values[f.name] = value
+    return cls(**values)
+
+
+def migrate(data: dict) -> dict:
+    """Bring an older file's dict up to SETTINGS_VERSION (nothing to do yet: version 1 is the first)."""
+    return data
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    path = path or settings_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, ValueError) as exc:
+        log.warning("settings file %s unreadable (%s); using defaults", path, exc)
+        return Settings()
+    if not isinstance(data, dict) or not isinstance(data.get("version"), int) or data["version"] > SETTINGS_VERSION:
+        return Settings()  # a newer app's file: do not guess its meaning
+    settings = _typed(Settings, migrate(data))
+    settings.version = SETTINGS_VERSION
+    settings.strength = min(1.0, max(0.0, settings.strength))
+    return settings
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> None:
+    """Write atomically (temp file + rename) so a crash never leaves half a settings file."""
+    path = path or settings_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=".settings-", delete=False) as fh:
+            json.dump(asdict(settings), fh, indent=2)
+        os.replace(fh.name, path)
+    except OSError as exc:  # settings are a convenience: never let them stop the app
+        log.warning("cannot save settings to %s: %s", path, exc)

@@ -1,0 +1,295 @@
+"""The side panel: the model and strength for all faces, and the chosen face's own choices and facts.
+
+It shows what it is given and reports what the user asks for through signals; the main window turns those
+into undoable commands on the session, then calls `show_session()` again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from frstudio.core.identity import SAME_PERSON_DISTANCE
+from frstudio.core.session import AUTO, DRIFT_WARNING, FaceInfo, PhotoSession
+from frstudio.core.restore import ModelStatus
+
+AUTO_DESCRIPTION = "Picks a model for each face: the default one, a guided one where a face has a reference photo."
+
+
+def metrics_line(status: ModelStatus | None) -> str:
+    """One line of the manifest's test metrics, e.g. 'Test (frrnet, 300 faces): PSNR 20.2 → 20.9 dB · ...'."""
+    if status is None:
+        return ""
+    for protocol, m in status.entry.get("metrics", {}).items():
+        before, after = m.get("input", {}), m.get("output", {})
+        if "psnr" in before and "psnr" in after:
+            parts = [f"PSNR {before['psnr']:.1f} → {after['psnr']:.1f} dB"]
+            if "id_match" in before and "id_match" in after:
+                parts.append(f"same person {before['id_match']:.0%} → {after['id_match']:.0%}")
+            return f"Test ({protocol}, {m.get('n', '?')} faces): " + " · ".join(parts)
+    return ""
+
+
+def _slider() -> QSlider:
+    s = QSlider(Qt.Orientation.Horizontal)
+    s.setRange(0, 100)
+    s.setValue(100)
+    return s
+
+
+def _wrapping(text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    return label
+
+
+class ModelCombo(QComboBox):
+    """'Auto' plus each model with shipped weights, the model name as item data."""
+
+    def __init__(self, statuses: list[ModelStatus], parent=None):
+        super().__init__(parent)
+        self.addItem("Auto", AUTO)
+        for status in statuses:
+            self.addItem(status.spec.title, status.spec.name)
+            self.setItemData(self.count() - 1, status.spec.description, Qt.ItemDataRole.ToolTipRole)
+
+    def set_model(self, name: str) -> None:
+        self.blockSignals(True)
+        self.setCurrentIndex(max(0, self.findData(name)))
+        self.blockSignals(False)
+
+    def model(self) -> str:
+        return self.currentData()
+
+
+class SidePanel(QWidget):
+    modelChosen = Signal(str)  # for all faces
+    strengthChosen = Signal(float, bool)  # for all faces; bool: the slider is still moving
+    restoreClicked = Signal()
+    exportClicked = Signal()
+    faceSelected = Signal(int)
+    includeChosen = Signal(int, bool)
+    faceModelChosen = Signal(int, str)
+    faceStrengthChosen = Signal(int, float, bool)
+    referenceRequested = Signal(int)  # "Choose…" pressed
+    referenceCleared = Signal(int)
+    referenceFolderRequested = Signal()
+
+    def __init__(self, statuses: list[ModelStatus], parent=None):
+        super().__init__(parent)
+        self.statuses = {s.spec.name: s for s in statuses}
+        self.setMinimumWidth(300)
+        self.setMaximumWidth(380)
+        layout = QVBoxLayout(self)
+
+        box = QGroupBox("All faces")
+        form = QFormLayout(box)
+        self.model = ModelCombo(statuses)
+        self.model.currentIndexChanged.connect(lambda _: self.modelChosen.emit(self.model.model()))
+        form.addRow("Model", self.model)
+        self.description = _wrapping()
+        self.description.setObjectName("description")
+        form.addRow(self.description)
+        self.metrics = _wrapping()
+        self.metrics.setStyleSheet("color: palette(mid);")
+        form.addRow(self.metrics)
+        self.strength = _slider()
+        self.strength_label = QLabel("100 %")
+        self.strength.valueChanged.connect(self._strength_moved)
+        self.strength.sliderReleased.connect(lambda: self.strengthChosen.emit(self.strength.value() / 100, False))
+        form.addRow("Strength", self._with_label(self.strength, self.strength_label))
+        buttons = QHBoxLayout()
+        self.restore_button = QPushButton("Restore faces")
+        self.restore_button.setDefault(True)
+        self.restore_button.clicked.connect(self.restoreClicked)
+        self.export_button = QPushButton("Export…")
+        self.export_button.clicked.connect(self.exportClicked)
+        buttons.addWidget(self.restore_button, 1)
+        buttons.addWidget(self.export_button)
+        form.addRow(buttons)
+        layout.addWidget(box)
+
+        faces_box = QGroupBox("Faces")
+        faces_layout = QVBoxLayout(faces_box)
+        hint = _wrapping("Click a face in the photo to leave it out or put it back. Missed one? Edit ▸ Draw a Missed Face.")
+        hint.setStyleSheet("color: palette(mid);")
+        faces_layout.addWidget(hint)
+        self.faces = QListWidget()
+        self.faces.setMaximumHeight(150)
+        self.faces.currentItemChanged.connect(lambda item, _: item and self.faceSelected.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.faces.itemChanged.connect(self._face_checked)
+        faces_layout.addWidget(self.faces)
+        layout.addWidget(faces_box)
+
+        self.face_box = QGroupBox("Face")
+        face_form = QFormLayout(self.face_box)
+        self.include = QCheckBox("Restore this face")
+        self.include.toggled.connect(lambda on: self._emit_face(self.includeChosen, on))
+        face_form.addRow(self.include)
+        self.face_model = ModelCombo(statuses)
+        self.face_model.currentIndexChanged.connect(lambda _: self._emit_face(self.faceModelChosen, self.face_model.model()))
+        face_form.addRow("Model", self.face_model)
+        self.face_strength = _slider()
+        self.face_strength_label = QLabel("100 %")
+        self.face_strength.valueChanged.connect(self._face_strength_moved)
+        self.face_strength.sliderReleased.connect(lambda: self._emit_face(self.faceStrengthChosen, self.face_strength.value() / 100, False))
+        face_form.addRow("Strength", self._with_label(self.face_strength, self.face_strength_label))
+        ref_row = QHBoxLayout()
+        self.reference = QLabel("none")
+        self.reference.setToolTip("A good photo of the same person guides models that take one. You can also drop a photo on the face.")
+        choose = QPushButton("Choose…")
+        choose.clicked.connect(lambda: self._emit_face(self.referenceRequested))
+        self.clear_reference = QPushButton("Clear")
+        self.clear_reference.clicked.connect(lambda: self._emit_face(self.referenceCleared))
+        ref_row.addWidget(self.reference, 1)
+        ref_row.addWidget(choose)
+        ref_row.addWidget(self.clear_reference)
+        face_form.addRow("Reference", ref_row)
+        self.info = _wrapping()
+        self.info.setTextFormat(Qt.TextFormat.RichText)
+        face_form.addRow(self.info)
+        layout.addWidget(self.face_box)
+
+        self.folder_button = QPushButton("Find references in a folder…")
+        self.folder_button.clicked.connect(self.referenceFolderRequested)
+        layout.addWidget(self.folder_button)
+        layout.addStretch(1)
+        self.current: int | None = None
+        self._show_model_text(AUTO)
+        self.show_session(None)
+
+    @staticmethod
+    def _with_label(slider: QSlider, label: QLabel) -> QWidget:
+        w = QWidget()
+        row = QHBoxLayout(w)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(slider, 1)
+        label.setMinimumWidth(42)
+        row.addWidget(label)
+        return w
+
+    def _emit_face(self, signal, *args) -> None:
+        if self.current is not None and not self.signalsBlocked():
+            signal.emit(self.current, *args)
+
+    def _strength_moved(self, value: int) -> None:
+        self.strength_label.setText(f"{value} %")
+        if not self.signalsBlocked():
+            self.strengthChosen.emit(value / 100, self.strength.isSliderDown())
+
+    def _face_strength_moved(self, value: int) -> None:
+        self.face_strength_label.setText(f"{value} %")
+        self._emit_face(self.faceStrengthChosen, value / 100, self.face_strength.isSliderDown())
+
+    def _face_checked(self, item: QListWidgetItem) -> None:
+        if not self.signalsBlocked():
+            self.includeChosen.emit(item.data(Qt.ItemDataRole.UserRole), item.checkState() == Qt.CheckState.Checked)
+
+    def _show_model_text(self, name: str) -> None:
+        status = self.statuses.get(name)
+        self.description.setText(status.spec.description if status else AUTO_DESCRIPTION)
+        self.metrics.setText(metrics_line(status or self.statuses.get(next(iter(self.statuses), ""))))
+
+    # ---- showing the session ---------------------------------------------------------------------------
+
+    def show_globals(self, model: str, strength: float) -> None:
+        self.blockSignals(True)
+        self.model.set_model(model)
+        self.strength.setValue(round(strength * 100))
+        self.blockSignals(False)
+        self._show_model_text(model)
+
+    def show_session(self, session: PhotoSession | None, busy: bool = False) -> None:
+        self.blockSignals(True)
+        try:
+            self._fill_faces(session)
+            has_faces = bool(session and session.faces)
+            self.face_box.setEnabled(has_faces and self.current is not None)
+            stale = session.stale_faces() if session else []
+            self.restore_button.setEnabled(bool(session) and not busy and bool(stale))
+            self.restore_button.setText(f"Restore {len(stale)} face{'s' * (len(stale) != 1)}" if stale else "Restored")
+            if not session or not session.faces:
+                self.restore_button.setText("Restore faces")
+            self.export_button.setEnabled(bool(session) and not busy)
+            self.folder_button.setEnabled(has_faces and not busy)
+            if has_faces and self.current is not None:
+                self._show_face(session, self.current)
+            else:
+                self.face_box.setTitle("Face")
+                self.info.setText("")
+        finally:
+            self.blockSignals(False)
+
+    def _fill_faces(self, session: PhotoSession | None) -> None:
+        self.faces.clear()
+        indices = [f.index for f in session.faces] if session else []
+        if self.current not in indices:
+            self.current = indices[0] if indices else None
+        for face in session.faces if session else []:
+            info = session.info(face.index)
+            item = QListWidgetItem(self._face_line(info))
+            item.setData(Qt.ItemDataRole.UserRole, face.index)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if session.choices[face.index].included else Qt.CheckState.Unchecked)
+            self.faces.addItem(item)
+            if face.index == self.current:
+                self.faces.setCurrentItem(item)
+
+    @staticmethod
+    def _face_line(info: FaceInfo) -> str:
+        state = "restored" if info.restored else "kept as it was" if info.message else "not restored yet"
+        warn = "  ⚠" if info.drifted or (info.reference and info.reference.different_person) or info.message else ""
+        manual = ", drawn" if info.manual else ""
+        return f"Face {info.index + 1}: {info.eye_distance:.0f} px{manual}, {state}{warn}"
+
+    def _show_face(self, session: PhotoSession, index: int) -> None:
+        choice = session.choices[index]
+        info = session.info(index)
+        self.face_box.setTitle(f"Face {index + 1}")
+        self.include.setChecked(choice.included)
+        self.face_model.set_model(choice.model)
+        self.face_strength.setValue(round(choice.strength * 100))
+        self.face_strength_label.setText(f"{round(choice.strength * 100)} %")
+        self.reference.setText(Path(choice.reference).name if choice.reference else "none")
+        self.clear_reference.setEnabled(choice.reference is not None)
+        self.info.setText(face_facts(info, session.model_for(index), self.statuses))
+
+
+def face_facts(info: FaceInfo, model: str | None, statuses: dict) -> str:
+    """The face's facts as short lines of rich text, warnings in orange."""
+    warn = '<span style="color:#e67e00">⚠ {}</span>'
+    lines = [f"Size: {info.eye_distance:.0f} px between the eyes" + (" (small: little detail to work from)" if info.eye_distance < 30 else "")]
+    title = statuses[model].spec.title if model in statuses else model or "none available"
+    lines.append(f"Model: {title}")
+    if info.labels:
+        lines.append("Looks: " + (", ".join(info.verdict) if info.verdict else "no noise, blur or low light found"))
+    if info.drift is not None:
+        text = f"Identity change: {info.drift:.2f}"
+        if info.drifted:
+            lines.append(warn.format(f"{text}: may no longer look like the same person (above {DRIFT_WARNING:.2f}); lower the strength or try another model"))
+        else:
+            lines.append(f"{text} (fine: below {DRIFT_WARNING:.2f})")
+    if info.reference is not None:
+        r = info.reference
+        if r.different_person:
+            lines.append(warn.format(f"Reference {r.path.name} looks like a different person ({r.distance:.2f} ≥ {SAME_PERSON_DISTANCE})"))
+        else:
+            lines.append(f"Reference {r.path.name}: same person ({r.distance:.2f})")
+    if info.message:
+        lines.append(warn.format(f"Kept as it was: {info.message}"))
+    return "<br>".join(lines)
