@@ -48,17 +48,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("model")
     p.add_argument("--protocol", required=True, help="seed003-128, frrnet, bfr-severe, ...; 'verification' for faceid")
     p.add_argument("--limit", type=int, help="only the first N test faces")
+    p.add_argument("--spread", type=int, help="N test faces spaced evenly over the split (all sources and ages)")
     p.add_argument("--json", type=Path, help="write the report here")
     p.add_argument("--grid", type=Path, help="write input / output / ground truth for 8 faces here (with a "
                    "reference: input / reference / warped reference / output / ground truth)")
     p.add_argument("--reference", choices=["same", "random", "none"], default="same", help="for reference-guided models")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
-    p.add_argument("--record", action="store_true", help="store the numbers in resources/weights/manifest.json")
+    p.add_argument("--record", action="store_true", help="store the numbers in the manifest (of --weights, or resources/weights)")
+    p.add_argument("--weights", type=Path, help="evaluate the weights in this folder (an export --out) instead of the shipped ones")
     p = sub.add_parser("export", help="ship a run's EMA weights (fp16 safetensors) with a manifest entry")
     p.add_argument("model")
     p.add_argument("--run-dir", type=Path, help="default: runs/<model>")
     p.add_argument("--data", default="shared faces, train split (cache/faces128)", help="training data, for the card")
     p.add_argument("--device", default="cpu (2 cores, bf16 autocast)", help="where it was trained, for the card")
+    p.add_argument("--out", type=Path, help="write weights + manifest entry to this folder instead of resources/weights")
     args = parser.parse_args(argv)
 
     if args.command == "prepare":
@@ -102,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "export":
         from training.export import export
 
-        entry = export(args.model, args.run_dir or RUNS / args.model, args.data, args.device)
+        entry = export(args.model, args.run_dir or RUNS / args.model, args.data, args.device, args.out)
         print(json.dumps({k: v for k, v in entry.items() if k != "metrics"}, indent=2))
     return 0
 
@@ -147,13 +150,13 @@ def _evaluate(args) -> int:
         print(json.dumps(report, indent=2))
         protocol = "verification"
     else:
-        report = evaluate_restorer(args.model, args.protocol, args.cache, args.limit, grid=args.grid, reference=args.reference)
+        report = evaluate_restorer(args.model, args.protocol, args.cache, args.limit, grid=args.grid, reference=args.reference, weights=args.weights, spread=args.spread)
         print(markdown_table(report))
         protocol = args.protocol
     if args.json:
         write_json(args.json, report)
     if args.record:
-        record_metrics(args.model, protocol, report)
+        record_metrics(args.model, protocol, report, args.weights)
     return 0
 
 

@@ -811,6 +811,19 @@ def frrnet_protocol(hq: np.ndarray, rng: np.random.Generator) -> Degraded:
     return frrnet(hq, rng, distorted_share=1.0, p_each=1.0)
 
 
+def frrnet_lowlight(hq: np.ndarray, rng: np.random.Generator) -> Degraded:
+    """``frrnet-lowlight``: the low-light check of the FRR-Net issue: one exposure gain e in [0.3, 0.6] for
+    all channels (a dark photo, not a colour cast), then Gaussian noise delta in [0.01, 0.05] and 8-bit
+    quantisation. Labels: relight (and noise) on, as Algorithm 1 would label it."""
+    hq = _as_image(hq)
+    e = _uniform(rng, (0.3, 0.6))
+    delta = _uniform(rng, (0.01, 0.05))
+    x = gaussian_noise(exposure(hq, e), rng, delta)
+    labels = {"protocol": "frrnet-lowlight", "noise": 1, "blur": 0, "relight": 1, "distorted": True,
+              "params": {"e": e, "delta": delta}}
+    return Degraded(_done(x), labels)
+
+
 def bfr_severe(hq: np.ndarray, rng: np.random.Generator) -> Degraded:
     """``bfr-severe``: seed 001 eq. 13, ``[(y * k_sigma) down_r + n_delta]_JPEG_q`` back up to the input size,
     sigma in [0.2, 10], r in [1, 8], delta in [0, 15] (0-255 scale), q in [60, 100].
@@ -881,6 +894,7 @@ PIPELINES: dict[str, Callable[[np.ndarray, np.random.Generator], Degraded]] = {
     "gfrnet-train": gfrnet_train,
     "frrnet": frrnet_protocol,
     "frrnet-train": frrnet,
+    "frrnet-lowlight": frrnet_lowlight,
     "bfr-severe": bfr_severe,
     "oldphoto": oldphoto,
 }

@@ -9,6 +9,8 @@ face chip, so input, output and ground truth are described identically.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-METRIC_ORDER = ["psnr", "ssim", "ms_ssim", "id_dist", "id_match", "lmd", "niqe", "fd_dlib", "iprecision", "irecall"]
+METRIC_ORDER = ["psnr", "ssim", "ms_ssim", "id_dist", "id_match", "lmd", "niqe", "fd_dlib", "iprecision", "irecall", "lum_err", "cast_deg"]
 HIGHER_IS_BETTER = {"psnr", "ssim", "ms_ssim", "id_match", "iprecision", "irecall"}
 
 
@@ -60,18 +62,32 @@ class Scores:
     ms_ssim: list = field(default_factory=list)
     lmd: list = field(default_factory=list)
     niqe: list = field(default_factory=list)
+    lum_err: list = field(default_factory=list)
+    cast_deg: list = field(default_factory=list)
     descriptors: list = field(default_factory=list)
 
-    def add(self, img: np.ndarray, hq: np.ndarray, gt_landmarks: np.ndarray, niqe_model) -> None:
-        from training.metrics import lmd, ms_ssim, niqe, psnr, ssim
+    def add(self, img: np.ndarray, hq: np.ndarray, gt_landmarks: np.ndarray, niqe_model, mask: np.ndarray | None = None) -> None:
+        from training.metrics import cast_angle, lmd, luminance_error, ms_ssim, niqe, psnr, ssim
 
         self.psnr.append(psnr(img, hq))
         self.ssim.append(ssim(img, hq))
         self.ms_ssim.append(ms_ssim(img, hq))
         self.lmd.append(lmd(crop_landmarks(img, gt_landmarks), gt_landmarks))
+        self.lum_err.append(luminance_error(img, hq, mask))
+        self.cast_deg.append(cast_angle(img, hq, mask))
         self.descriptors.append(crop_descriptor(img, gt_landmarks))
         if niqe_model is not None:
             self.niqe.append(niqe(img, niqe_model))
+
+    def save(self, path: Path) -> None:
+        tmp = Path(str(path) + ".part.npz")
+        np.savez(tmp, **{f.name: np.asarray(getattr(self, f.name), np.float64) for f in dataclasses.fields(self)})
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "Scores":
+        with np.load(path) as data:
+            return cls(**{f.name: list(data[f.name]) for f in dataclasses.fields(cls)})
 
     def summary(self, hq_descriptors: np.ndarray, identities: np.ndarray | None) -> dict:
         from training.metrics import frechet_distance, identity_scores, iprecision_irecall
@@ -93,6 +109,39 @@ class Scores:
         if identities is not None and len(set(identities.tolist())) > 1:
             p, r = iprecision_irecall(hq_descriptors, desc, identities, identities, k=4)
             out["iprecision"], out["irecall"] = float(p), float(r)
+        if self.lum_err:
+            out["lum_err"] = float(np.mean(self.lum_err))
+            out["cast_deg"] = float(np.mean(self.cast_deg))
+        return out
+
+
+class Extras:
+    """What a model reports beside its image, scored against the protocol's truth: the distortion
+    classifier's per-label accuracy (threshold 0.5) and the predicted mask's Dice."""
+
+    def __init__(self):
+        self.correct: dict[str, list[bool]] = {}
+        self.dice: list[float] = []
+
+    def add(self, result, item: dict, label_keys: tuple[str, ...]) -> None:
+        labels = np.asarray(item.get("labels", ()), np.float32).reshape(-1)
+        verdict = getattr(result, "verdict", {})
+        if verdict and len(labels) == len(label_keys):
+            for key, truth in zip(label_keys, labels):
+                if key in verdict:
+                    self.correct.setdefault(key, []).append((verdict[key] >= 0.5) == (truth >= 0.5))
+        mask = getattr(result, "mask", None)
+        if mask is not None and "mask" in item:
+            truth = np.asarray(item["mask"], np.float32).reshape(mask.shape)
+            inter = float((mask * truth).sum())
+            self.dice.append(2 * inter / max(float(mask.sum() + truth.sum()), 1e-6))
+
+    def summary(self) -> dict:
+        out = {}
+        if self.correct:
+            out["classifier_accuracy"] = {k: float(np.mean(v)) for k, v in self.correct.items()}
+        if self.dice:
+            out["mask_dice"] = float(np.mean(self.dice))
         return out
 
 
@@ -120,6 +169,10 @@ def markdown_table(report: dict) -> str:
     lines = [f"{report['model']} on {report['protocol']} ({report['split']}, n = {report['n']})", "", "| | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
     for label, row in (("degraded input", inp), (report["model"], out)):
         lines.append(f"| {label} | " + " | ".join(f"{row[k]:.4g}" if k in row else "–" for k in keys) + " |")
+    if "classifier_accuracy" in report:
+        lines.append("\nclassifier accuracy: " + ", ".join(f"{k} {v:.3f}" for k, v in report["classifier_accuracy"].items()))
+    if "mask_dice" in report:
+        lines.append(f"mask Dice: {report['mask_dice']:.4f}")
     return "\n".join(lines)
 
 
@@ -129,38 +182,72 @@ def write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def evaluate_restorer(model: str, protocol: str, cache: Path, limit: int | None = None, split: str = "test",
-                      grid: Path | None = None, reference: str = "same", restorer=None, batch: int = 16) -> dict:
-    """Metrics of `model` (its shipped weights unless `restorer` is given) and of its input on `protocol`."""
-    from frstudio.core.restore import Restorer
-    from training.data.dataset import FaceCache, ProtocolFaces, ReferencePairs
+def _input_row_file(cache: Path, protocol: str, split: str, faces_kind: str, n: int) -> Path:
+    """Where the degraded input's per-face scores of one protocol are kept: they do not depend on the model,
+    and dlib's descriptors make them the slow half of an evaluation. The key includes the code that makes
+    and scores the input, so a change to a degradation or a metric never reuses stale numbers."""
+    here = Path(__file__).resolve().parent
+    code = hashlib.sha256()
+    for source in sorted([here / "degradations.py", here / "data" / "dataset.py", *sorted((here / "metrics").glob("*.py"))]):
+        code.update(source.read_bytes())
+    key = hashlib.sha256(f"{protocol}|{split}|{faces_kind}|{n}|{code.hexdigest()}".encode()).hexdigest()[:16]
+    return Path(cache) / "eval_inputs" / f"{protocol}_{split}_{faces_kind}_{n}_{key}.npz"
 
-    restorer = restorer or Restorer(model)
+
+def evaluate_restorer(model: str, protocol: str, cache: Path, limit: int | None = None, split: str = "test",
+                      grid: Path | None = None, reference: str = "same", restorer=None, batch: int = 16,
+                      weights: Path | None = None, spread: int | None = None) -> dict:
+    """Metrics of `model` (its shipped weights, or those in `weights`, unless `restorer` is given) and of its
+    input on `protocol`: on the first `limit` faces of the split, or on `spread` faces spaced evenly over
+    it (a smaller sample with the split's mix of sources, people and ages), or on all of it."""
+    from frstudio.core.restore import Restorer
+    from training.data.dataset import LABEL_KEYS, FaceCache, ProtocolFaces, ReferencePairs
+
+    restorer = restorer or Restorer(model, directory=weights)
     data = FaceCache(cache)
     takes_reference = restorer.spec.takes_reference and reference != "none"
     if restorer.spec.takes_reference:
         # "same": the person's best other photo; "random": another person's (the R ablation); "none": the same
         # target faces with the reference withheld, so the three rows compare on identical inputs
         faces = ReferencePairs(data, split=split, mode="different" if reference == "random" else "best", pipeline=protocol, protocol=True)
+        faces_kind = f"pairs-{reference}"
     else:
         faces = ProtocolFaces(data, protocol, split=split)
-    n = min(len(faces), limit) if limit else len(faces)
+        faces_kind = "faces"
+    if spread and spread < len(faces):
+        positions = np.unique(np.linspace(0, len(faces) - 1, spread).round().astype(int)).tolist()
+        faces_kind += f"-spread{spread}"
+    else:
+        positions = list(range(min(len(faces), limit) if limit else len(faces)))
+    n = len(positions)
     niqe_model = niqe_model_for(cache)
-    rows = {"input": Scores(), "output": Scores()}
-    hq_desc, identities, shown = [], [], []
+    input_file = _input_row_file(cache, protocol, split, faces_kind, n)
+    input_known = input_file.is_file()
+    rows = {"input": Scores.load(input_file) if input_known else Scores(), "output": Scores()}
+    hq_file = input_file.with_suffix(".hq.npy")
+    hq_desc = list(np.load(hq_file)) if input_known and hq_file.is_file() else []
+    input_known = input_known and len(hq_desc) == n
+    if not input_known:
+        rows["input"], hq_desc = Scores(), []
+    extras = Extras()
+    label_keys = LABEL_KEYS.get(protocol, ())
+    identities, shown = [], []
     for start in range(0, n, batch):
-        items = [faces[i] for i in range(start, min(n, start + batch))]
+        items = [faces[i] for i in positions[start : start + batch]]
         lq = np.stack([np.asarray(it["lq"]).transpose(1, 2, 0) for it in items])
         ref = np.stack([np.asarray(it["ref"]).transpose(1, 2, 0) for it in items]) if takes_reference else None
         restored = restorer.restore(lq, ref)
         for it, r, x in zip(items, restored, lq):
             hq = float_to_uint8(it["hq"])
             gt_lm = np.asarray(it["landmarks"])
+            mask = np.asarray(it["mask"])[0] if "mask" in it else None
             inp = upscale_to(float_to_uint8(x), hq.shape[0])
             out = upscale_to(float_to_uint8(r.image), hq.shape[0])
-            rows["input"].add(inp, hq, gt_lm, niqe_model)
-            rows["output"].add(out, hq, gt_lm, niqe_model)
-            hq_desc.append(crop_descriptor(hq, gt_lm))
+            if not input_known:
+                rows["input"].add(inp, hq, gt_lm, niqe_model, mask)
+                hq_desc.append(crop_descriptor(hq, gt_lm))
+            rows["output"].add(out, hq, gt_lm, niqe_model, mask)
+            extras.add(r, it, label_keys)
             identities.append(data.identity[int(it["index"])])
             if len(shown) < 8:
                 if takes_reference:  # GFRNet's Fig. 7: input, reference, warped reference, output, ground truth
@@ -168,6 +255,10 @@ def evaluate_restorer(model: str, protocol: str, cache: Path, limit: int | None 
                     shown.append((inp, float_to_uint8(it["ref"]), float_to_uint8(warped), out, hq))
                 else:
                     shown.append((inp, out, hq))
+    if not input_known:
+        input_file.parent.mkdir(parents=True, exist_ok=True)
+        rows["input"].save(input_file)
+        np.save(hq_file, np.array(hq_desc, np.float32))
     hq_desc = np.array(hq_desc)
     ids = np.array(identities)
     ids = ids if np.all(ids != "") else None  # aaf faces carry no identity
@@ -178,6 +269,7 @@ def evaluate_restorer(model: str, protocol: str, cache: Path, limit: int | None 
         "n": n,
         "input": rows["input"].summary(hq_desc, ids),
         "output": rows["output"].summary(hq_desc, ids),
+        **extras.summary(),
     }
     if takes_reference:
         report["reference"] = reference

@@ -103,5 +103,8 @@ def record_metrics(name: str, protocol: str, report: dict, out_dir: Path | None 
     if protocol == "verification":
         entry["metrics"]["verification"] = report
     else:
-        entry["metrics"][protocol] = {"n": report["n"], "input": report["input"], "output": report["output"]}
+        # a reference-guided model's ablations (another person's photo, none) are kept beside its main row
+        key = protocol if report.get("reference", "same") == "same" else f"{protocol}/reference={report['reference']}"
+        keep = ("n", "split", "reference", "input", "output", "classifier_accuracy", "mask_dice")
+        entry["metrics"][key] = {k: report[k] for k in keep if k in report}
     write_manifest(out_dir, manifest)

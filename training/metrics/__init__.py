@@ -60,10 +60,12 @@ from training.metrics.identity import (
     lmd,
 )
 from training.metrics.niqe import NiqeModel, fit_niqe, niqe, niqe_features
+from training.metrics.tone import cast_angle, luminance_error
 
 __all__ = [
     "psnr", "ssim", "ms_ssim", "rgb_to_y",
     "lmd", "identity_distances", "identity_scores", "IdentityScores", "ipred", "iprecision_irecall",
     "frechet_distance", "frechet_distance_from_stats", "gaussian_stats",
     "NiqeModel", "fit_niqe", "niqe", "niqe_features",
+    "luminance_error", "cast_angle",
 ]
