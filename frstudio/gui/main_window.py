@@ -629,7 +629,7 @@ class MainWindow(QMainWindow):
             compare=export.comparison,
         )
 
-    def start_batch(self) -> None:
+    def start_batch(self, paused: bool = False) -> None:
         if self.batch_job is not None or not self.batch.inputs:
             return
         inputs, options = list(self.batch.inputs), self._batch_options()
@@ -647,6 +647,9 @@ class MainWindow(QMainWindow):
         job.cancelled.connect(lambda: self._batch_done(None, "Cancelled: finished photos are kept."))
         job.finished.connect(job.deleteLater)
         self.batch.set_running(True)
+        if paused:  # queued but waiting for "Continue"
+            job.pause()
+            self.batch.pause_button.setChecked(True)
         job.start()
 
     def pause_batch(self, paused: bool) -> None:
