@@ -40,7 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="photos or folders")
     r.add_argument("-o", "--output", type=Path, help="folder for the results (default: next to each photo)")
     r.add_argument("--model", default="auto", help="model name (see 'frstudio models'); default: auto")
-    r.add_argument("--reference", type=Path, help="a good photo of the same person, for models that take one")
+    refs = r.add_mutually_exclusive_group()
+    refs.add_argument("--reference", type=Path, help="a good photo of the same person, for models that take one "
+                      "(with several faces, the one most like each face is used)")
+    refs.add_argument("--reference-dir", type=Path, metavar="FOLDER", help="a folder of good photos: each face gets its "
+                      "own person's best one; faces with nobody there use the default model")
     r.add_argument("--strength", type=_strength_arg, default=1.0, help="0 = original, 1 = fully restored (default 1)")
     r.add_argument("--faces", type=_faces_arg, help="only these face numbers (see 'frstudio detect'), e.g. 0,2")
     r.add_argument("--recursive", action="store_true", help="include sub-folders of folders")
@@ -137,6 +141,7 @@ def _restore_options(args):
         strength=args.strength,
         faces=args.faces,
         reference=args.reference,
+        reference_dir=args.reference_dir,
         output_dir=args.output,
         suffix=args.suffix,
         format=args.format,
@@ -157,7 +162,7 @@ def cmd_restore(args) -> int:
 
     from frstudio.core.errors import FRStudioError
     from frstudio.core.pipeline import CancelToken, RestorerCache, restore_batch
-    from frstudio.core.restore import get_spec
+    from frstudio.core.restore import get_spec, model_statuses
 
     options = _restore_options(args)
     if args.output is not None:
@@ -167,10 +172,18 @@ def cmd_restore(args) -> int:
     missing = [p for p in args.paths if not p.exists()]
     for p in missing:
         print(f"error: {p}: no such file or folder", file=sys.stderr)
-    if args.reference is not None and args.model not in ("auto", "passthrough"):
+    given = "--reference" if args.reference is not None else "--reference-dir" if args.reference_dir is not None else None
+    if given and args.model == "auto":
+        # a reference says what the user wants: the reference-guided model, when one is bundled
+        guided = [s.spec.name for s in model_statuses() if s.available and s.spec.takes_reference]
+        if guided:
+            options.model = guided[0]
+        else:
+            print(f"note: no reference-guided model is bundled; {given} is ignored", file=sys.stderr)
+    elif given and args.model != "passthrough":
         try:
             if not get_spec(args.model).takes_reference:
-                print(f"note: {args.model} does not use a reference photo; --reference is ignored", file=sys.stderr)
+                print(f"note: {args.model} does not use a reference photo; {given} is ignored", file=sys.stderr)
         except FRStudioError:
             pass
     cancel = CancelToken()
@@ -182,6 +195,8 @@ def cmd_restore(args) -> int:
             event = next(job)
             if bar is None:
                 bar = tqdm(total=event.total, unit="photo", file=sys.stderr, dynamic_ncols=True, disable=None)
+            if event.progress is not None and event.progress.message.startswith("warning"):
+                tqdm.write(event.progress.message, file=sys.stderr)  # before the face is restored
             if event.progress is not None and event.progress.path is not None:
                 p = event.progress
                 bar.set_postfix_str(f"{p.path.name}: {p.stage}" + (f" {p.face}/{p.faces}" if p.faces else ""), refresh=False)
@@ -223,6 +238,11 @@ def _summary(results, missing: int) -> int:
     for r in results:
         if r.output is not None and r.status == "restored":
             print(f"  {r.source} -> {r.output}")
+            for f in r.faces:  # with references: which face used which, and which fell back
+                if f.reference:
+                    print(f"    face {f.index}: {f.model} guided by {f.reference}")
+                elif f.restored and f.message:
+                    print(f"    face {f.index}: {f.model}, {f.message}")
     return EXIT_SOME_FAILED if counts["failed"] or missing else EXIT_OK
 
 

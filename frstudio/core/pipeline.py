@@ -20,7 +20,7 @@ from frstudio.core.blend import BlendSettings, blend_face
 from frstudio.core.detect import DetectionSettings, Face, detect_faces
 from frstudio.core.errors import Cancelled, FRStudioError, ModelUnavailableError, PhotoError
 from frstudio.core.imageio import Photo, load_photo, save_image, save_photo, to_uint8
-from frstudio.core.restore import PassThroughRestorer, Restorer, default_model, get_spec
+from frstudio.core.restore import PassThroughRestorer, Restorer, default_model, get_spec, model_statuses
 from frstudio.models import ModelSpec
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"}
@@ -35,6 +35,7 @@ class RestoreOptions:
     strength: float = 1.0
     faces: frozenset[int] | None = None  # indices to restore; None = every face
     reference: Path | None = None  # a good photo of the same person (for models that take one)
+    reference_dir: Path | None = None  # or a folder of good photos: each face gets its own person's best one
     output_dir: Path | None = None  # None: next to each input
     suffix: str = "_restored"
     format: str | None = None  # None: the input's format
@@ -72,6 +73,7 @@ class FaceReport:
     message: str = ""
     extras: dict = field(default_factory=dict)
     verdict: dict = field(default_factory=dict)  # the model's classifier, e.g. {"noise": 0.9, "blur": 0.2, "relight": 0.7}
+    reference: str = ""  # the reference photo that guided it, e.g. "mum_1990.jpg (distance 0.41)"
 
 
 @dataclass
@@ -143,25 +145,16 @@ def output_path_for(source: Path, options: RestoreOptions, root: Path | None = N
     return folder / f"{source.stem}{options.suffix}{suffix}"
 
 
-def aligned_reference(path: Path, size: int, settings: DetectionSettings | None = None) -> np.ndarray:
-    """The largest face of a reference photo, aligned at `size`: what reference-guided models take."""
-    photo = load_photo(path)
-    faces = detect_faces(to_uint8(photo.pixels), settings)
-    if not faces:
-        raise PhotoError(f"{path.name}: no face found in the reference photo")
-    largest = max(faces, key=lambda f: f.eye_distance)
-    return align_face(photo.pixels, largest.landmarks, size).image
-
-
 def restore_faces(
     photo: Photo,
     faces: list[Face],
     restorer,
-    reference: np.ndarray | None = None,
+    reference: np.ndarray | dict[int, np.ndarray] | None = None,
     cancel: CancelToken | None = None,
 ) -> Generator[Progress, None, tuple[dict[int, tuple], list[FaceReport]]]:
     """Align and restore each face; returns ({index: (aligned, restored)}, reports). A failing face is reported
-    and left out, so the photo keeps that face's original pixels."""
+    and left out, so the photo keeps that face's original pixels. `reference`: one aligned reference face for
+    all, or {face index: aligned reference face}."""
     spec: ModelSpec = restorer.spec
     done: dict[int, tuple] = {}
     reports: list[FaceReport] = []
@@ -178,7 +171,8 @@ def restore_faces(
         if aligned:
             crops = np.stack([a.image for _, a in aligned])
             try:
-                restored = restorer.restore(crops, reference)
+                refs = np.stack([reference[f.index] for f, _ in aligned]) if isinstance(reference, dict) else reference
+                restored = restorer.restore(crops, refs)
             except FRStudioError:
                 raise
             except (RuntimeError, ValueError) as exc:  # one bad batch must not lose the photo: keep originals
@@ -238,8 +232,11 @@ def restore_photo(
     cancel: CancelToken | None = None,
     reference: np.ndarray | None = None,
     root: Path | None = None,
+    references=None,
 ) -> Generator[Progress, None, PhotoResult]:
-    """Restore one photo file and write the result. Returns a PhotoResult; raises only Cancelled."""
+    """Restore one photo file and write the result. Returns a PhotoResult; raises only Cancelled.
+    `reference`: one aligned reference face for every face; `references`: a `frstudio.core.references` source
+    (ReferencePhoto or ReferenceLibrary) that picks one per face, for models that take a reference."""
     path = Path(path)
     dest = output_path_for(path, options, root)
     if dest.exists() and not options.overwrite:
@@ -257,7 +254,10 @@ def restore_photo(
         done, reports = {}, []
         if chosen:
             restorer = restorers.get(resolve_model(options.model))
-            done, reports = yield from restore_faces(photo, chosen, restorer, reference, cancel)
+            if references is not None and restorer.spec.takes_reference:
+                done, reports = yield from restore_guided(photo, chosen, restorer, references, restorers, cancel)
+            else:
+                done, reports = yield from restore_faces(photo, chosen, restorer, reference, cancel)
         if cancel:
             cancel.raise_if_cancelled()
         yield Progress("blend", 0.85, len(chosen), len(chosen), path)
@@ -283,6 +283,55 @@ def restore_photo(
     return PhotoResult(path, "restored", output, "; ".join(problems), reports, extras)
 
 
+def blind_model() -> str | None:
+    """The first model with bundled weights that needs no reference: where guided restoration falls back."""
+    for status in model_statuses():
+        if status.available and not status.spec.takes_reference:
+            return status.spec.name
+    return None
+
+
+def restore_guided(
+    photo: Photo, faces: list[Face], restorer, references, restorers: RestorerCache, cancel: CancelToken | None = None
+) -> Generator[Progress, None, tuple[dict[int, tuple], list[FaceReport]]]:
+    """Restore each face with its own reference from `references` (the closest face of the reference photo, or
+    the library's best photo of that person); faces the library has nobody for are restored by the blind default
+    model instead. Returns (done, reports) like `restore_faces`, each report naming its reference. A reference
+    that looks like someone else is warned about in a Progress message before any face is restored, and in
+    that face's report."""
+    from frstudio.core.references import match_faces
+
+    yield Progress("identity", 0.15, 0, len(faces), photo.path)
+    found = match_faces(photo.pixels, faces, references, restorer.spec.input_size)
+    for warning in found.warnings:
+        yield Progress("identity", 0.2, 0, len(faces), photo.path, f"warning: {photo.path.name if photo.path else 'photo'}, {warning}")
+    done, reports = {}, []
+    guided = [f for f in faces if f.index in found.matches]
+    if guided:
+        crops = {i: m.aligned for i, m in found.matches.items()}
+        done, reports = yield from restore_faces(photo, guided, restorer, crops, cancel)
+        for r in reports:
+            match = found.matches[r.index]
+            r.reference = match.describe()
+            if match.different_person and r.restored:
+                r.message = f"the reference {r.reference} looks like a different person"
+            if r.index in done:  # shown beside the warped reference by --compare
+                done[r.index][1].extras["reference"] = crops[r.index]
+    others = [f for f in faces if f.index not in found.matches]
+    if others:
+        fallback = blind_model()
+        if fallback is None:
+            reports += [FaceReport(f.index, f.box, f.eye_distance, False, "", "no reference of this person and no other model to fall back to") for f in others]
+        else:
+            more, more_reports = yield from restore_faces(photo, others, restorers.get(fallback), None, cancel)
+            for r in more_reports:
+                r.message = r.message or "no reference of this person: restored without one"
+            done.update(more)
+            reports += more_reports
+    reports.sort(key=lambda r: r.index)
+    return done, reports
+
+
 def _make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -295,6 +344,11 @@ def _save_extras(photo: Photo, pixels: np.ndarray, faces: list[Face], done: dict
     stem = dest.with_suffix("").name
     if options.compare:
         written.append(save_image(comparison_image(photo.pixels, pixels), dest.with_name(f"{stem}_compare.jpg"), quality=90))
+        for index, (aligned, result) in sorted(done.items()):
+            if "warped" in result.extras:  # a guided face: before | reference | warped reference | after
+                strip = [aligned.image, result.extras["reference"], result.extras["warped"].transpose(1, 2, 0), result.image]
+                crops = [np.clip(np.round(np.asarray(c, np.float32) * 255), 0, 255).astype(np.uint8) for c in strip]
+                written.append(save_image(np.concatenate(crops, axis=1), dest.with_name(f"{stem}_face{index}_reference.png")))
     if options.save_crops:
         for index, (aligned, result) in sorted(done.items()):
             for tag, img in (("before", aligned.image), ("after", result.image)):
@@ -339,11 +393,18 @@ def restore_batch(
     results: list[PhotoResult] = []
     # Load the model before the first photo: missing weights are one clear error, not one per photo.
     spec = restorers.get(resolve_model(options.model)).spec
-    if spec.takes_reference and options.reference is None:
-        raise ModelUnavailableError(f"{spec.title} needs a reference photo of the same person (--reference)")
-    reference = None
-    if options.reference is not None and spec.takes_reference:
-        reference = aligned_reference(Path(options.reference), spec.input_size, options.detection)
+    references = None
+    if spec.takes_reference:
+        from frstudio.core.references import ReferenceLibrary, ReferencePhoto
+
+        if options.reference is not None:
+            references = ReferencePhoto(options.reference, options.detection)
+            references.faces  # detect it now: a reference without a face is one clear error, not one per photo
+        elif options.reference_dir is not None:
+            references = ReferenceLibrary(options.reference_dir, options.detection)
+            yield from (BatchEvent(0, len(files), progress=p) for p in references.index(lambda: bool(cancel and cancel.cancelled)))
+        else:
+            raise ModelUnavailableError(f"{spec.title} needs a reference photo of the same person (--reference or --reference-dir)")
     # Outputs written in this run must not be picked up again when the output folder is inside an input folder.
     outputs = {output_path_for(f, options, root).resolve() for f, root in files}
     files = [(f, root) for f, root in files if f.resolve() not in outputs]
@@ -351,7 +412,7 @@ def restore_batch(
         if cancel and cancel.cancelled:
             results.extend(PhotoResult(p, "cancelled") for p, _ in files[i:])
             break
-        job = restore_photo(path, options, restorers, cancel, reference, root)
+        job = restore_photo(path, options, restorers, cancel, None, root, references)
         try:
             while True:
                 yield BatchEvent(i, len(files), progress=next(job))

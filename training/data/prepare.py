@@ -23,6 +23,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+# sharpness and yaw: the measures the app also ranks a user's reference photos by (one definition)
+from frstudio.core.references import face_sharpness, yaw_proxy
+
 SHARD_SIZE = 500
 CROP = 128
 META_FIELDS = ["file", "source", "identity", "age", "gender", "split", "sharpness", "yaw", "eye_distance", "score"]
@@ -41,20 +44,6 @@ class ManifestRow:
 def read_manifest(data: Path) -> list[ManifestRow]:
     with open(data / "manifest.csv", newline="", encoding="utf-8") as fh:
         return [ManifestRow(r["file"], r["source"], r["identity"], r["age"], r["gender"], r["split"]) for r in csv.DictReader(fh)]
-
-
-def sharpness(crop: np.ndarray) -> float:
-    """Variance of the Laplacian of the grey crop: low for blurry photos."""
-    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
-    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
-
-
-def yaw_proxy(landmarks: np.ndarray) -> float:
-    """Signed head turn from the landmarks: the nose tip's offset from the midpoint of the jaw's ends,
-    in units of face width (0 frontal, about +-0.5 in profile)."""
-    left, right, nose = landmarks[0], landmarks[16], landmarks[30]
-    width = np.linalg.norm(right - left) or 1.0
-    return float(np.dot(nose - (left + right) / 2, (right - left) / width) / width)
 
 
 def face_mask(landmarks_crop: np.ndarray, size: int = CROP) -> np.ndarray:
@@ -97,7 +86,7 @@ def _process_shard(data: str, rows: list[ManifestRow], out_path: str) -> dict:
         lms.append(lm)
         masks.append(face_mask(lm))
         descs.append(face_descriptor(rgb, face.landmarks))
-        meta.append([row.file, row.source, row.identity, row.age, row.gender, row.split, round(sharpness(crop), 2), round(yaw_proxy(lm), 4), round(face.eye_distance, 2), round(face.score, 3)])
+        meta.append([row.file, row.source, row.identity, row.age, row.gender, row.split, round(face_sharpness(crop), 2), round(yaw_proxy(lm), 4), round(face.eye_distance, 2), round(face.score, 3)])
     tmp = out_path + ".part.npz"
     np.savez(
         tmp,
