@@ -40,6 +40,16 @@ def tinted(pixels, tint, columns=slice(None)):
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def drain(job):
+    """Run a pipeline generator to the end: (its return value, the Progress events it yielded)."""
+    events = []
+    try:
+        while True:
+            events.append(next(job))
+    except StopIteration as stop:
+        return stop.value, events
+
+
 def save(path, pixels):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(pixels).save(path)
@@ -161,12 +171,7 @@ def test_pipeline_guides_matching_faces_and_falls_back_for_the_others(guided_wei
     source = save(tmp_path / "in" / "family.png", two_people)
     options = RestoreOptions(model="gfrnet", compare=True)
     job = restore_photo(source, options, RestorerCache(), references=library)
-    events = []
-    try:
-        while True:
-            events.append(next(job))
-    except StopIteration as stop:
-        result = stop.value
+    result, events = drain(job)
     assert result.status == "restored", result.message
     by_model = {f.model: f for f in result.faces}
     assert set(by_model) == {"gfrnet", "tiny"} and all(f.restored for f in result.faces)
@@ -181,12 +186,7 @@ def test_a_reference_of_someone_else_is_warned_about_before_restoring(guided_wei
     reference = ReferencePhoto(save(tmp_path / "stranger.png", tinted(portrait, GREEN)))
     source = save(tmp_path / "in" / "me.png", portrait)
     job = restore_photo(source, RestoreOptions(model="gfrnet"), RestorerCache(), references=reference)
-    events = []
-    try:
-        while True:
-            events.append(next(job))
-    except StopIteration as stop:
-        result = stop.value
+    result, events = drain(job)
     stages = [e.stage for e in events]
     warning = next(i for i, e in enumerate(events) if e.message.startswith("warning"))
     assert "different person" in events[warning].message and warning < stages.index("restore")
