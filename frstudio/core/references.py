@@ -22,18 +22,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from frstudio.core.align import TEMPLATE_SIZE, align_face, estimate_transform, five_points, transform_points
-from frstudio.core.descriptors import Describer, describe_in_process
+from frstudio.core.dlib_work import describe_in_process
 from frstudio.core.detect import DetectionSettings, Face, detect_faces
 from frstudio.core.errors import FRStudioError, PhotoError
 from frstudio.core.identity import SAME_PERSON_DISTANCE, descriptor_distance
 from frstudio.core.imageio import load_photo, to_uint8
+
+# Computes dlib descriptors of [(RGB uint8 crop, its 68 landmarks)]: `describe_in_process`, or the `describe`
+# method of `frstudio.core.dlib_work.DlibProcess`, which keeps a GUI's event loop free while dlib holds the GIL.
+Describer = Callable[[Sequence[tuple[np.ndarray, np.ndarray]]], list[np.ndarray]]
 
 INDEX_VERSION = 1
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"}
