@@ -113,7 +113,7 @@ class ReferenceMatch:
 def describe_photo_faces(pixels: np.ndarray, faces: list[Face], describe: Describer | None = None) -> list[np.ndarray]:
     """dlib descriptors of `faces` of a photo (RGB, uint8 or uint16), each computed on the face aligned to the
     128 x 128 template with its landmarks carried along: only small crops travel to a helper process.
-    `describe`: a Describer (e.g. a `DescriptorProcess` in the GUI); default: in this process."""
+    `describe`: a Describer (e.g. `DlibProcess().describe` in the GUI); default: in this process."""
     items = []
     for f in faces:
         matrix = estimate_transform(five_points(f.landmarks), TEMPLATE_SIZE)
