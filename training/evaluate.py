@@ -271,7 +271,7 @@ def evaluate_restorer(model: str, protocol: str, cache: Path, limit: int | None 
         "output": rows["output"].summary(hq_desc, ids),
         **extras.summary(),
     }
-    if takes_reference:
+    if restorer.spec.takes_reference:  # "none" too: it is that model's no-reference row, not its main one
         report["reference"] = reference
     if grid is not None and shown:
         from PIL import Image
