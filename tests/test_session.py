@@ -9,7 +9,7 @@ from PIL import Image
 
 from frstudio import models
 from frstudio.core import session as session_mod
-from frstudio.core.descriptors import DescriptorProcess, describe_in_process
+from frstudio.core.dlib_work import DlibInProcess, DlibProcess
 from frstudio.core.errors import PhotoError
 from frstudio.core.imageio import load_photo
 from frstudio.core.pipeline import RestorerCache
@@ -74,9 +74,13 @@ def counting(tiny_weights):
     return made, RestorerCache(factory)
 
 
-def _session(path, restorers=None, describe=None):
-    fake = lambda items: [np.zeros(128, np.float32) for _ in items]  # noqa: E731 - identity is not under test here
-    s = PhotoSession.open(path, restorers=restorers, describe=describe or fake)
+class NoIdentity(DlibInProcess):
+    def describe(self, items):  # identity is not under test here: skip the 75 ms per face
+        return [np.zeros(128, np.float32) for _ in items]
+
+
+def _session(path, restorers=None, dlib=None):
+    s = PhotoSession.open(path, restorers=restorers, dlib=dlib or NoIdentity())
     s.defaults = replace(s.defaults, model="tiny")
     run(s.detect())
     return s
@@ -143,11 +147,11 @@ def test_unknown_model_fails_faces_not_the_session(photo_path, tiny_weights):
 
 
 def test_identity_drift_is_measured_and_flagged(photo_path, tiny_weights):
-    s = _session(photo_path, describe=describe_in_process)
+    s = _session(photo_path, dlib=DlibInProcess())
     run(s.restore())
     gentle = s.info(0)
     assert gentle.drift is not None and 0 <= gentle.drift < DRIFT_WARNING and not gentle.drifted
-    s2 = _session(photo_path, RestorerCache(lambda name: Scrambler(models.MODELS[name])), describe_in_process)
+    s2 = _session(photo_path, RestorerCache(lambda name: Scrambler(models.MODELS[name])), DlibInProcess())
     run(s2.restore())
     assert s2.info(0).drift > DRIFT_WARNING and s2.info(0).drifted
 
@@ -199,7 +203,7 @@ def test_export_never_overwrites_and_writes_the_comparison(photo_path, tiny_weig
 
 
 def test_reference_match_finds_the_same_person(photo_path, tiny_weights):
-    s = _session(photo_path, describe=describe_in_process)
+    s = _session(photo_path, dlib=DlibInProcess())
     match = s.reference_match(0, SAMPLE)
     assert isinstance(match, ReferenceMatch) and match.distance < 0.3 and not match.different_person
     assert ReferenceMatch(Path("x"), 0.6).different_person
@@ -215,10 +219,14 @@ def test_reference_library_proposals(photo_path, tiny_weights):
     assert run(s.match_references(Library())) == {0: SAMPLE}  # the 0.7 matches are a different person
 
 
-def test_descriptor_process_matches_in_process(astronaut, astronaut_landmarks):
-    pool = DescriptorProcess()
+def test_dlib_process_matches_in_process(astronaut, astronaut_landmarks):
+    here, helper = DlibInProcess(), DlibProcess()
     try:
-        far = pool([(astronaut, astronaut_landmarks)])[0]
+        far = helper.describe([(astronaut, astronaut_landmarks)])[0]
+        faces = helper.detect(astronaut)
+        drawn = helper.manual_face(astronaut, faces[0].box, 5)
     finally:
-        pool.close()
-    np.testing.assert_allclose(far, describe_in_process([(astronaut, astronaut_landmarks)])[0], atol=1e-5)
+        helper.close()
+    np.testing.assert_allclose(far, here.describe([(astronaut, astronaut_landmarks)])[0], atol=1e-5)
+    assert len(faces) == 1 and np.allclose(faces[0].landmarks, astronaut_landmarks, atol=1e-3)
+    assert drawn.index == 5 and drawn.detector == "manual"

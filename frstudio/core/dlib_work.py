@@ -1,54 +1,97 @@
-"""dlib face descriptors for many faces at once, in this process or in a helper process.
+"""dlib's work for an interactive app (detection, landmarks, descriptors), in this process or a helper process.
 
-dlib's descriptor network holds the GIL for ~75 ms per face on this CPU, so a GUI that computed it on a worker
-thread would still freeze its event loop for that long per face. `DescriptorProcess` runs the same function in
-a spawned process (started on first use, kept for the session); `describe_in_process` is for the command
-line, the tests and any caller without an event loop to keep alive.
+dlib holds the GIL in several slow calls: building the HOG detector (~0.4 s) and loading the landmark model
+(~1 s) the first time, and the descriptor network for ~75 ms per face every time. On a worker thread those
+still freeze a GUI's event loop. `DlibProcess` runs the same functions in one spawned helper process (started
+on first use, kept for the session); `DlibInProcess` is for the command line, the tests and any caller
+without an event loop to keep alive. Both offer the same three methods.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import shared_memory
 
 import numpy as np
 
+from frstudio.core.detect import DetectionSettings, Face, detect_faces, manual_face
 from frstudio.core.identity import face_descriptor
 
 # One item: an RGB uint8 image and the 68 landmarks of the face in it.
 FaceItem = tuple[np.ndarray, np.ndarray]
-Describer = Callable[[Sequence[FaceItem]], list[np.ndarray]]
 
 
 def describe_in_process(items: Sequence[FaceItem]) -> list[np.ndarray]:
     return [face_descriptor(image, landmarks) for image, landmarks in items]
 
 
-class DescriptorProcess:
-    """A `Describer` that computes in one spawned helper process (spawn, not fork: forking a process that runs
-    Qt and torch threads is unsafe)."""
+def _warm() -> None:
+    """Load every dlib model once (in the helper process, so the GUI process never pays for it)."""
+    from frstudio.core.detect import _shape_predictor
+    from frstudio.core.identity import _recogniser
+
+    detect_faces(np.zeros((64, 64, 3), np.uint8))
+    _shape_predictor()
+    _recogniser()
+
+
+def _detect_shared(name: str, shape: tuple, settings: DetectionSettings | None) -> list[Face]:
+    shm = shared_memory.SharedMemory(name=name)
+    try:
+        return detect_faces(np.ndarray(shape, np.uint8, buffer=shm.buf), settings)
+    finally:
+        shm.close()
+
+
+class DlibInProcess:
+    def describe(self, items: Sequence[FaceItem]) -> list[np.ndarray]:
+        return describe_in_process(items)
+
+    def detect(self, rgb8: np.ndarray, settings: DetectionSettings | None = None) -> list[Face]:
+        return detect_faces(rgb8, settings)
+
+    def manual_face(self, rgb8: np.ndarray, box, index: int) -> Face:
+        return manual_face(rgb8, box, index)
+
+
+class DlibProcess(DlibInProcess):
+    """The same calls in one spawned helper process (spawn, not fork: forking a process that runs Qt and torch
+    threads is unsafe). Arrays travel by pickling: callers send crops or regions, a whole photo only to detect."""
 
     def __init__(self):
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
-    def _executor(self) -> ProcessPoolExecutor:
+    def _call(self, fn, *args):
         with self._lock:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-            return self._pool
+            pool = self._pool
+        return pool.submit(fn, *args).result()
 
     def warm_up(self) -> None:
-        """Start the process and load dlib's network now, so the first real call does not pay for it."""
-        self._executor().submit(describe_in_process, []).result()
+        """Start the process and load dlib's models now, so the first photo does not wait for them."""
+        self._call(_warm)
 
-    def __call__(self, items: Sequence[FaceItem]) -> list[np.ndarray]:
-        if not items:
-            return []
-        # Only small crops travel: callers pass aligned faces, never a whole photo.
-        return self._executor().submit(describe_in_process, list(items)).result()
+    def describe(self, items: Sequence[FaceItem]) -> list[np.ndarray]:
+        return self._call(describe_in_process, list(items)) if items else []
+
+    def detect(self, rgb8: np.ndarray, settings: DetectionSettings | None = None) -> list[Face]:
+        # The photo goes through shared memory: pickling 36 MB (12 MP) holds the GIL for ~50 ms, while numpy's
+        # copy into shared memory releases it.
+        shm = shared_memory.SharedMemory(create=True, size=max(1, rgb8.nbytes))
+        try:
+            np.copyto(np.ndarray(rgb8.shape, np.uint8, buffer=shm.buf), rgb8)
+            return self._call(_detect_shared, shm.name, rgb8.shape, settings)
+        finally:
+            shm.close()
+            shm.unlink()
+
+    def manual_face(self, rgb8: np.ndarray, box, index: int) -> Face:
+        return self._call(manual_face, rgb8, box, index)
 
     def close(self) -> None:
         with self._lock:

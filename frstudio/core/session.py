@@ -25,8 +25,8 @@ from typing import Protocol
 import numpy as np
 
 from frstudio.core.align import TEMPLATE_SIZE, align_face, estimate_transform, five_points, transform_points
-from frstudio.core.descriptors import Describer, describe_in_process
-from frstudio.core.detect import DetectionSettings, Face, detect_faces, manual_face
+from frstudio.core.detect import DetectionSettings, Face
+from frstudio.core.dlib_work import DlibInProcess
 from frstudio.core.errors import Cancelled, FRStudioError, PhotoError
 from frstudio.core.identity import SAME_PERSON_DISTANCE, descriptor_distance
 from frstudio.core.imageio import Photo, load_photo, save_image, save_photo, to_uint8
@@ -153,13 +153,13 @@ class PhotoSession:
         self,
         photo: Photo,
         restorers: RestorerCache | None = None,
-        describe: Describer = describe_in_process,
+        dlib: DlibInProcess | None = None,  # DlibProcess in the app: dlib's GIL-holding calls off its process
         detection: DetectionSettings | None = None,
         match_tone: bool | None = None,  # None: the pipeline's auto (keeps a relit face's new tone)
     ):
         self.photo = photo
         self.restorers = restorers or RestorerCache()
-        self.describe = describe
+        self.dlib = dlib or DlibInProcess()
         self.detection = detection or DetectionSettings()
         self.match_tone = match_tone
         self.defaults = FaceChoice()  # given to faces found from now on
@@ -187,7 +187,7 @@ class PhotoSession:
     def detect(self) -> Generator[Progress, None, list[Face]]:
         """Find the faces (faces drawn by hand are kept, numbered after the detected ones)."""
         yield Progress("detect", 0.0, path=self.photo.path)
-        found = detect_faces(self.rgb8, self.detection)
+        found = self.dlib.detect(self.rgb8, self.detection)
         manual = [f for f in self.faces if f.detector == "manual"]
         old_choices = {self._face_key(f)[1]: self.choices[f.index] for f in self.faces}
         self.faces, self.choices = [], {}
@@ -214,7 +214,13 @@ class PhotoSession:
         if min(x1 - x0, y1 - y0) < MIN_MANUAL_BOX:
             raise PhotoError(f"draw a box of at least {MIN_MANUAL_BOX} pixels around the face")
         index = max((f.index for f in self.faces), default=-1) + 1
-        face = manual_face(self.rgb8, (x0, y0, x1, y1), index)
+        # Only the region around the box goes to dlib (it may be in another process: no 50 MP copies).
+        pad = 0.5 * max(x1 - x0, y1 - y0)
+        rx, ry = int(max(0, x0 - pad)), int(max(0, y0 - pad))
+        roi = np.ascontiguousarray(self.rgb8[ry : int(min(h, y1 + pad)), rx : int(min(w, x1 + pad))])
+        face = self.dlib.manual_face(roi, (x0 - rx, y0 - ry, x1 - rx, y1 - ry), index)
+        face.box = (x0, y0, x1, y1)
+        face.landmarks = face.landmarks + np.array([rx, ry], np.float32)
         self.faces.append(face)
         self.choices[index] = replace(self.defaults)
         return face
@@ -236,8 +242,8 @@ class PhotoSession:
     def set_choice(self, index: int, **changes) -> None:
         self.choices[index] = replace(self.choices[index], **changes)
 
-    def model_for(self, index: int) -> str | None:
-        choice = self.choices[index]
+    def model_for(self, index: int, choice: FaceChoice | None = None) -> str | None:
+        choice = choice or self.choices[index]
         if choice.model != AUTO:
             return choice.model
         return auto_model(self.face(index).eye_distance, choice.reference is not None, self.available)
@@ -245,11 +251,12 @@ class PhotoSession:
     def _face_key(self, face: Face) -> tuple:
         return (face.index, hashlib.sha1(np.ascontiguousarray(face.landmarks, np.float32).tobytes()).hexdigest())
 
-    def _result_key(self, face: Face) -> tuple | None:
-        model = self.model_for(face.index)
+    def _result_key(self, face: Face, choice: FaceChoice | None = None) -> tuple | None:
+        choice = choice or self.choices[face.index]
+        model = self.model_for(face.index, choice)
         if model is None:
             return None
-        reference = self.choices[face.index].reference
+        reference = choice.reference
         ref_key = None
         if reference is not None and get_spec(model).takes_reference:
             ref_key = (str(reference), reference.stat().st_mtime_ns if reference.exists() else 0)
@@ -268,20 +275,21 @@ class PhotoSession:
     def restore(self, cancel: CancelToken | None = None) -> Generator[Progress, None, list[int]]:
         """Restore the included faces that have no current result; returns the indices that failed (they keep
         their original pixels and have a message in `info()`)."""
-        stale = set(self.stale_faces())
-        todo = [f for f in self.faces if f.index in stale]
+        # A snapshot of the choices: the user may change them while this runs on a worker thread; results are
+        # filed under the choices they were computed for, and a later run picks up the changes.
+        choices = dict(self.choices)
+        todo = [f for f in list(self.faces) if choices[f.index].included and self._result_key(f, choices[f.index]) not in self._results]
         groups: dict[tuple, list[Face]] = {}
         for face in todo:
-            model = self.model_for(face.index)
-            key = self._result_key(face)
-            groups.setdefault((model, key[-1] if key else None), []).append(face)
+            key = self._result_key(face, choices[face.index])
+            groups.setdefault((key[-2] if key else None, key[-1] if key else None), []).append(face)
         total, finished, failed = len(todo), 0, []
         yield Progress("restore", 0.0, 0, total, self.photo.path)
         for (model, _), faces in groups.items():
             if cancel:
                 cancel.raise_if_cancelled()
             try:
-                reports = yield from self._restore_group(model, faces, finished, total, cancel)
+                reports = yield from self._restore_group(model, faces, choices, finished, total, cancel)
             except Cancelled:
                 raise
             except FRStudioError as exc:  # a model that cannot load fails its faces, not the session
@@ -297,14 +305,14 @@ class PhotoSession:
         yield Progress("done", 1.0, finished, total, self.photo.path)
         return failed
 
-    def _restore_group(self, model: str | None, faces: list[Face], finished: int, total: int, cancel) -> Generator[Progress, None, dict[int, str]]:
+    def _restore_group(self, model: str | None, faces: list[Face], choices: dict, finished: int, total: int, cancel) -> Generator[Progress, None, dict[int, str]]:
         """Restore faces sharing a model and reference; returns {index: message} for faces that failed."""
         if model is None:
             return {f.index: "no model with bundled weights can restore this face" for f in faces}
         spec = get_spec(model)
         reference = None
         if spec.takes_reference:
-            path = self.choices[faces[0].index].reference
+            path = choices[faces[0].index].reference
             if path is None:
                 return {f.index: f"{spec.title} needs a reference photo of this person: choose one, or pick another model" for f in faces}
             reference = self._reference_crop(faces[0], path, spec.input_size)
@@ -320,7 +328,7 @@ class PhotoSession:
         new = []
         for index, (aligned, restored) in done.items():
             result = _Result(aligned, restored, model, dict(getattr(restored, "verdict", {}) or {}))
-            self._results[self._result_key(by_index[index])] = result
+            self._results[self._result_key(by_index[index], choices[index])] = result
             new.append((by_index[index], result))
         yield Progress("identity", (finished + len(faces)) / max(total, 1), finished + len(faces), total, self.photo.path)
         self._measure_drift(new)
@@ -336,7 +344,7 @@ class PhotoSession:
     def input_descriptor(self, face: Face) -> np.ndarray:
         key = self._face_key(face)
         if key not in self._descriptors:
-            self._descriptors[key] = self.describe([self._aligned128(face)])[0]
+            self._descriptors[key] = self.dlib.describe([self._aligned128(face)])[0]
         return self._descriptors[key]
 
     def _measure_drift(self, new: list[tuple[Face, _Result]]) -> None:
@@ -348,7 +356,7 @@ class PhotoSession:
                 items.append((crop, landmarks))
             out = result.restored.image
             items.append((_crop8(out), landmarks * (out.shape[0] / TEMPLATE_SIZE)))
-        descriptors = iter(self.describe(items))  # one call: one round trip to a descriptor process
+        descriptors = iter(self.dlib.describe(items))  # one call: one round trip to a descriptor process
         for face, result in new:
             if face.index in need_input:
                 self._descriptors[self._face_key(face)] = next(descriptors)
@@ -362,14 +370,14 @@ class PhotoSession:
         if key not in self._reference_faces:
             photo = load_photo(path)
             rgb8 = to_uint8(photo.pixels)
-            faces = detect_faces(rgb8, self.detection)
+            faces = self.dlib.detect(rgb8, self.detection)
             if not faces:
                 raise PhotoError(f"{Path(path).name}: no face found in the reference photo")
             items = []
             for f in faces:
                 matrix = estimate_transform(five_points(f.landmarks), TEMPLATE_SIZE)
                 items.append((_crop8(align_face(photo.pixels, f.landmarks, TEMPLATE_SIZE).image), transform_points(f.landmarks, matrix)))
-            descriptors = self.describe(items)
+            descriptors = self.dlib.describe(items)
             crops = [align_face(photo.pixels, f.landmarks, size).image for f in faces]
             self._reference_faces[key] = list(zip(crops, descriptors))
         return self._reference_faces[key]

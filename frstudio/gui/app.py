@@ -23,14 +23,14 @@ from frstudio.gui.options import GuiOptions, parse_gui_args
 SCRIPT_TIMEOUT_S = 300
 
 
-def _warm_up(describe) -> None:
-    """Load torch and start the descriptor process while the user looks at the photo (a background thread:
+def _warm_up(dlib) -> None:
+    """Load torch and start dlib's helper process while the user looks at the photo (a background thread:
     Python's import lock is per module, so the GUI thread keeps running)."""
     try:
         import torch  # noqa: F401
 
-        if hasattr(describe, "warm_up"):
-            describe.warm_up()
+        if hasattr(dlib, "warm_up"):
+            dlib.warm_up()
     except Exception:  # noqa: BLE001 - only a head start; the real call reports its own errors
         pass
 
@@ -96,7 +96,7 @@ def run(argv: list[str] | None = None, options: GuiOptions | None = None) -> int
     window.show()
     if os.environ.get("FRSTUDIO_REPORT_SHOWN"):  # benchmarks/bench_gui.py: wall-clock time the window is up
         QTimer.singleShot(0, lambda: print(f"window-shown {time.time():.3f}", flush=True))
-    QTimer.singleShot(200, lambda: threading.Thread(target=_warm_up, args=(window.describe,), daemon=True).start())
+    QTimer.singleShot(200, lambda: threading.Thread(target=_warm_up, args=(window.dlib,), daemon=True).start())
     script = Script(window, options, app) if (options.open or options.batch or options.screenshot) else None
     code = app.exec()
     return script.exit_code if script else code

@@ -87,12 +87,14 @@ class CompareArea(QWidget):
         self.set_mode("result" if on else self.mode)
 
     def set_photo(self, full, display) -> None:
+        """`display`: a display_copy() of `full`; one pixmap made of it serves both views."""
+        pixmap = to_pixmap(display) if display is not None else None
         for view in (self.main, self.left):
-            view.set_photo(full, display)
+            view.set_photo(full, pixmap)
         self.strip.clear()
 
     def set_result(self, full, display) -> None:
-        self.main.set_result(full, display)
+        self.main.set_result(full, to_pixmap(display) if display is not None else None)
 
     def set_faces(self, faces) -> None:
         for view in (self.main, self.left):

@@ -14,22 +14,24 @@ DISPLAY_MAX_SIDE = 2560
 
 
 def display_copy(pixels: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
-    """An 8-bit RGB copy no larger than `max_side` (area-averaged, so no aliasing). Call it off the GUI thread."""
+    """A copy no larger than `max_side` (area-averaged, so no aliasing) laid out as Qt's native 32-bit pixels
+    (B, G, R, 255 in memory), so the GUI thread can make a pixmap of it without converting. Call it off the GUI
+    thread: for a 12 MP photo this is ~50 ms that the event loop does not have to spend."""
     h, w = pixels.shape[:2]
     scale = min(1.0, max_side / max(h, w))
     if scale < 1.0:
-        small = cv2.resize(pixels, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-        return np.ascontiguousarray(to_uint8(small))
-    return np.ascontiguousarray(to_uint8(pixels))
+        pixels = cv2.resize(pixels, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(to_uint8(pixels), cv2.COLOR_RGB2BGRA)
 
 
-def to_qimage(rgb8: np.ndarray) -> QImage:
-    """A QImage owning a copy of an RGB uint8 array (the array may be freed afterwards)."""
-    rgb8 = np.ascontiguousarray(rgb8, dtype=np.uint8)
-    if rgb8.ndim == 2:
-        rgb8 = np.repeat(rgb8[:, :, None], 3, axis=2)
-    h, w = rgb8.shape[:2]
-    return QImage(rgb8.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+def to_qimage(pixels: np.ndarray) -> QImage:
+    """A QImage owning a copy of an RGB uint8 array, or of a display_copy() (4 channels)."""
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+    h, w, channels = pixels.shape
+    fmt = QImage.Format.Format_RGB32 if channels == 4 else QImage.Format.Format_RGB888
+    return QImage(pixels.data, w, h, channels * w, fmt).copy()
 
 
 def to_pixmap(rgb8: np.ndarray) -> QPixmap:

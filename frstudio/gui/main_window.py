@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from frstudio.core.descriptors import DescriptorProcess
+from frstudio.core.dlib_work import DlibProcess
 from frstudio.core.errors import FRStudioError
 from frstudio.core.pipeline import IMAGE_SUFFIXES, Progress, RestoreOptions, RestorerCache, expand_inputs, restore_batch
 from frstudio.core.restore import get_spec, model_statuses
@@ -103,13 +103,14 @@ class MessageBar(QWidget):
 class MainWindow(QMainWindow):
     idle = Signal()  # no job running and nothing waiting: scripts and tests wait for it
 
-    def __init__(self, settings: Settings, describe=None, parent=None):
+    def __init__(self, settings: Settings, dlib=None, parent=None):
         super().__init__(parent)
         self.settings = settings
         self.setWindowTitle("FR Studio")
         self.statuses = [s for s in model_statuses() if s.available]
-        # dlib's descriptor holds the GIL ~75 ms per face: in a helper process it cannot freeze the window.
-        self.describe = describe or DescriptorProcess()
+        # dlib holds the GIL in slow calls (model loading, ~75 ms per descriptor): in a helper process they cannot
+        # freeze the window (benchmarks/bench_gui.py measures it).
+        self.dlib = dlib or DlibProcess()
         self.restorers = RestorerCache()
         self.session: PhotoSession | None = None
         self.undo_stack = QUndoStack(self)
@@ -367,7 +368,7 @@ class MainWindow(QMainWindow):
 
         def work(cancel):
             yield Progress("load", 0.05, path=path)
-            session = PhotoSession.open(path, restorers=self.restorers, describe=self.describe)
+            session = PhotoSession.open(path, restorers=self.restorers, dlib=self.dlib)
             session.defaults.model, session.defaults.strength = defaults
             yield Loaded(session, display_copy(session.photo.pixels))
             yield from session.detect()
@@ -714,8 +715,8 @@ class MainWindow(QMainWindow):
             if job is not None:
                 job.cancel()
                 job.wait(10_000)
-        if isinstance(self.describe, DescriptorProcess):
-            self.describe.close()
+        if isinstance(self.dlib, DlibProcess):
+            self.dlib.close()
         super().closeEvent(event)
 
     def _about(self) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PySide6.QtCore import QLineF, QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsLineItem,
@@ -76,20 +76,21 @@ class _Layer:
         self.detail = QGraphicsPixmapItem(parent)
         self.full: np.ndarray | None = None
 
-    def set_image(self, full: np.ndarray | None, display: np.ndarray | None) -> None:
+    def set_image(self, full: np.ndarray | None, display: QPixmap | None) -> None:
         self.full = full
         self.detail.setVisible(False)
         if full is None or display is None:
-            self.base.setPixmap(to_pixmap(np.zeros((1, 1, 3), np.uint8)))
+            self.base.setPixmap(QPixmap())
             self.base.setVisible(False)
             return
-        self.base.setPixmap(to_pixmap(display))
-        self.base.setScale(full.shape[1] / display.shape[1])
+        self.base.setPixmap(display)
+        self.base.setScale(full.shape[1] / display.width())
         self.base.setVisible(True)
 
-    def update_detail(self, visible: QRectF, screen: QSize) -> None:
-        """Show full-resolution pixels for `visible` (photo pixels) when the scaled copy would be magnified."""
-        if self.full is None or self.base.scale() <= 1.0:
+    def update_detail(self, visible: QRectF, screen: QSize, zoom: float) -> None:
+        """Show full-resolution pixels for `visible` (photo pixels) when the scaled copy would be magnified
+        (`zoom`: screen pixels per photo pixel)."""
+        if self.full is None or zoom * self.base.scale() <= 1.05:
             self.detail.setVisible(False)
             return
         h, w = self.full.shape[:2]
@@ -165,7 +166,7 @@ class PhotoView(QGraphicsView):
     def has_photo(self) -> bool:
         return self._size != (0, 0)
 
-    def set_photo(self, full: np.ndarray | None, display: np.ndarray | None) -> None:
+    def set_photo(self, full: np.ndarray | None, display: QPixmap | None) -> None:
         self.before.set_image(full, display)
         self.after.set_image(None, None)
         self._size = (0, 0) if full is None else (full.shape[1], full.shape[0])
@@ -174,7 +175,7 @@ class PhotoView(QGraphicsView):
         self._apply_mode()
         self.fit()
 
-    def set_result(self, full: np.ndarray | None, display: np.ndarray | None) -> None:
+    def set_result(self, full: np.ndarray | None, display: QPixmap | None) -> None:
         self.after.set_image(full, display)
         self._apply_mode()
         self._detail_timer.start()
@@ -264,7 +265,7 @@ class PhotoView(QGraphicsView):
     def _update_detail(self) -> None:
         visible = self.mapToScene(self.viewport().rect()).boundingRect()
         for layer in (self.before, self.after):
-            layer.update_detail(visible, self.viewport().size())
+            layer.update_detail(visible, self.viewport().size(), self.zoom())
 
     def wheelEvent(self, event) -> None:
         steps = event.angleDelta().y() / 120.0

@@ -19,7 +19,7 @@ def settings_dir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def make_window(qtbot, tiny_weights):
-    from frstudio.core.descriptors import describe_in_process
+    from frstudio.core.dlib_work import DlibInProcess
     from frstudio.gui.main_window import MainWindow
     from frstudio.gui.settings import Settings, load_settings
 
@@ -27,7 +27,7 @@ def make_window(qtbot, tiny_weights):
         settings = settings or load_settings()
         if settings.model == "auto":
             settings.model = "tiny"
-        window = MainWindow(settings, describe=describe_in_process)
+        window = MainWindow(settings, dlib=DlibInProcess())
         qtbot.addWidget(window)
         window.resize(1100, 760)
         window.show()
