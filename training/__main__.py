@@ -24,6 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="faces from its test split; without a "
                    "cache, faces cut from resources/samples/astronaut.jpg")
     p.add_argument("--n", type=int, default=4, help="number of faces (rows)")
+    p = sub.add_parser("samples", help="a grid of degraded input / model output / ground truth")
+    p.add_argument("model")
+    p.add_argument("--out", type=Path, required=True, help="the PNG to write")
+    p.add_argument("--protocols", nargs="+", default=["frrnet"])
+    p.add_argument("--n", type=int, default=8, help="number of faces (rows)")
+    p.add_argument("--cache", type=Path, help="faces spread over its test split (dataset photos: do not commit "
+                   "the grid); without it, faces cut from resources/samples/astronaut.jpg (public domain)")
     p = sub.add_parser("loader-speed", help="batches per second of the training loader")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--split", default="train")
@@ -100,6 +107,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name:<14}{workers:>8}{speed:>11.2f}{1000 / speed:>10.1f}", flush=True)
     elif args.command == "train":
         return _train(args)
+    elif args.command == "samples":
+        from frstudio.core.paths import sample_photo
+        from frstudio.core.restore import Restorer
+        from training import montage
+
+        if args.cache is not None:
+            from training.data.dataset import FaceCache
+
+            faces = montage.cache_faces(FaceCache(args.cache), args.n)
+        else:
+            faces = montage.sample_faces(sample_photo(), args.n)
+        montage.write_montage(args.out, montage.restoration_grid(faces, Restorer(args.model), args.protocols))
+        print(args.out)
     elif args.command == "evaluate":
         return _evaluate(args)
     elif args.command == "export":

@@ -1,4 +1,5 @@
-"""`python -m training degradations --montage out.png`: what every degradation pipeline does to real faces.
+"""`python -m training degradations --montage out.png`: what every degradation pipeline does to real faces;
+`python -m training samples MODEL --out grid.png`: what a shipped model makes of them.
 
 One row per face, one column per pipeline: the HQ crop first, then each name of ``PIPELINES``. Each tile is
 degraded with ``protocol_rng(pipeline, file)``, so for cache faces the montage shows the very inputs the
@@ -64,10 +65,8 @@ def _tile(img: np.ndarray) -> np.ndarray:
     return np.clip(np.round(img * 255.0), 0, 255).astype(np.uint8)
 
 
-def degradation_montage(faces: list[tuple[str, np.ndarray]]) -> np.ndarray:
-    """The montage (H x W x 3 uint8 RGB) of ``faces`` = [(file name, HQ crop)] under every pipeline."""
-    columns = montage_columns()
-    height, width = montage_size(len(faces), len(columns))
+def _canvas(rows: int, columns: list[str]) -> np.ndarray:
+    height, width = montage_size(rows, len(columns))
     canvas = np.full((height, width, 3), BACKGROUND, np.uint8)
     for c, title in enumerate(columns):
         x = c * (TILE + GAP)
@@ -75,12 +74,35 @@ def degradation_montage(faces: list[tuple[str, np.ndarray]]) -> np.ndarray:
         (tw, th), _ = cv2.getTextSize(title, cv2.FONT_HERSHEY_SIMPLEX, 0.42, 1)
         cv2.putText(canvas, title, (x + (TILE - tw) // 2, (HEADER + th) // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.42,
                     (0, 0, 0), 1, cv2.LINE_AA)
+    return canvas
+
+
+def _fill_row(canvas: np.ndarray, row: int, tiles: list[np.ndarray]) -> None:
+    y = HEADER + row * (TILE + GAP)
+    for c, img in enumerate(tiles):
+        x = c * (TILE + GAP)
+        canvas[y : y + TILE, x : x + TILE] = _tile(img)
+
+
+def degradation_montage(faces: list[tuple[str, np.ndarray]]) -> np.ndarray:
+    """The montage (H x W x 3 uint8 RGB) of ``faces`` = [(file name, HQ crop)] under every pipeline."""
+    canvas = _canvas(len(faces), montage_columns())
     for r, (name, hq) in enumerate(faces):
-        y = HEADER + r * (TILE + GAP)
-        tiles = [hq] + [PIPELINES[p](hq, protocol_rng(p, name)).image for p in PIPELINES]
-        for c, img in enumerate(tiles):
-            x = c * (TILE + GAP)
-            canvas[y : y + TILE, x : x + TILE] = _tile(img)
+        _fill_row(canvas, r, [hq] + [PIPELINES[p](hq, protocol_rng(p, name)).image for p in PIPELINES])
+    return canvas
+
+
+def restoration_grid(faces: list[tuple[str, np.ndarray]], restorer, protocols: list[str]) -> np.ndarray:
+    """Per face: for each protocol its degraded input and the model's output, then the ground truth.
+    Inputs are drawn with ``protocol_rng`` as in the evaluation, so cache faces show the measured inputs."""
+    columns = [t for p in protocols for t in (p, "-> " + restorer.name)] + ["ground truth"]
+    canvas = _canvas(len(faces), columns)
+    for r, (name, hq) in enumerate(faces):
+        tiles = []
+        for p in protocols:
+            lq = PIPELINES[p](hq, protocol_rng(p, name)).image
+            tiles += [lq, restorer.restore(lq[None])[0].image]
+        _fill_row(canvas, r, tiles + [hq])
     return canvas
 
 
