@@ -230,3 +230,23 @@ def test_dlib_process_matches_in_process(astronaut, astronaut_landmarks):
     np.testing.assert_allclose(far, here.describe([(astronaut, astronaut_landmarks)])[0], atol=1e-5)
     assert len(faces) == 1 and np.allclose(faces[0].landmarks, astronaut_landmarks, atol=1e-3)
     assert drawn.index == 5 and drawn.detector == "manual"
+
+
+def test_dlib_process_falls_back_to_this_process_when_the_helper_dies(astronaut, astronaut_landmarks):
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    class DeadPool:
+        def submit(self, *args):
+            future = Future()
+            future.set_exception(BrokenProcessPool("killed"))
+            return future
+
+        def shutdown(self, **kwargs):
+            pass
+
+    helper = DlibProcess()
+    helper._pool = DeadPool()
+    faces = helper.detect(astronaut)
+    assert len(faces) == 1 and helper._in_process and helper._pool is None
+    assert helper.describe([(astronaut, astronaut_landmarks)])[0].shape == (128,)

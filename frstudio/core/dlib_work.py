@@ -12,13 +12,17 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from collections.abc import Sequence
+import logging
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import shared_memory
 
 import numpy as np
 
 from frstudio.core.detect import DetectionSettings, Face, detect_faces, manual_face
 from frstudio.core.identity import face_descriptor
+
+log = logging.getLogger(__name__)
 
 # One item: an RGB uint8 image and the 68 landmarks of the face in it.
 FaceItem = tuple[np.ndarray, np.ndarray]
@@ -64,13 +68,22 @@ class DlibProcess(DlibInProcess):
     def __init__(self):
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._in_process = False  # set when the helper cannot run: slower to respond, but the work still gets done
 
     def _call(self, fn, *args):
         with self._lock:
-            if self._pool is None:
+            if self._pool is None and not self._in_process:
                 self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
             pool = self._pool
-        return pool.submit(fn, *args).result()
+        if pool is not None:
+            try:
+                return pool.submit(fn, *args).result()
+            except BrokenProcessPool:
+                log.warning("dlib's helper process stopped; doing its work in this process from now on")
+                with self._lock:
+                    self._in_process, self._pool = True, None
+                pool.shutdown(wait=False, cancel_futures=True)
+        return fn(*args)
 
     def warm_up(self) -> None:
         """Start the process and load dlib's models now, so the first photo does not wait for them."""

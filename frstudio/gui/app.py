@@ -46,7 +46,7 @@ class Script:
         if options.restore:
             self.steps.append(window.restore)
         if options.swipe:
-            self.steps.append(lambda: window.set_compare_mode("swipe"))
+            self.steps.append(self._swipe)
         if options.batch:
             self.steps.append(self._batch)
         self.steps.append(self._finish)
@@ -55,6 +55,10 @@ class Script:
         self.timer = QTimer(interval=50)
         self.timer.timeout.connect(self._tick)
         self.timer.start()
+
+    def _swipe(self) -> None:
+        self.window.set_compare_mode("swipe")
+        self.window.compare.zoom_to_faces()
 
     def _batch(self) -> None:
         if self.options.output:

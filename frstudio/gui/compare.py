@@ -28,14 +28,16 @@ class CompareArea(QWidget):
         self.views.addWidget(self.left)
         self.views.addWidget(self.main)
         self.views.setChildrenCollapsible(False)
-        # Side by side: each view follows the other's zoom and scroll position.
-        self.main.viewChanged.connect(lambda: self.left.match(self.main) if self.left.isVisible() else None)
-        self.left.viewChanged.connect(lambda: self.main.match(self.left))
+        # Side by side: each view follows the other's zoom and scroll position (only then: the hidden left view
+        # must not drag the main view back to its own zoom).
+        self.main.viewChanged.connect(lambda: self.left.match(self.main) if self.mode == "side" else None)
+        self.left.viewChanged.connect(lambda: self.main.match(self.left) if self.mode == "side" else None)
 
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 1000)
         self.slider.setValue(500)
         self.slider.setAccessibleName("Swipe position")
+        self.mode = "result"
         self.slider.valueChanged.connect(lambda v: self.main.set_swipe(v / 1000))
         self.main.swipeChanged.connect(lambda f: self._set_slider(f))
         self.swipe_row = QWidget()
@@ -50,7 +52,9 @@ class CompareArea(QWidget):
         self.strip.setFlow(QListView.Flow.LeftToRight)
         self.strip.setWrapping(False)
         self.strip.setIconSize(QSize(196, 96))
-        self.strip.setFixedHeight(140)
+        self.strip.setFixedHeight(132)
+        self.strip.setSpacing(6)
+        self.strip.setStyleSheet("QListWidget { background: #2b2c30; color: #dddddd; border: none; }")
         self.strip.setMovement(QListView.Movement.Static)
         self.strip.setToolTip("Each face before | after restoration; click one to select it")
         self.strip.currentItemChanged.connect(self._strip_clicked)
@@ -78,6 +82,8 @@ class CompareArea(QWidget):
         if mode == "swipe":
             self.main.set_swipe(self.slider.value() / 1000)
         self.main.caption = "After" if mode == "side" else ""
+        # Outlines would hide the very faces a swipe is for; they come back in the other modes.
+        self.main.set_outlines(mode != "swipe")
         self.main.set_mode("swipe" if mode == "swipe" else "before" if (mode == "result" and self.show_original) else "after")
         if mode == "side":
             self.left.match(self.main)
@@ -109,7 +115,8 @@ class CompareArea(QWidget):
         self.strip.blockSignals(True)
         self.strip.clear()
         for index, (before, after) in sorted(crops.items()):
-            item = QListWidgetItem(QIcon(to_pixmap(side_by_side(before, after))), f"Face {index + 1}")
+            label = f"Face {index + 1}: before | after" if after is not None else f"Face {index + 1}"
+            item = QListWidgetItem(QIcon(to_pixmap(side_by_side(before, after))), label)
             item.setData(Qt.ItemDataRole.UserRole, index)
             self.strip.addItem(item)
         self.strip.blockSignals(False)
@@ -120,6 +127,13 @@ class CompareArea(QWidget):
 
     def fit(self) -> None:
         self.main.fit()
+
+    def zoom_to_faces(self) -> None:
+        """Fill the view with the faces, and put the swipe line through the middle of them."""
+        region = self.main.faces_region()
+        if region is not None:
+            self.main.show_region(region)
+            self.slider.setValue(round(1000 * region.center().x() / max(1.0, self.main.sceneRect().width())))
 
     def zoom_by(self, factor: float) -> None:
         self.main.zoom_by(factor)

@@ -207,6 +207,7 @@ class MainWindow(QMainWindow):
         self.mode_actions["result"].setChecked(True)
         self.original_action = a("Show &Original", self._toggle_original, "B", checkable=True, tip="Toggle before / after")
         self.fit_action = a("&Fit to Window", self.compare.fit, "Ctrl+0")
+        self.faces_action = a("Zoom to &Faces", self.compare.zoom_to_faces, "Ctrl+F")
         self.zoom_in_action = a("Zoom &In", lambda: self.compare.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn)
         self.zoom_out_action = a("Zoom &Out", lambda: self.compare.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut)
         self.actual_action = a("&Actual Pixels", self.compare.actual_size, "Ctrl+Shift+0")
@@ -232,7 +233,7 @@ class MainWindow(QMainWindow):
             view.addAction(action)
         view.addAction(self.original_action)
         view.addSeparator()
-        for action in (self.fit_action, self.zoom_in_action, self.zoom_out_action, self.actual_action):
+        for action in (self.fit_action, self.faces_action, self.zoom_in_action, self.zoom_out_action, self.actual_action):
             view.addAction(action)
         view.addSeparator()
         view.addAction(self.batch_panel_action)

@@ -154,6 +154,8 @@ class PhotoView(QGraphicsView):
         self._dragging_swipe = False
         self._band = QRubberBand(QRubberBand.Shape.Rectangle, self.viewport())
         self._syncing = False
+        self._fitted = True  # follow the window's size until the user zooms
+        self.outlines = True
         self._detail_timer = QTimer(self, singleShot=True, interval=80)
         self._detail_timer.timeout.connect(self._update_detail)
         self.horizontalScrollBar().valueChanged.connect(self._changed)
@@ -191,6 +193,7 @@ class PhotoView(QGraphicsView):
         for index, box in faces:
             item = FaceOutline(index, box)
             item.setZValue(3)
+            item.setVisible(self.outlines)
             self.scene().addItem(item)
             self._faces[index] = item
 
@@ -229,19 +232,43 @@ class PhotoView(QGraphicsView):
     # ---- zoom and sync -------------------------------------------------------------------------------
 
     def fit(self) -> None:
+        self._fitted = True
         if self.has_photo:
             self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
         self._changed()
 
+    def show_region(self, rect: QRectF) -> None:
+        """Zoom so that `rect` (photo pixels) fills the view."""
+        self._fitted = False
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self._changed()
+
+    def faces_region(self, margin: float = 0.3) -> QRectF | None:
+        """The faces' bounding box grown by `margin` of its size on each side, within the photo."""
+        if not self._faces:
+            return None
+        rect = QRectF()
+        for item in self._faces.values():
+            rect = rect.united(item.rect())
+        grow = margin * max(rect.width(), rect.height())
+        return rect.adjusted(-grow, -grow, grow, grow).intersected(self.scene().sceneRect())
+
     def zoom_by(self, factor: float) -> None:
         scale = self.transform().m11() * factor
         if 0.01 <= scale <= 32:
+            self._fitted = False
             self.scale(factor, factor)
             self._changed()
 
     def actual_size(self) -> None:
+        self._fitted = False
         self.resetTransform()
         self._changed()
+
+    def set_outlines(self, on: bool) -> None:
+        self.outlines = on
+        for item in self._faces.values():
+            item.setVisible(on)
 
     def zoom(self) -> float:
         return self.transform().m11()
@@ -251,10 +278,13 @@ class PhotoView(QGraphicsView):
         if self._syncing:
             return
         self._syncing = True
+        self._fitted = other._fitted
         self.setTransform(other.transform())
         self.horizontalScrollBar().setValue(other.horizontalScrollBar().value())
         self.verticalScrollBar().setValue(other.verticalScrollBar().value())
         self._syncing = False
+        self._fitted = True  # follow the window's size until the user zooms
+        self.outlines = True
         self._detail_timer.start()
 
     def _changed(self, *_) -> None:
@@ -274,6 +304,8 @@ class PhotoView(QGraphicsView):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        if self._fitted and self.has_photo:
+            self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
         self._detail_timer.start()
 
     # ---- mouse: click a face, draw a box, drag the swipe line ------------------------------------------

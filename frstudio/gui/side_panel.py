@@ -40,8 +40,8 @@ def metrics_line(status: ModelStatus | None) -> str:
         if "psnr" in before and "psnr" in after:
             parts = [f"PSNR {before['psnr']:.1f} → {after['psnr']:.1f} dB"]
             if "id_match" in before and "id_match" in after:
-                parts.append(f"same person {before['id_match']:.0%} → {after['id_match']:.0%}")
-            return f"Test ({protocol}, {m.get('n', '?')} faces): " + " · ".join(parts)
+                parts.append(f"recognised as the same person {before['id_match']:.0%} → {after['id_match']:.0%}")
+            return f"Tested on {m.get('n', '?')} damaged faces ({protocol}): " + "; ".join(parts)
     return ""
 
 
@@ -106,7 +106,7 @@ class SidePanel(QWidget):
         self.description.setObjectName("description")
         form.addRow(self.description)
         self.metrics = _wrapping()
-        self.metrics.setStyleSheet("color: palette(mid);")
+        self.metrics.setStyleSheet("color: #5f6368;")
         form.addRow(self.metrics)
         self.strength = _slider()
         self.strength_label = QLabel("100 %")
@@ -127,10 +127,10 @@ class SidePanel(QWidget):
         faces_box = QGroupBox("Faces")
         faces_layout = QVBoxLayout(faces_box)
         hint = _wrapping("Click a face in the photo to leave it out or put it back. Missed one? Edit ▸ Draw a Missed Face.")
-        hint.setStyleSheet("color: palette(mid);")
+        hint.setStyleSheet("color: #5f6368;")
         faces_layout.addWidget(hint)
         self.faces = QListWidget()
-        self.faces.setMaximumHeight(150)
+        self.faces.setMaximumHeight(120)
         self.faces.currentItemChanged.connect(lambda item, _: item and self.faceSelected.emit(item.data(Qt.ItemDataRole.UserRole)))
         self.faces.itemChanged.connect(self._face_checked)
         faces_layout.addWidget(self.faces)
@@ -222,7 +222,7 @@ class SidePanel(QWidget):
             self.face_box.setEnabled(has_faces and self.current is not None)
             stale = session.stale_faces() if session else []
             self.restore_button.setEnabled(bool(session) and not busy and bool(stale))
-            self.restore_button.setText(f"Restore {len(stale)} face{'s' * (len(stale) != 1)}" if stale else "Restored")
+            self.restore_button.setText(f"Restore {len(stale)} face{'s' * (len(stale) != 1)}" if stale else "✓ Restored")
             if not session or not session.faces:
                 self.restore_button.setText("Restore faces")
             self.export_button.setEnabled(bool(session) and not busy)
