@@ -31,6 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=8, help="number of faces (rows)")
     p.add_argument("--cache", type=Path, help="faces spread over its test split (dataset photos: do not commit "
                    "the grid); without it, faces cut from resources/samples/astronaut.jpg (public domain)")
+    p = sub.add_parser("table", help="compare trained variants (runs): size, CPU speed, metrics per protocol")
+    p.add_argument("model")
+    p.add_argument("--run", type=Path, action="append", required=True, help="a run folder (repeat)")
+    p.add_argument("--protocols", nargs="+", default=["frrnet", "seed003-128", "frrnet-lowlight", "frrnet-train"])
+    p.add_argument("--spread", type=int, help="N test faces spread over the split (default: all)")
+    p.add_argument("--speed-runs", type=int, default=10)
+    p.add_argument("--json", type=Path, required=True, help="everything measured")
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     p = sub.add_parser("loader-speed", help="batches per second of the training loader")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--split", default="train")
@@ -120,6 +128,14 @@ def main(argv: list[str] | None = None) -> int:
             faces = montage.sample_faces(sample_photo(), args.n)
         montage.write_montage(args.out, montage.restoration_grid(faces, Restorer(args.model), args.protocols))
         print(args.out)
+    elif args.command == "table":
+        from training.evaluate import write_json
+        from training.table import compare, markdown
+
+        table = compare(args.model, args.run, args.protocols, args.cache, args.spread, args.speed_runs)
+        write_json(args.json, table)
+        args.json.with_suffix(".md").write_text(markdown(table) + "\n")
+        print(markdown(table))
     elif args.command == "evaluate":
         return _evaluate(args)
     elif args.command == "export":

@@ -7,6 +7,7 @@ file, corrupt file, weights that do not fit the network) is a `WeightsError` who
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -137,6 +138,18 @@ def pick_device(prefer: str | None = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+@functools.cache
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (AVX-512 BF16 or AMX). Without it, bf16 autocast is
+    emulated and slower than fp32, so "auto" precision stays fp32 on such (most consumer) CPUs."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a private probe: if a torch release drops it, play safe
+        return False
+
+
 def load_verified_state(name: str, directory: Path | None = None, file_name: str | None = None, title: str | None = None):
     """(config, fp32 state dict, manifest entry) of a bundled model, after checking its sha256.
 
@@ -187,7 +200,7 @@ class Restorer:
         _load_into(network, state, self.entry)
         self.device = pick_device(device)
         self.network = network.eval().to(self.device)
-        self.bf16 = precision == "bf16" or (precision == "auto" and self.device == "cpu" and self.spec.bf16_ok)
+        self.bf16 = precision == "bf16" or (precision == "auto" and self.device == "cpu" and self.spec.bf16_ok and cpu_has_native_bf16())
         self._torch = torch
 
     @property
