@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto (default): blend through the face mask the model predicts, if it predicts one; "
                         "outline: through the landmark outline")
     r.add_argument("--detector", choices=["hog", "cnn"], default="hog", help="face detector (cnn: slower, finds more)")
+    r.add_argument("-v", "--verbose", action="store_true", help="one line per face: model and what it found (noise, blur, low light)")
     r.add_argument("--min-face", type=float, default=20.0, help="smallest eye distance in px to look for (default 20)")
 
     d = sub.add_parser("detect", help="list the faces in a photo")
@@ -220,15 +221,25 @@ def cmd_restore(args) -> int:
         return EXIT_CANCELLED
     if bar:
         bar.close()
-    return _summary(results, len(missing))
+    return _summary(results, len(missing), args.verbose)
 
 
-def _summary(results, missing: int) -> int:
+# How the distortion classifier's labels read to a person.
+VERDICT_WORDS = {"noise": "noise", "blur": "blur", "relight": "low light or colour cast"}
+
+
+def verdict_words(verdict: dict[str, float]) -> str:
+    """'found blur, noise' / 'looked clean' from a classifier's {label: probability}."""
+    found = [VERDICT_WORDS.get(k, k) for k, p in sorted(verdict.items(), key=lambda kv: -kv[1]) if p >= 0.5]
+    return "found " + ", ".join(found) if found else "looked clean"
+
+
+def _summary(results, missing: int, verbose: bool = False) -> int:
     from collections import Counter
 
     counts = Counter(r.status for r in results)
     faces = sum(sum(1 for f in r.faces if f.restored) for r in results)
-    parts = [f"{counts['restored']} restored ({faces} faces)"]
+    parts = [f"{counts['restored']} restored ({faces} face{'' if faces == 1 else 's'})"]
     for status, words in (("no_faces", "without faces"), ("skipped", "already done"), ("failed", "failed"), ("cancelled", "cancelled")):
         if counts[status]:
             parts.append(f"{counts[status]} {words}")
@@ -243,6 +254,8 @@ def _summary(results, missing: int) -> int:
                     print(f"    face {f.index}: {f.model} guided by {f.reference}")
                 elif f.restored and f.message:
                     print(f"    face {f.index}: {f.model}, {f.message}")
+                elif f.restored and verbose:
+                    print(f"    face {f.index}: {f.model}" + (f", {verdict_words(f.verdict)}" if f.verdict else ""))
     return EXIT_SOME_FAILED if counts["failed"] or missing else EXIT_OK
 
 

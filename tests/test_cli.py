@@ -86,3 +86,18 @@ def test_entry_point_runs_as_a_module(tmp_path):
     done = subprocess.run([sys.executable, "-m", "frstudio", "models"], cwd=REPO, env=env, capture_output=True, text=True)
     assert done.returncode == 0
     assert "frrnet" in done.stdout and "No trained weights are bundled yet" in done.stdout
+
+
+def test_verbose_names_what_the_classifier_found(tiny_weights, photo, tmp_path, capsys):
+    assert main(["restore", str(photo), "-o", str(tmp_path / "v"), "--model", "tiny", "-v"]) == EXIT_OK
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("face ")]
+    assert len(lines) == 3  # one per face, each with the tiny net's verdict in words
+    assert all(line.startswith(f"face {k}: tiny, ") and ("found " in line or "looked clean" in line) for k, line in enumerate(lines))
+
+
+def test_verdict_words():
+    from frstudio.cli import verdict_words
+
+    assert verdict_words({"noise": 0.7, "blur": 0.9, "relight": 0.1}) == "found blur, noise"
+    assert verdict_words({"noise": 0.2, "blur": 0.1, "relight": 0.6}) == "found low light or colour cast"
+    assert verdict_words({"noise": 0.2, "blur": 0.1, "relight": 0.3}) == "looked clean"
