@@ -9,10 +9,10 @@ without an event loop to keep alive. Both offer the same three methods.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import threading
 from collections.abc import Sequence
-import logging
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import shared_memory
@@ -20,6 +20,7 @@ from multiprocessing import shared_memory
 import numpy as np
 
 from frstudio.core.detect import DetectionSettings, Face, detect_faces, manual_face
+from frstudio.core.errors import FRStudioError
 from frstudio.core.identity import face_descriptor
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,11 @@ class DlibProcess(DlibInProcess):
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._in_process = False  # set when the helper cannot run: slower to respond, but the work still gets done
+        self._closed = False
 
     def _call(self, fn, *args):
+        if self._closed:
+            raise FRStudioError("the app is closing")
         with self._lock:
             if self._pool is None and not self._in_process:
                 self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
@@ -79,6 +83,8 @@ class DlibProcess(DlibInProcess):
             try:
                 return pool.submit(fn, *args).result()
             except BrokenProcessPool:
+                if self._closed:
+                    raise FRStudioError("the app is closing") from None
                 log.warning("dlib's helper process stopped; doing its work in this process from now on")
                 with self._lock:
                     self._in_process, self._pool = True, None
@@ -107,7 +113,10 @@ class DlibProcess(DlibInProcess):
         return self._call(manual_face, rgb8, box, index)
 
     def close(self) -> None:
+        """Stop the helper now, even mid-call (quitting must not wait for a detection to finish)."""
         with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
+            pool, self._pool, self._closed = self._pool, None, True
+        if pool is not None:
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)

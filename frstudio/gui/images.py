@@ -39,7 +39,9 @@ def to_pixmap(rgb8: np.ndarray) -> QPixmap:
 
 
 def side_by_side(before: np.ndarray, after: np.ndarray | None, size: int = 96, gap: int = 4) -> np.ndarray:
-    """A before | after strip of two face crops for the crop list (after blank while not restored)."""
+    """A before | after strip of two face crops for the crop list; the before crop alone until restored."""
     b = cv2.resize(before, (size, size), interpolation=cv2.INTER_AREA)
-    a = cv2.resize(after, (size, size), interpolation=cv2.INTER_AREA) if after is not None else np.full_like(b, 60)
+    if after is None:
+        return b
+    a = cv2.resize(after, (size, size), interpolation=cv2.INTER_AREA)
     return np.concatenate([b, np.full((size, gap, 3), 40, np.uint8), a], axis=1)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -134,7 +135,14 @@ class MainWindow(QMainWindow):
         column.addWidget(self.compare, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(centre)
-        splitter.addWidget(self.panel)
+        side = QScrollArea()  # the panel scrolls rather than squeezes when the batch queue takes the height
+        side.setWidget(self.panel)
+        side.setWidgetResizable(True)
+        side.setFrameShape(QScrollArea.Shape.NoFrame)
+        side.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side.setMinimumWidth(self.panel.minimumWidth() + 16)
+        side.setMaximumWidth(self.panel.maximumWidth() + 16)
+        splitter.addWidget(side)
         splitter.setStretchFactor(0, 1)
         splitter.setChildrenCollapsible(False)
         self.setCentralWidget(splitter)

@@ -74,6 +74,7 @@ class _Layer:
         self.base = QGraphicsPixmapItem(parent)
         self.base.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.detail = QGraphicsPixmapItem(parent)
+        self.detail.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.full: np.ndarray | None = None
 
     def set_image(self, full: np.ndarray | None, display: QPixmap | None) -> None:
@@ -243,7 +244,7 @@ class PhotoView(QGraphicsView):
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         self._changed()
 
-    def faces_region(self, margin: float = 0.3) -> QRectF | None:
+    def faces_region(self, margin: float = 0.8) -> QRectF | None:
         """The faces' bounding box grown by `margin` of its size on each side, within the photo."""
         if not self._faces:
             return None
