@@ -40,6 +40,7 @@ from frstudio.core.pipeline import (
     output_path_for,
     restore_faces,
 )
+from frstudio.core.references import ReferenceMatch, ReferencePhoto
 from frstudio.core.restore import get_spec, model_statuses
 
 AUTO = "auto"
@@ -69,16 +70,6 @@ class FaceChoice:
     model: str = AUTO
     strength: float = 1.0  # 0 = original, 1 = fully restored
     reference: Path | None = None  # a good photo of the same person, for models that take one
-
-
-@dataclass
-class ReferenceMatch:
-    path: Path
-    distance: float  # descriptor distance between the target face and its best match in the reference photo
-
-    @property
-    def different_person(self) -> bool:
-        return self.distance >= SAME_PERSON_DISTANCE
 
 
 @dataclass
@@ -115,7 +106,7 @@ class ExportSettings:
 
 
 class ReferenceLibrary(Protocol):
-    """A folder of reference photos searchable by face descriptor (frstudio.core.references provides one)."""
+    """A folder of reference photos searchable by face descriptor (frstudio.core.references.ReferenceLibrary)."""
 
     def best_match(self, descriptor: np.ndarray) -> tuple[Path, float] | None: ...
 
@@ -170,7 +161,8 @@ class PhotoSession:
         self._results: dict[tuple, _Result] = {}
         self._failures: dict[int, str] = {}
         self._descriptors: dict[tuple, np.ndarray] = {}
-        self._reference_faces: dict[tuple, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._reference_photos: dict[tuple, ReferencePhoto] = {}
+        self._matches: dict[tuple, ReferenceMatch] = {}  # (face index, reference path): the last match found
 
     @classmethod
     def open(cls, path: str | Path, **kwargs) -> PhotoSession:
@@ -315,7 +307,7 @@ class PhotoSession:
             path = choices[faces[0].index].reference
             if path is None:
                 return {f.index: f"{spec.title} needs a reference photo of this person: choose one, or pick another model" for f in faces}
-            reference = self._reference_crop(faces[0], path, spec.input_size)
+            reference = self.reference_match(faces[0].index, path, spec.input_size).aligned
         restorer = self.restorers.get(model)
         job = restore_faces(self.photo, faces, restorer, reference, cancel)
         try:
@@ -364,36 +356,16 @@ class PhotoSession:
 
     # ---- references ----------------------------------------------------------------------------------
 
-    def _reference_faces_of(self, path: Path, size: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """[(aligned crop at `size`, descriptor)] for every face of a reference photo."""
-        key = (str(path), size)
-        if key not in self._reference_faces:
-            photo = load_photo(path)
-            rgb8 = to_uint8(photo.pixels)
-            faces = self.dlib.detect(rgb8, self.detection)
-            if not faces:
-                raise PhotoError(f"{Path(path).name}: no face found in the reference photo")
-            items = []
-            for f in faces:
-                matrix = estimate_transform(five_points(f.landmarks), TEMPLATE_SIZE)
-                items.append((_crop8(align_face(photo.pixels, f.landmarks, TEMPLATE_SIZE).image), transform_points(f.landmarks, matrix)))
-            descriptors = self.dlib.describe(items)
-            crops = [align_face(photo.pixels, f.landmarks, size).image for f in faces]
-            self._reference_faces[key] = list(zip(crops, descriptors))
-        return self._reference_faces[key]
-
     def reference_match(self, index: int, path: Path | None = None, size: int = TEMPLATE_SIZE) -> ReferenceMatch:
-        """The face of the reference photo that looks most like face `index`, and how close it is."""
+        """The face of the reference photo that looks most like face `index` (aligned at `size`), and how close."""
         path = Path(path or self.choices[index].reference)
-        target = self.input_descriptor(self.face(index))
-        distances = [descriptor_distance(target, d) for _, d in self._reference_faces_of(path, size)]
-        return ReferenceMatch(path, min(distances))
-
-    def _reference_crop(self, face: Face, path: Path, size: int) -> np.ndarray:
-        target = self.input_descriptor(face)
-        candidates = self._reference_faces_of(path, size)
-        best = min(candidates, key=lambda c: descriptor_distance(target, c[1]))
-        return best[0]
+        stamp = path.stat().st_mtime_ns if path.exists() else 0
+        photo = self._reference_photos.get((str(path), stamp))
+        if photo is None:
+            photo = self._reference_photos[(str(path), stamp)] = ReferencePhoto(path, self.detection, self.dlib.describe)
+        match = photo.best_for(self.input_descriptor(self.face(index)), size)
+        self._matches[(index, str(path))] = match
+        return match
 
     def match_references(self, library: ReferenceLibrary) -> Generator[Progress, None, dict[int, Path]]:
         """Proposed references {index: photo} from a library, for faces it holds the same person for (< 0.6)."""
@@ -416,9 +388,8 @@ class PhotoSession:
             info.restored, info.model, info.labels, info.drift = True, result.model, result.labels, result.drift
         model = self.model_for(index)
         if choice.reference is not None and model and get_spec(model).takes_reference:
-            key = (str(choice.reference), get_spec(model).input_size)
-            if key in self._reference_faces:  # known once the reference has been used; never computed here
-                info.reference = self.reference_match(index, choice.reference, key[1])
+            # known once the reference has been matched (on a worker); never computed here
+            info.reference = self._matches.get((index, str(choice.reference)))
         return info
 
     def crops(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:

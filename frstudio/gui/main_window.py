@@ -7,8 +7,6 @@ background (a strength change never re-runs a network: the session caches restor
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from PySide6.QtWidgets import (
 from frstudio.core.dlib_work import DlibProcess
 from frstudio.core.errors import FRStudioError
 from frstudio.core.pipeline import IMAGE_SUFFIXES, Progress, RestoreOptions, RestorerCache, expand_inputs, restore_batch
+from frstudio.core.references import ReferenceLibrary
 from frstudio.core.restore import get_spec, model_statuses
 from frstudio.core.session import AUTO, ExportSettings, OutputExistsError, PhotoSession
 from frstudio.gui.batch_panel import BatchPanel
@@ -122,7 +121,6 @@ class MainWindow(QMainWindow):
         self.last_export: list[Path] = []
         self._recompose_timer = QTimer(self, singleShot=True, interval=120)
         self._recompose_timer.timeout.connect(self._recompose)
-        self.references_available = importlib.util.find_spec("frstudio.core.references") is not None
 
         self.compare = CompareArea()
         self.panel = SidePanel(self.statuses)
@@ -169,9 +167,6 @@ class MainWindow(QMainWindow):
         self._make_actions()
         self._connect()
         self.panel.show_globals(settings.model, settings.strength)
-        self.panel.folder_button.setVisible(True)
-        if not self.references_available:
-            self.panel.folder_button.setToolTip("Needs the reference library, which is not part of this version yet")
         self.batch.set_output(Path(settings.batch_output) if settings.batch_output else None)
         self.resize(settings.window_width, settings.window_height)
         if settings.maximized:
@@ -500,21 +495,34 @@ class MainWindow(QMainWindow):
         self._start(lambda cancel: session.reference_match(index, path, size), lambda _m: self.choices_changed(recompose=False), "reference")
 
     def choose_reference_folder(self) -> None:
-        if not self.references_available:
-            self.message.show_message("Matching people in a folder of reference photos needs the reference library, which is not part of this version yet. Choose a reference photo per face instead.", warning=False)
-            return
         folder = QFileDialog.getExistingDirectory(self, "A folder of good photos of the people", self.settings.last_folder)
-        if folder and self.session is not None:
-            references = importlib.import_module("frstudio.core.references")
-            session = self.session
-            self._start(lambda cancel: session.match_references(references.ReferenceLibrary(Path(folder))), self._apply_references, "references")
+        if folder:
+            self.match_reference_folder(Path(folder))
+
+    def match_reference_folder(self, folder: Path) -> None:
+        """Give each face the best photo of the same person found in `folder` (undoable as one step)."""
+        if self.session is None:
+            return
+        session, describe = self.session, self.dlib.describe
+
+        def work(cancel):
+            library = ReferenceLibrary(folder, session.detection, describe)
+            yield from library.index(lambda: cancel.cancelled)  # cached on disk: a second time is quick
+            return (yield from session.match_references(library))
+
+        self._start(work, self._apply_references, "references")
 
     def _apply_references(self, proposals: dict) -> None:
         self.undo_stack.beginMacro("References from a folder")
         for index, path in proposals.items():
             self._push([index], "reference", path, f"Reference for face {index + 1}")
         self.undo_stack.endMacro()
-        self._set_status(f"References found for {len(proposals)} face{'s' * (len(proposals) != 1)}")
+        found = len(proposals)
+        self._set_status(f"Same person found in the folder for {found} face{'s' * (found != 1)}" if found else "Nobody in that folder looks like the people in this photo")
+        session, index = self.session, next(iter(proposals), None)
+        guided = [s.spec for s in self.statuses if s.spec.takes_reference]
+        if index is not None and guided:  # show the match (distance, warning) of the selected face
+            self._start(lambda cancel: [session.reference_match(i, p, guided[0].input_size) for i, p in proposals.items()], lambda _m: self.choices_changed(recompose=False), "reference")
 
     # ---- restoring and exporting ---------------------------------------------------------------------
 

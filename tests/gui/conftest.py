@@ -14,6 +14,7 @@ pytest.importorskip("pytestqt")
 def settings_dir(tmp_path, monkeypatch):
     folder = tmp_path / "config"
     monkeypatch.setenv("FRSTUDIO_CONFIG_DIR", str(folder))
+    monkeypatch.setenv("FRSTUDIO_CACHE_DIR", str(tmp_path / "cache"))  # reference-library indexes
     return folder
 
 

@@ -183,3 +183,19 @@ def test_settings_remember_recent_files_and_choices(qtbot, make_window, group_pn
     second = make_window(saved)
     assert second.recent_menu.actions()[0].text() == "family.png"
     assert second.panel.strength.value() == 60
+
+
+def test_reference_folder_gives_each_face_its_person_in_one_undo_step(qtbot, window, group_png, tmp_path):
+    import shutil
+
+    folder = tmp_path / "portraits"
+    folder.mkdir()
+    shutil.copy(SAMPLE, folder / "eileen.jpg")
+    open_and_wait(qtbot, window, group_png)
+    window.match_reference_folder(folder)
+    wait_idle(qtbot, window)
+    s = window.session
+    assert [s.choices[i].reference for i in range(3)] == [folder / "eileen.jpg"] * 3
+    assert "3 faces" in window.status_text.text()
+    window.undo_action.trigger()
+    assert [s.choices[i].reference for i in range(3)] == [None] * 3
