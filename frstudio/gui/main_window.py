@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         self.undo_stack = QUndoStack(self)
         self.job: Job | None = None
         self.batch_job: Job | None = None
+        self._threads: set[Job] = set()  # every job still running, replaced ones too: quitting waits for them all
         self._recompose_wanted = False
         self._closing = False
         self.last_export: list[Path] = []
@@ -291,6 +292,7 @@ class MainWindow(QMainWindow):
             self.job.cancel()
         job = Job(make, name, self)
         self.job = job
+        self._track(job)
 
         def current() -> bool:  # a job replaced by a newer one (another photo opened) is ignored
             return self.job is job
@@ -303,6 +305,10 @@ class MainWindow(QMainWindow):
         self._set_busy(True)
         job.start()
         return job
+
+    def _track(self, job: Job) -> None:
+        self._threads.add(job)
+        job.finished.connect(lambda: self._threads.discard(job))
 
     def _job_done(self, handler, value) -> None:
         self.job = None
@@ -445,7 +451,7 @@ class MainWindow(QMainWindow):
             self._recompose_timer.start()
 
     def _recompose(self) -> None:
-        if self.job is not None or self.session is None:
+        if self.job is not None or self.session is None or self._closing:
             return  # runs when the current job ends (_job_done)
         self._recompose_wanted = False
         self._recompose_timer.stop()
@@ -490,6 +496,8 @@ class MainWindow(QMainWindow):
         if not guided:
             self.message.show_message(f"Face {index + 1} will use {path.name} as a reference, but no model that uses reference photos is installed in this version.", warning=False)
             return
+        if self.job is not None:
+            return  # a restoration is running: it matches the reference itself when it gets to this face
         session, size = self.session, guided[0].input_size
         # Finding the best-matching face in the reference photo takes a detection and descriptors: off-thread.
         self._start(lambda cancel: session.reference_match(index, path, size), lambda _m: self.choices_changed(recompose=False), "reference")
@@ -659,6 +667,7 @@ class MainWindow(QMainWindow):
         save_settings(self.settings)
         job = Job(lambda cancel: restore_batch(inputs, options, RestorerCache(), cancel), "batch", self)
         self.batch_job = job
+        self._track(job)
         job.progressed.connect(self.batch.show_event)
         job.finished_with.connect(self._batch_done)
         job.failed.connect(lambda text: self._batch_done(None, text))
@@ -728,10 +737,11 @@ class MainWindow(QMainWindow):
         if not self.isMaximized():
             self.settings.window_width, self.settings.window_height = self.width(), self.height()
         save_settings(self.settings)  # an unfinished batch stays in pending_batch: the next start offers to resume it
-        for job in (self.job, self.batch_job):
-            if job is not None:
-                job.cancel()
-                job.wait(10_000)
+        self._recompose_timer.stop()
+        for job in list(self._threads):
+            job.cancel()
+        for job in list(self._threads):
+            job.wait(30_000)
         if isinstance(self.dlib, DlibProcess):
             self.dlib.close()
         super().closeEvent(event)
