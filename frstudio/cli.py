@@ -57,8 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--skip-no-face", action="store_true", help="write nothing for photos without faces (default: copy them)")
     r.add_argument("--overwrite", action="store_true", help="redo results that already exist (default: skip them)")
     r.add_argument("--tone", choices=["auto", "match", "model"], default="auto",
-                   help="match: pull each restored face's tone and colour to the photo's; model: keep the model's "
-                        "(its relighting); auto (default): keep it where the model found the face badly lit")
+                   help="match: pull each restored face's brightness and colour to the photo's; model: keep the "
+                        "model's; auto (default): match, but keep the model's brightness where it found the face "
+                        "badly lit (relighting)")
     r.add_argument("--mask", choices=["auto", "outline"], default="auto",
                    help="auto (default): blend through the face mask the model predicts, if it predicts one; "
                         "outline: through the landmark outline")

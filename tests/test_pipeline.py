@@ -270,16 +270,19 @@ def test_auto_tone_keeps_the_light_of_faces_the_model_relit(group_photo):
     photo = SimpleNamespace(pixels=group_photo.pixels.copy(), is_grey=False)  # all compose reads of a Photo
     face = detect_faces(photo.pixels)[0]
     aligned = align_face(photo.pixels, face.landmarks, 128)
-    brighter = np.clip(aligned.image * 1.6, 0, 1)
+    brighter = np.clip(aligned.image * 1.6 * np.array([0.8, 1.1, 0.8], np.float32), 0, 1)  # and greener
     outline = np.zeros(photo.pixels.shape[:2], np.uint8)
     import cv2
 
     cv2.fillPoly(outline, [np.round(face_outline(face.landmarks)).astype(np.int32)], 1)
     inside = outline.astype(bool)
-    gain = {}
+    gain, green = {}, {}
     for relight in (0.9, 0.1):
         result = RestoredFace(brighter, {"labels": np.array([0.1, 0.1, relight], np.float32)}, ("noise", "blur", "relight"))
         out = compose(photo, [face], {face.index: (aligned, result)})  # match_tone None: auto
-        gain[relight] = out[inside].astype(float).mean() - photo.pixels[inside].astype(float).mean()
-    assert gain[0.9] > 20  # relit: the new light stays
-    assert abs(gain[0.1]) < 3  # not relit: tone matched to the photo
+        before, after = photo.pixels[inside].astype(float).mean(0), out[inside].astype(float).mean(0)
+        gain[relight] = after.mean() - before.mean()
+        green[relight] = after[1] / after.mean() - before[1] / before.mean()  # change of the green share
+    assert gain[0.9] > 20  # relit: the new light stays ...
+    assert abs(green[0.9]) < 0.03  # ... but the colour follows the photo's
+    assert abs(gain[0.1]) < 3 and abs(green[0.1]) < 0.03  # not relit: brightness and colour matched to the photo

@@ -26,6 +26,7 @@ class BlendSettings:
     match_tone: bool = True  # pull the restored face's low frequencies (tone, colour cast) to the photo's
     keep_grey: bool = False  # photo is greyscale or toned (sepia): take only luminance from the restored face
     use_model_mask: bool = True  # where the model predicts a face mask, blend through it rather than the outline
+    keep_model_light: bool = False  # with match_tone: match only the colour, keep the model's brightness (relighting)
 
 
 # A predicted mask covering less than this share of the landmark outline is taken for a failure of the
@@ -71,6 +72,10 @@ def _masked_lowpass(img: np.ndarray, weight: np.ndarray, sigma: float) -> np.nda
     num = _gaussian(img * weight[..., None], sigma)
     den = _gaussian(weight, sigma)[..., None]
     return num / np.maximum(den, 1e-6)
+
+
+def _luma(img: np.ndarray) -> np.ndarray:
+    return img @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def _rgb_to_ycc(img: np.ndarray) -> np.ndarray:
@@ -162,7 +167,14 @@ def blend_face(
     if settings.match_tone:
         sigma = max(2.0, 0.35 * eye_distance)
         support = (mask > 0.05).astype(np.float32)
-        warped = warped + _masked_lowpass(original, support, sigma) - _masked_lowpass(warped, support, sigma)
+        target = _masked_lowpass(original, support, sigma)
+        current = _masked_lowpass(warped, support, sigma)
+        if settings.keep_model_light:
+            # the photo's colour at the model's brightness: its low-pass scaled by the ratio of the lumas, so a
+            # brightened face keeps the saturation of its surroundings instead of turning grey
+            ratio = _luma(current) / np.maximum(_luma(target), 1e-3)
+            target = target * ratio[..., None]
+        warped = warped + target - current
     if settings.keep_grey:
         ycc = _rgb_to_ycc(np.clip(warped, 0, 1))
         ycc[..., 1:] = _rgb_to_ycc(original)[..., 1:]

@@ -45,9 +45,10 @@ class RestoreOptions:
     save_crops: bool = False  # also save each face's before/after crops
     no_faces: str = "copy"  # "copy": write the photo through unchanged; "skip": report it, write nothing
     overwrite: bool = False  # redo outputs that already exist (default: resume, skip them)
-    # True: pull each restored face's low frequencies (tone, colour) to the photo's, so a model's drift cannot
-    # show; False: keep the model's. None (auto): keep them only where the model's own classifier says the
-    # face was badly lit, since there the new tone is the restoration (FRR-Net's relighting).
+    # True: pull each restored face's low frequencies (brightness, colour) to the photo's, so a model's drift
+    # cannot show; False: keep the model's. None (auto): match, except the brightness of faces the model's own
+    # classifier found badly lit: there the new light is the restoration (FRR-Net's relighting), while the
+    # face's colour still follows the photo's so it does not stand out from the neck and the rest.
     match_tone: bool | None = None
     use_model_mask: bool = True  # blend through the model's predicted face mask where it gives one
     detection: DetectionSettings = field(default_factory=DetectionSettings)
@@ -193,11 +194,9 @@ def restore_faces(
 RELIT = 0.5
 
 
-def tone_matched(result, match_tone: bool | None) -> bool:
-    """Whether the blend pulls this restored face's tone to the photo's (see RestoreOptions.match_tone)."""
-    if match_tone is not None:
-        return match_tone
-    return getattr(result, "verdict", {}).get("relight", 0.0) < RELIT
+def relit(result) -> bool:
+    """Whether the model's classifier found this face badly lit (so its new brightness is the restoration)."""
+    return getattr(result, "verdict", {}).get("relight", 0.0) >= RELIT
 
 
 def compose(photo: Photo, faces: list[Face], restored: dict[int, tuple], strength: float | dict[int, float] = 1.0,
@@ -209,7 +208,9 @@ def compose(photo: Photo, faces: list[Face], restored: dict[int, tuple], strengt
             continue
         aligned, result = restored[face.index]
         s = strength.get(face.index, 1.0) if isinstance(strength, dict) else strength
-        settings = BlendSettings(s, tone_matched(result, match_tone), photo.is_grey, use_model_mask)
+        match = True if match_tone is None else match_tone
+        keep_light = match_tone is None and relit(result)
+        settings = BlendSettings(s, match, photo.is_grey, use_model_mask, keep_light)
         blend_face(pixels, result.image, aligned, face.landmarks, settings, getattr(result, "mask", None))
     return pixels
 
