@@ -225,14 +225,11 @@ def cmd_restore(args) -> int:
     return _summary(results, len(missing), args.verbose)
 
 
-# How the distortion classifier's labels read to a person.
-VERDICT_WORDS = {"noise": "noise", "blur": "blur", "relight": "low light or colour cast"}
+def _found(verdict: dict[str, float]) -> str:
+    from frstudio.core.restore import verdict_words
 
-
-def verdict_words(verdict: dict[str, float]) -> str:
-    """'found blur, noise' / 'looked clean' from a classifier's {label: probability}."""
-    found = [VERDICT_WORDS.get(k, k) for k, p in sorted(verdict.items(), key=lambda kv: -kv[1]) if p >= 0.5]
-    return "found " + ", ".join(found) if found else "looked clean"
+    words = verdict_words(verdict)
+    return "found " + ", ".join(words) if words else "looked clean"
 
 
 def _summary(results, missing: int, verbose: bool = False) -> int:
@@ -256,7 +253,7 @@ def _summary(results, missing: int, verbose: bool = False) -> int:
                 elif f.restored and f.message:
                     print(f"    face {f.index}: {f.model}, {f.message}")
                 elif f.restored and verbose:
-                    print(f"    face {f.index}: {f.model}" + (f", {verdict_words(f.verdict)}" if f.verdict else ""))
+                    print(f"    face {f.index}: {f.model}" + (f", {_found(f.verdict)}" if f.verdict else ""))
     return EXIT_SOME_FAILED if counts["failed"] or missing else EXIT_OK
 
 

@@ -96,8 +96,8 @@ def test_verbose_names_what_the_classifier_found(tiny_weights, photo, tmp_path, 
 
 
 def test_verdict_words():
-    from frstudio.cli import verdict_words
+    from frstudio.core.restore import verdict_words
 
-    assert verdict_words({"noise": 0.7, "blur": 0.9, "relight": 0.1}) == "found blur, noise"
-    assert verdict_words({"noise": 0.2, "blur": 0.1, "relight": 0.6}) == "found low light or colour cast"
-    assert verdict_words({"noise": 0.2, "blur": 0.1, "relight": 0.3}) == "looked clean"
+    assert verdict_words({"noise": 0.7, "blur": 0.9, "relight": 0.1}) == ["blur", "noise"]
+    assert verdict_words({"noise": 0.2, "blur": 0.1, "relight": 0.6}) == ["low light"]
+    assert verdict_words({"noise": 0.2, "blur": 0.1, "relight": 0.3}) == []

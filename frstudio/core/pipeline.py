@@ -20,7 +20,7 @@ from frstudio.core.blend import BlendSettings, blend_face
 from frstudio.core.detect import DetectionSettings, Face, detect_faces
 from frstudio.core.errors import Cancelled, FRStudioError, ModelUnavailableError, PhotoError
 from frstudio.core.imageio import Photo, load_photo, save_image, save_photo, to_uint8
-from frstudio.core.restore import PassThroughRestorer, Restorer, default_model, get_spec, model_statuses
+from frstudio.core.restore import VERDICT_THRESHOLD, PassThroughRestorer, Restorer, default_model, get_spec, model_statuses
 from frstudio.models import ModelSpec
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"}
@@ -190,13 +190,9 @@ def restore_faces(
     return done, reports
 
 
-# A face the classifier calls "relight" with at least this probability keeps the model's tone under auto.
-RELIT = 0.5
-
-
 def relit(result) -> bool:
     """Whether the model's classifier found this face badly lit (so its new brightness is the restoration)."""
-    return getattr(result, "verdict", {}).get("relight", 0.0) >= RELIT
+    return getattr(result, "verdict", {}).get("relight", 0.0) >= VERDICT_THRESHOLD
 
 
 def compose(photo: Photo, faces: list[Face], restored: dict[int, tuple], strength: float | dict[int, float] = 1.0,

@@ -105,6 +105,18 @@ def default_model(directory: Path | None = None) -> str | None:
     return None
 
 
+# A classifier's outputs are independent sigmoid probabilities: a label is "found" above one half.
+VERDICT_THRESHOLD = 0.5
+# Plain words for the distortion labels (RestoredFace.verdict names them after the model module's LABELS).
+LABEL_WORDS = {"noise": "noise", "blur": "blur", "relight": "low light"}
+
+
+def verdict_words(verdict: dict[str, float]) -> list[str]:
+    """The labels a classifier found, in plain words, most certain first: ["blur", "low light"]."""
+    found = sorted(((p, k) for k, p in verdict.items() if p >= VERDICT_THRESHOLD), reverse=True)
+    return [LABEL_WORDS.get(k, k) for _, k in found]
+
+
 @dataclass
 class RestoredFace:
     image: np.ndarray  # S' x S' x 3 float32 in [0, 1]

@@ -41,7 +41,7 @@ from frstudio.core.pipeline import (
     restore_faces,
 )
 from frstudio.core.references import ReferenceMatch, ReferencePhoto
-from frstudio.core.restore import get_spec, model_statuses
+from frstudio.core.restore import get_spec, model_statuses, verdict_words
 
 AUTO = "auto"
 # Identity drift worth a warning. dlib calls two faces the same person below 0.6; between two *different photos*
@@ -49,9 +49,6 @@ AUTO = "auto"
 # cache/faces128 descriptors). A restoration that moves a face as far as a different photo of that person would
 # has changed how the person looks, even if dlib would still say "same person".
 DRIFT_WARNING = 0.45
-VERDICT_THRESHOLD = 0.5  # the classifier's outputs are independent sigmoid probabilities
-# Plain words for a classifier's labels (RestoredFace.verdict names them after the model module's LABELS).
-LABEL_WORDS = {"noise": "noise", "blur": "blur", "relight": "low light"}
 SMALL_FACE_EYE_DISTANCE = 12.0  # px: a 128 crop of a smaller face is up-sampled > 2.5x; 16 px models fit it better
 MIN_MANUAL_BOX = 12  # px: dlib's landmark fit needs a face of at least this size
 
@@ -88,7 +85,7 @@ class FaceInfo:
 
     @property
     def verdict(self) -> list[str]:
-        return [LABEL_WORDS.get(k, k) for k, p in self.labels.items() if p > VERDICT_THRESHOLD]
+        return verdict_words(self.labels)
 
     @property
     def drifted(self) -> bool:
