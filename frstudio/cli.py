@@ -1,4 +1,6 @@
-"""The `frstudio` command: restore, detect, models; with no arguments it opens the desktop app.
+"""The `frstudio` command: restore, detect, models; with no arguments it opens the desktop app, and with a photo's
+path alone (`frstudio PHOTO`, what a file manager runs for "Open with FR Studio") it opens the app on that photo.
+`frstudio --self-test` checks the installation without a window.
 
 Exit codes: 0 everything done; 1 some photos failed; 2 bad command line or unreadable input for `detect`;
 3 no usable model (weights missing or corrupt); 130 cancelled with Ctrl-C.
@@ -34,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="frstudio", description="Restore the faces in old, blurry or dark photos.")
     parser.add_argument("--version", action="version", version=f"FR Studio {__version__}")
+    parser.add_argument("--self-test", action="store_true", help="check this installation without a window: load the "
+                        "bundled models, restore the sample photo into a temporary folder, verify the result")
     sub = parser.add_subparsers(dest="command")
 
     r = sub.add_parser("restore", help="restore photos or folders of photos")
@@ -268,12 +272,33 @@ def cmd_gui(args) -> int:
     return run(options=GuiOptions.from_args(args))
 
 
+COMMANDS = ("restore", "detect", "models", "gui")
+
+
+def photo_as_open(argv: list[str]) -> list[str]:
+    """`frstudio PHOTO [...]` means `frstudio --open PHOTO [...]`: a file manager opens a photo with the app this
+    way (the .desktop entry's `%f`). Only a first word that is no command and names a file or an image is taken
+    for a photo, so a mistyped command still gets argparse's "invalid choice" message."""
+    if not argv or argv[0].startswith("-") or argv[0] in COMMANDS:
+        return argv
+    from frstudio.core.pipeline import IMAGE_SUFFIXES
+
+    first = Path(argv[0])
+    if first.is_file() or first.suffix.lower() in IMAGE_SUFFIXES:
+        return ["--open", *argv]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     from frstudio.core.imageio import use_engine_pixel_limit
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(photo_as_open(sys.argv[1:] if argv is None else list(argv)))
     use_engine_pixel_limit()
+    if args.self_test:
+        from frstudio.selftest import run_self_test
+
+        return run_self_test()
     commands = {"restore": cmd_restore, "detect": cmd_detect, "models": cmd_models, "gui": cmd_gui}
     if args.command is None:
         return cmd_gui(args)

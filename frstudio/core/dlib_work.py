@@ -91,6 +91,11 @@ class DlibProcess(DlibInProcess):
                 pool.shutdown(wait=False, cancel_futures=True)
         return fn(*args)
 
+    @property
+    def fell_back(self) -> bool:
+        """True once the helper process could not run and the work is done in this process instead."""
+        return self._in_process
+
     def warm_up(self) -> None:
         """Start the process and load dlib's models now, so the first photo does not wait for them."""
         self._call(_warm)

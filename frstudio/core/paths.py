@@ -7,11 +7,18 @@ import sys
 from pathlib import Path
 
 
+def bundle_dir() -> Path | None:
+    """The data folder of a frozen app (PyInstaller's sys._MEIPASS: `_internal/` next to the executable of a
+    one-folder build), None when running from source or an installed package."""
+    frozen_root = getattr(sys, "_MEIPASS", None)
+    return Path(frozen_root) if frozen_root else None
+
+
 def resources_dir() -> Path:
     """The `resources/` folder: next to the package in a source tree, or inside a frozen bundle."""
-    frozen_root = getattr(sys, "_MEIPASS", None)
-    if frozen_root:
-        return Path(frozen_root) / "resources"
+    bundle = bundle_dir()
+    if bundle is not None:
+        return bundle / "resources"
     return Path(__file__).resolve().parents[2] / "resources"
 
 

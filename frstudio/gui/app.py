@@ -16,8 +16,10 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from frstudio.core.paths import resources_dir
 from frstudio.gui.options import GuiOptions, parse_gui_args
 
 SCRIPT_TIMEOUT_S = 300
@@ -88,6 +90,14 @@ class Script:
             self.app.exit(self.exit_code)
 
 
+def app_icon() -> QIcon:
+    """The project's icon (drawn by installers/make_icon.py) at every size, for windows and the task bar."""
+    icon = QIcon()
+    for path in sorted((resources_dir() / "icons").glob("frstudio-*.png")):
+        icon.addFile(str(path))
+    return icon
+
+
 def run(argv: list[str] | None = None, options: GuiOptions | None = None) -> int:
     options = options or parse_gui_args(argv)
     from frstudio.gui.main_window import MainWindow
@@ -96,6 +106,8 @@ def run(argv: list[str] | None = None, options: GuiOptions | None = None) -> int
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("FR Studio")
     app.setOrganizationName("FR Studio")
+    app.setWindowIcon(app_icon())
+    app.setDesktopFileName("frstudio")  # ties the windows to frstudio.desktop (its icon) on Wayland and X11
     window = MainWindow(load_settings())
     window.show()
     if os.environ.get("FRSTUDIO_REPORT_SHOWN"):  # benchmarks/bench_gui.py: wall-clock time the window is up

@@ -748,6 +748,7 @@ class MainWindow(QMainWindow):
 
     def _about(self) -> None:
         from frstudio import __version__
+        from frstudio.gui.about import about_html
 
-        QMessageBox.about(self, "About FR Studio", f"FR Studio {__version__}\nRestores the faces in old photos, offline, on your computer.")
+        QMessageBox.about(self, "About FR Studio", about_html(__version__))
 
