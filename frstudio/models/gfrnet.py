@@ -7,7 +7,8 @@ Two sub-networks (paper Fig. 2-3):
   guidance I^w that should have the target's pose and expression. Encoder of 4x4 stride-2 convolutions, decoder
   of 4x4 stride-2 deconvolutions, conv-BatchNorm-ReLU everywhere except the first encoder and the last decoder
   layer (Sec. 3.1). The paper's eight layers take 256^2 down to 1^2; at our 128^2 crops `depth` (6 by default)
-  takes it to 2^2, which already spans the whole face.
+  takes it to 2^2, which already spans the whole face. The decoder stops at 32^2 and the flow is up-sampled
+  bilinearly (see WarpNet).
 * **RecNet** is a U-Net of the same encoder/decoder layers with skip connections (layer i concatenated to layer
   L - i), taking the degraded face and the warped guidance and producing the restored face (eq. 3).
 
@@ -73,14 +74,26 @@ def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
 
 
 class WarpNet(nn.Module):
-    """(degraded, guide) -> flow N x 2 x H x W in unit coordinates (identity grid + predicted offset)."""
+    """(degraded, guide) -> flow N x 2 x H x W in unit coordinates (identity grid + predicted offset).
 
-    def __init__(self, width: int, max_width: int, depth: int):
+    The deconvolutions stop at `flow_stride` times below the input (a 32 x 32 offset field for 128 x 128 faces)
+    and the offset is up-sampled bilinearly: the landmark loss supervises 68 points only, and a full-resolution
+    deconvolution output leaves every other pixel to the TV term alone (a first CPU run with it did not learn to
+    warp in 500 pre-training steps); a coarse field ties each pixel to its supervised neighbours and is smooth
+    by construction, as a face's warp is.
+    """
+
+    def __init__(self, width: int, max_width: int, depth: int, flow_stride: int = 4):
         super().__init__()
         chans = _widths(width, max_width, depth)
+        self.flow_stride = flow_stride
+        log_stride = flow_stride.bit_length() - 1
+        if flow_stride != 2**log_stride or not 1 <= log_stride < depth:
+            raise ValueError(f"WarpNet: flow_stride must be a power of two from 2 to 2**{depth - 1}, got {flow_stride}")
         self.encoder = nn.ModuleList(_down(6 if i == 0 else chans[i - 1], c, norm=i > 0) for i, c in enumerate(chans))
-        self.decoder = nn.ModuleList(_up(chans[i], chans[i - 1]) for i in range(depth - 1, 0, -1))
-        self.head = nn.ConvTranspose2d(chans[0], 2, 4, 2, 1)
+        # deconvolutions from the bottleneck (1/2**depth) up to 1/flow_stride of the input size
+        self.decoder = nn.ModuleList(_up(chans[i], chans[i - 1]) for i in range(depth - 1, log_stride - 1, -1))
+        self.head = nn.Conv2d(chans[log_stride - 1], 2, 3, 1, 1)
         # zero offset at the start: the identity warp (see the module docstring)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
@@ -92,7 +105,9 @@ class WarpNet(nn.Module):
         for layer in self.decoder:
             h = layer(h)
         offset = self.head(h).float()  # coordinates in fp32: bf16 has ~3 significant digits, a pixel is 1/64
-        n, _, height, width = offset.shape
+        n, _, height, width = degraded.shape
+        if offset.shape[2:] != (height, width):
+            offset = F.interpolate(offset, size=(height, width), mode="bilinear", align_corners=False)
         return identity_grid(n, height, width, offset.device) + offset
 
 
@@ -131,6 +146,7 @@ class Config:
     depth: int = 6  # stride-2 layers of each encoder (and deconvolutions of each decoder): 128 -> 2
     warp_width: int = 32
     warp_max_width: int = 128
+    flow_stride: int = 4  # the WarpNet predicts the flow at 1/4 of the size (32 x 32) and up-samples it
     warp: bool = True  # False: the -W ablation, RecNet gets the raw reference
     use_reference: bool = True  # False: the -WG ablation, no reference at all
 
@@ -141,7 +157,7 @@ class GFRNet(nn.Module):
         if config.warp and not config.use_reference:
             raise ValueError("GFRNet: warp=True needs use_reference=True (there is nothing to warp)")
         self.config = config
-        self.warpnet = WarpNet(config.warp_width, config.warp_max_width, config.depth) if config.warp else None
+        self.warpnet = WarpNet(config.warp_width, config.warp_max_width, config.depth, config.flow_stride) if config.warp else None
         # degraded (3) + guidance (3) + validity (1), or the degraded face alone for -WG
         self.recnet = RecNet(7 if config.use_reference else 3, config.width, config.max_width, config.depth)
 

@@ -6,7 +6,7 @@ import torch
 
 from frstudio.models import faceid, gfrnet
 from training.loop import LoopSettings, load_ema_from_checkpoint, train
-from training.recipes.gfrnet import EYES, MOUTH, Recipe, flow_losses, region_crops, warp_error_pixels
+from training.recipes.gfrnet import EYES, MOUTH, Recipe, flow_losses, jitter_references, region_crops, warp_error_pixels
 
 TINY = {"steps": 4, "batch": 2, "workers": 0, "width": 4, "max_width": 8, "depth": 3, "warp_width": 4,
         "warp_max_width": 8, "d_width": 4, "warp_steps": 1, "adv_start": 1, "val_split": "test", "val_faces": 3}
@@ -30,6 +30,27 @@ def test_flow_losses_vanish_for_the_right_flow():
     assert float(parts["lm"]) < 1e-8 and float(parts["tv"]) < 1e-8
     assert torch.allclose(warp_error_pixels(shifted, target, target), torch.tensor([2.0]), atol=1e-4)
     assert float(flow_losses(identity, target, target + 2)["lm"]) > 0
+
+
+def test_jittered_references_carry_their_landmarks_along():
+    """What the image shows at a landmark before the jitter, it shows at the moved landmark after it."""
+    ys, xs = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    image = torch.stack([torch.sin(xs / 9) + ys / 64, torch.cos(ys / 7) + xs / 64, (xs * ys) / 4096])[None].repeat(4, 1, 1, 1)
+    lm = torch.tensor([[20.0, 24.0], [40.0, 30.0], [31.5, 45.0]]).expand(4, 3, 2)
+    torch.manual_seed(0)
+    moved, moved_lm = jitter_references(image, lm, degrees=10, scale=0.1, pixels=5, p=1.0)
+    assert not torch.allclose(moved_lm, lm)
+
+    def at(img, pts):
+        from training.losses import pixels_to_unit
+
+        grid = pixels_to_unit(pts, 64).unsqueeze(1)
+        return torch.nn.functional.grid_sample(img, grid, align_corners=False).squeeze(2)
+
+    torch.testing.assert_close(at(moved, moved_lm), at(image, lm), atol=0.02, rtol=0)
+    same, same_lm = jitter_references(image, lm, degrees=10, scale=0.1, pixels=5, p=0.0)
+    torch.testing.assert_close(same_lm, lm)
+    torch.testing.assert_close(same, image, atol=1e-5, rtol=0)
 
 
 def test_region_crops_are_centred_on_their_landmarks():

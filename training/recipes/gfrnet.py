@@ -22,6 +22,7 @@ row, here the same RecNet without a guide rather than a separately trained netwo
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import torch
@@ -47,14 +48,25 @@ class Config(TrainConfig):
     # and the cosine schedule brings it down to 5 % of it at the end.
     lr: float = 5e-4
     lr_d: float = 2e-4
-    ema: float = 0.999
+    # An EMA horizon of ~200 steps: with 0.999 a run of ~2,500 steps ships weights still a third made of the
+    # first half (a first run's EMA had not left the initial network 500 steps into end-to-end training).
+    ema: float = 0.995
     warp_steps: int = 600  # WarpNet pre-training on the flow loss alone (the paper: 5 epochs)
+    # The app's crops are aligned to one template, so a reference is only ~3 px off its target on average (pose
+    # and expression), too little for the WarpNet to learn warping from in a few thousand steps; the paper's
+    # pairs are unaligned. With probability `ref_jitter` a training reference (and its landmarks) is moved by a
+    # random similarity transform (rotation, scale, shift up to these bounds), which the warp must undo.
+    ref_jitter: float = 0.7
+    jitter_degrees: float = 10.0
+    jitter_scale: float = 0.1
+    jitter_pixels: float = 6.0
     # architecture (frstudio.models.gfrnet.Config)
     width: int = 32
     max_width: int = 128
     depth: int = 6
     warp_width: int = 32
     warp_max_width: int = 128
+    flow_stride: int = 4
     warp: bool = True
     use_reference: bool = True
     # losses
@@ -148,6 +160,29 @@ def flow_losses(flow: torch.Tensor, landmarks: torch.Tensor, ref_landmarks: torc
     return {"lm": lm, "tv": tv}
 
 
+def jitter_references(ref: torch.Tensor, ref_landmarks: torch.Tensor, degrees: float, scale: float, pixels: float,
+                      p: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each reference (N x 3 x S x S) moved by a random similarity transform with probability `p`: rotation up to
+    `degrees`, scale by up to 1 +- `scale`, shift up to `pixels`; its landmarks (N x 68 x 2 pixels) follow.
+    Borders are filled by reflection. Draws from torch's global generator (the loop seeds and checkpoints it)."""
+    from training.losses import pixels_to_unit, unit_to_pixels
+
+    n, _, h, w = ref.shape
+    on = (torch.rand(n, device=ref.device) < p).float()
+    angle = (torch.rand(n, device=ref.device) * 2 - 1) * math.radians(degrees) * on
+    zoom = 1 + (torch.rand(n, device=ref.device) * 2 - 1) * scale * on
+    shift = (torch.rand(n, 2, device=ref.device) * 2 - 1) * (2 * pixels / w) * on[:, None]
+    # theta maps output unit coordinates to input ones: u_in = A u_out + shift (isotropic: square crops)
+    cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom
+    a = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1)  # N x 2 x 2
+    grid = F.affine_grid(torch.cat([a, shift[:, :, None]], 2), list(ref.shape), align_corners=False)
+    moved = F.grid_sample(ref.float(), grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    # a landmark at u_in in the reference appears where A u_out + shift = u_in
+    u_in = pixels_to_unit(ref_landmarks.float(), (h, w))
+    u_out = torch.linalg.solve(a, (u_in - shift[:, None, :]).transpose(1, 2)).transpose(1, 2)
+    return moved.to(ref.dtype).contiguous(memory_format=torch.channels_last), unit_to_pixels(u_out, (h, w))
+
+
 def warp_error_pixels(flow: torch.Tensor, landmarks: torch.Tensor, ref_landmarks: torch.Tensor) -> torch.Tensor:
     """Mean distance (pixels) between where the flow samples the reference at each target landmark and the
     reference's own landmark: 0 for a perfect warp. N values."""
@@ -222,6 +257,8 @@ class Recipe(BaseRecipe):
         c = self.config
         lq, hq, ref = (self.to_device(batch[k]) for k in ("lq", "hq", "ref"))
         lm, ref_lm = batch["landmarks"].to(self.device), batch["ref_landmarks"].to(self.device)
+        if c.use_reference and c.ref_jitter > 0:
+            ref, ref_lm = jitter_references(ref, ref_lm, c.jitter_degrees, c.jitter_scale, c.jitter_pixels, c.ref_jitter)
         if step < c.warp_steps and self.net.warpnet is not None:
             return self._warp_step(lq, ref, lm, ref_lm)
         out: dict[str, float] = {}
