@@ -22,16 +22,17 @@ def about_html(version: str) -> str:
         manifest = read_manifest()
     except WeightsError:
         manifest = {}
+    # the training data's terms, as each model's manifest entry records them; models with the same terms share a line
+    terms: dict[str, list[str]] = {}
+    for name, entry in sorted(manifest.items()):
+        terms.setdefault(entry.get("licence", "licence not recorded"), []).append(name)
     models = "".join(
-        f"<li><b>{escape(name)}</b>: {escape(entry.get('licence', 'licence not recorded'))}</li>"
-        for name, entry in sorted(manifest.items())
+        f"<li><b>{escape(', '.join(names))}</b>: {escape(licence)}</li>" for licence, names in terms.items()
     ) or "<li>none bundled</li>"
     return (
         f"<h3>FR Studio {escape(version)}</h3>"
         "<p>Restores the faces in old photos, offline, on your computer.</p>"
         f"<p>Code: {CODE_LICENCE} licence.</p>"
         f"<p>Bundled model weights:</p><ul>{models}</ul>"
-        "<p>Training data: CelebA (non-commercial research use only) and All-Age-Faces (no licence stated). "
-        "Weights trained on them are for non-commercial research use.</p>"
         f"<p>{escape(DLIB_NOTE)}</p><p>{escape(SAMPLE_NOTE)}</p>"
     )

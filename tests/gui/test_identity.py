@@ -35,6 +35,6 @@ def test_about_names_version_and_every_bundled_models_licence(monkeypatch):
     manifest = json.loads((REPO / "resources" / "weights" / "manifest.json").read_text())["models"]
     assert f"FR Studio {__version__}" in text and "MIT" in text
     for name in manifest:
-        assert f"<b>{name}</b>" in text
+        assert name in text
     for term in ("CelebA (non-commercial research use only)", "All-Age-Faces (no licence stated)", "public domain"):
         assert term in text
