@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 deb=${1:-$(ls -t dist/frstudio_*.deb 2>/dev/null | head -1)}
 [[ -f "$deb" ]] || { echo "no .deb found: run installers/build.sh and installers/build_deb.sh first" >&2; exit 1; }
 [[ $EUID -eq 0 ]] || { echo "the smoke test installs a package: run it as root" >&2; exit 1; }
+bash installers/system_deps.sh
 sample=$PWD/resources/samples/astronaut_faded.jpg
 work=$(mktemp -d)
 export FRSTUDIO_CONFIG_DIR=$work/config  # the app's settings go here, never into the user's
