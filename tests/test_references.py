@@ -19,6 +19,7 @@ from frstudio.core import references as refs
 from frstudio.core.pipeline import RestoreOptions, RestorerCache, restore_photo
 from frstudio.core.references import DescribedFace, ReferenceLibrary, ReferencePhoto, rank_candidates
 from tests.conftest import file_digest, paste_faces
+from tests.test_pipeline import run as drain  # (result, progress events) of a pipeline generator
 
 BLUE = (0.55, 0.7, 1.35)
 GREEN = (0.6, 1.3, 0.6)
@@ -38,16 +39,6 @@ def tinted(pixels, tint, columns=slice(None)):
     out = pixels.astype(np.float32)
     out[:, columns] *= np.asarray(tint, np.float32)
     return np.clip(out, 0, 255).astype(np.uint8)
-
-
-def drain(job):
-    """Run a pipeline generator to the end: (its return value, the Progress events it yielded)."""
-    events = []
-    try:
-        while True:
-            events.append(next(job))
-    except StopIteration as stop:
-        return stop.value, events
 
 
 def save(path, pixels):
