@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--speed-runs", type=int, default=10)
     p.add_argument("--json", type=Path, required=True, help="everything measured")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    p.add_argument("--record", action="store_true", help="store the metrics of the run whose weights are the "
+                   "shipped ones in resources/weights/manifest.json")
+    p.add_argument("--from-json", action="store_true", help="do not measure again: print (and --record) --json")
     p = sub.add_parser("loader-speed", help="batches per second of the training loader")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--split", default="train")
@@ -132,10 +135,17 @@ def main(argv: list[str] | None = None) -> int:
         from training.evaluate import write_json
         from training.table import compare, markdown
 
-        table = compare(args.model, args.run, args.protocols, args.cache, args.spread, args.speed_runs)
-        write_json(args.json, table)
-        args.json.with_suffix(".md").write_text(markdown(table) + "\n")
+        if args.from_json:
+            table = json.loads(args.json.read_text())
+        else:
+            table = compare(args.model, args.run, args.protocols, args.cache, args.spread, args.speed_runs)
+            write_json(args.json, table)
+            args.json.with_suffix(".md").write_text(markdown(table) + "\n")
         print(markdown(table))
+        if args.record:
+            from training.table import record_shipped
+
+            print("recorded in the manifest:", ", ".join(record_shipped(table)) or "nothing (no run holds the shipped weights)")
     elif args.command == "evaluate":
         return _evaluate(args)
     elif args.command == "export":

@@ -94,14 +94,18 @@ class Scores:
 
         desc = np.array(self.descriptors)
         ids = identity_scores(desc, hq_descriptors)
+        psnr = np.asarray(self.psnr, np.float64)
+        finite = np.isfinite(psnr)  # an untouched face (a clean input) has an infinite PSNR
         out = {
-            "psnr": float(np.mean(self.psnr)),
+            "psnr": float(np.mean(psnr[finite])) if finite.any() else float("nan"),
             "ssim": float(np.mean(self.ssim)),
             "ms_ssim": float(np.mean(self.ms_ssim)),
             "id_dist": float(ids.mean_distance),
             "id_match": float(ids.match_rate),
             "lmd": float(np.mean(self.lmd)),
         }
+        if not finite.all():
+            out["identical"] = int((~finite).sum())  # faces equal to the ground truth, left out of the PSNR mean
         if self.niqe:
             out["niqe"] = float(np.mean(self.niqe))
         if len(desc) >= 200:  # a covariance of 128-d vectors needs well over 128 samples

@@ -64,7 +64,9 @@ def export(name: str, run_dir: Path, data: str, device: str, out_dir: Path | Non
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / file_for(name)
     tmp = target.with_suffix(".part")
-    save_file(state, str(tmp), metadata={"model": name, "config": json.dumps(model_config)})
+    # One metadata entry: safetensors keeps metadata in a hash map whose order varies from run to run, and with
+    # two keys the same weights gave files with different bytes (and sha256s).
+    save_file(state, str(tmp), metadata={"frstudio": json.dumps({"model": name, "config": model_config}, sort_keys=True)})
     size = tmp.stat().st_size
     if size > MAX_BYTES:
         tmp.unlink()

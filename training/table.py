@@ -79,3 +79,28 @@ def markdown(table: dict) -> str:
             dice = f"{report['mask_dice']:.4f}" if "mask_dice" in report else "–"
             lines.append(f"| {r['variant']} | {cells(report['output'])} | {acc_text} | {dice} |")
     return "\n".join(lines)
+
+
+def same_weights(a: Path, b: Path) -> bool:
+    """Whether two safetensors files hold the same tensors (their bytes may differ in header order)."""
+    import torch
+    from safetensors.torch import load_file
+
+    x, y = load_file(str(a)), load_file(str(b))
+    return x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
+
+
+def record_shipped(table: dict) -> list[str]:
+    """Store the table's numbers in the shipped manifest for the rows whose weights are the shipped ones."""
+    from frstudio.core.paths import weights_dir
+    from training.export import file_for, record_metrics
+
+    recorded = []
+    shipped = weights_dir() / file_for(table["model"])
+    for row in table["rows"]:
+        exported = Path(row["run"]) / "weights" / file_for(table["model"])
+        if shipped.is_file() and exported.is_file() and same_weights(exported, shipped):
+            for protocol, report in row["protocols"].items():
+                record_metrics(table["model"], protocol, report)
+            recorded.append(row["variant"])
+    return recorded

@@ -74,3 +74,12 @@ def test_evaluation_reuses_the_input_row_and_spreads_its_sample(tiny_prepared, t
     assert "classifier accuracy" in markdown_table(first)
     spread = evaluate_restorer("tiny", "frrnet-lowlight", cache, restorer=Restorer("tiny"), spread=3)
     assert spread["n"] == 3
+
+
+def test_identical_faces_are_counted_not_averaged_into_psnr():
+    from training.evaluate import Scores
+
+    hq = np.random.default_rng(0).normal(size=(2, 128))
+    scores = Scores(psnr=[float("inf"), 30.0], ssim=[1.0, 0.9], ms_ssim=[1.0, 0.95], lmd=[0.0, 1.0], descriptors=list(hq))
+    summary = scores.summary(hq, None)
+    assert summary["psnr"] == 30.0 and summary["identical"] == 1

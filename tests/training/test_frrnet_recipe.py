@@ -1,6 +1,8 @@
 """FRR-Net's recipe on the tiny prepared cache: training steps, export, and the app's Restorer reproducing
 the EMA network's output from the shipped file."""
 
+import hashlib
+
 import numpy as np
 import torch
 
@@ -33,6 +35,11 @@ def test_train_export_and_reload_through_the_restorer(tiny_prepared, tmp_path, m
 
     weights = tmp_path / "weights"
     export("frrnet", tmp_path / "run", data="tiny", device="cpu", out_dir=weights)
+    again = export("frrnet", tmp_path / "run", data="tiny", device="cpu", out_dir=tmp_path / "again")
+    assert again["sha256"] == hashlib.sha256((weights / "frrnet.safetensors").read_bytes()).hexdigest()  # same bytes
+    from training.table import same_weights
+
+    assert same_weights(weights / "frrnet.safetensors", tmp_path / "again" / "frrnet.safetensors")
     monkeypatch.setenv("FRSTUDIO_WEIGHTS_DIR", str(weights))
     restorer = Restorer("frrnet", device="cpu")
     ema = recipe.net.__class__(recipe.net.config)
