@@ -72,6 +72,17 @@ def group_photo(astronaut, astronaut_landmarks) -> GroupPhoto:
     return paste_faces(astronaut, astronaut_landmarks, (900, 650), [(500, 20, 1.0), (60, 40, 0.8), (300, 380, 1.1)])
 
 
+@pytest.fixture
+def group_png(tmp_path, group_photo) -> Path:
+    """The three-face group photo saved as a PNG file in its own folder."""
+    from PIL import Image
+
+    path = tmp_path / "photos" / "family.png"
+    path.parent.mkdir()
+    Image.fromarray(group_photo.pixels).save(path)
+    return path
+
+
 def file_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 

@@ -31,14 +31,6 @@ def _outside_faces(shape, faces_landmarks, grow=3):
     return ~cv2.dilate(mask, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)).astype(bool)
 
 
-@pytest.fixture
-def group_png(tmp_path, group_photo):
-    path = tmp_path / "in" / "family.png"
-    path.parent.mkdir()
-    Image.fromarray(group_photo.pixels).save(path)
-    return path
-
-
 def test_restores_faces_and_nothing_else(tiny_weights, group_png, group_photo):
     before = file_digest(group_png)
     result, events = run(restore_photo(group_png, RestoreOptions(model="tiny"), RestorerCache()))

@@ -4,7 +4,6 @@ the tiny test network as the model, identity descriptors computed in-process (no
 from __future__ import annotations
 
 import pytest
-from PIL import Image
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
@@ -40,14 +39,6 @@ def make_window(qtbot, tiny_weights):
 @pytest.fixture
 def window(make_window):
     return make_window()
-
-
-@pytest.fixture
-def group_png(tmp_path, group_photo):
-    path = tmp_path / "photos" / "family.png"
-    path.parent.mkdir()
-    Image.fromarray(group_photo.pixels).save(path)
-    return path
 
 
 def wait_idle(qtbot, window, timeout=60_000):
