@@ -83,3 +83,16 @@ def test_identical_faces_are_counted_not_averaged_into_psnr():
     scores = Scores(psnr=[float("inf"), 30.0], ssim=[1.0, 0.9], ms_ssim=[1.0, 0.95], lmd=[0.0, 1.0], descriptors=list(hq))
     summary = scores.summary(hq, None)
     assert summary["psnr"] == 30.0 and summary["identical"] == 1
+
+
+def test_table_markdown_puts_the_input_row_above_each_variant():
+    from training.table import markdown
+
+    row = {"psnr": 20.0, "ssim": 0.7, "ms_ssim": 0.8, "id_dist": 0.5, "id_match": 0.6, "lmd": 2.0, "lum_err": 9.0, "cast_deg": 1.0}
+    report = {"n": 10, "input": dict(row, psnr=18.0), "output": row, "classifier_accuracy": {"noise": 0.9, "blur": 0.8, "relight": 0.7}, "mask_dice": 0.95}
+    speed = {"params_m": 4.0, "gmacs": 0.9, "ms_b1_fp32": 30.0, "ms_b1_bf16": 20.0, "ms_b8_fp32": 25.0, "ms_b8_bf16": 15.0}
+    table = {"protocols": ["frrnet"], "rows": [{"variant": "W12D2", "steps": 5400, "bytes": 2**20 * 8, "speed": speed, "protocols": {"frrnet": report}}]}
+    text = markdown(table).splitlines()
+    assert "| W12D2 | 5400 | 4.00 | 0.90 | 30.0 | 20.0 | 25.0 | 15.0 | 8.0 |" in text
+    inp = next(i for i, line in enumerate(text) if line.startswith("| degraded input | 18"))
+    assert text[inp + 1].startswith("| W12D2 | 20 |") and "0.900/0.800/0.700 | 0.9500 |" in text[inp + 1]
