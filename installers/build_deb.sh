@@ -18,7 +18,8 @@ version=$(python3 -c 'import tomllib; print(tomllib.load(open("pyproject.toml", 
 arch=$(dpkg --print-architecture)
 # The bundle carries its own libraries except the C library and the graphics stack; its binaries were linked on
 # this machine, so it needs this machine's glibc or newer.
-glibc=$(ldd --version | head -1 | grep -oE '[0-9]+\.[0-9]+$')
+# getconf, not `ldd --version | head -1`: under pipefail ldd's SIGPIPE (exit 141) would stop the build at random.
+glibc=$(getconf GNU_LIBC_VERSION | cut -d' ' -f2)
 root=build/deb/frstudio_${version}_${arch}
 deb=dist/frstudio_${version}_${arch}.deb
 rm -rf "$root" "$deb"

@@ -10,7 +10,9 @@
 # first failure; the package is removed again in any case.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-deb=${1:-$(ls -t dist/frstudio_*.deb 2>/dev/null | head -1)}
+# No `ls | head` here: under pipefail an early-closing head can fail the pipeline with SIGPIPE (exit 141).
+newest_deb() { local f newest=; for f in dist/frstudio_*.deb; do [[ -f $f && ( -z $newest || $f -nt $newest ) ]] && newest=$f; done; echo "$newest"; }
+deb=${1:-$(newest_deb)}
 [[ -f "$deb" ]] || { echo "no .deb found: run installers/build.sh and installers/build_deb.sh first" >&2; exit 1; }
 [[ $EUID -eq 0 ]] || { echo "the smoke test installs a package: run it as root" >&2; exit 1; }
 bash installers/system_deps.sh
