@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--record", action="store_true", help="store the numbers in the manifest (of --weights, or resources/weights)")
     p.add_argument("--weights", type=Path, help="evaluate the weights in this folder (an export --out) instead of the shipped ones")
+    p.add_argument("--by-category", action="store_true", help="also break the metrics down by pose, age group, gender, "
+                   "source and low detector score (printed as a table, stored in --json under 'categories')")
     p = sub.add_parser("export", help="ship a run's EMA weights (fp16 safetensors) with a manifest entry")
     p.add_argument("model")
     p.add_argument("--run-dir", type=Path, help="default: runs/<model>")
@@ -188,7 +190,7 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from training.evaluate import evaluate_faceid, evaluate_restorer, markdown_table, write_json
+    from training.evaluate import category_table, evaluate_faceid, evaluate_restorer, markdown_table, write_json
     from training.export import record_metrics
 
     if args.model == "faceid":
@@ -196,8 +198,13 @@ def _evaluate(args) -> int:
         print(json.dumps(report, indent=2))
         protocol = "verification"
     else:
-        report = evaluate_restorer(args.model, args.protocol, args.cache, args.limit, grid=args.grid, reference=args.reference, weights=args.weights, spread=args.spread)
+        report = evaluate_restorer(args.model, args.protocol, args.cache, args.limit, grid=args.grid, reference=args.reference,
+                                   weights=args.weights, spread=args.spread, by_category=args.by_category)
         print(markdown_table(report))
+        if "categories" in report:
+            print("\nby category (input → output):\n")
+            print(category_table(report))
+            print("\n" + "\n".join(f"{k}: {v}" for k, v in report["category_rules"].items()))
         protocol = args.protocol
     if args.json:
         write_json(args.json, report)

@@ -21,6 +21,146 @@ import numpy as np
 METRIC_ORDER = ["psnr", "ssim", "ms_ssim", "id_dist", "id_match", "lmd", "niqe", "fd_dlib", "iprecision", "irecall", "lum_err", "cast_deg"]
 HIGHER_IS_BETTER = {"psnr", "ssim", "ms_ssim", "id_match", "iprecision", "irecall"}
 
+# The seed (003) reports "mean ± std" with the std taken over batches of 32 faces: Scores.summary adds
+# f"{metric}_batch_std" for these metrics.
+SPREAD_BATCH = 32
+SPREAD_METRICS = ("psnr", "ssim", "ms_ssim")
+
+
+def batch_spread(values, batch: int = SPREAD_BATCH) -> float | None:
+    """Standard deviation (numpy's, ddof 0) of the means of consecutive batches of ``batch`` faces, in the
+    order the faces were evaluated: the "± 0.3" of the seed's "20.6 ± 0.3".
+
+    Inside a batch, non-finite values (the infinite PSNR of a face equal to its ground truth) are left out of
+    that batch's mean, as Scores.summary leaves them out of the overall mean; a batch with no finite value is
+    skipped. A trailing incomplete batch is left out (its mean would spread more, being of fewer faces).
+    None when fewer than two batches remain: one batch has no spread to report.
+    """
+    v = np.asarray(values, np.float64)
+    full = len(v) // batch
+    means = []
+    for b in v[: full * batch].reshape(full, batch) if full else ():
+        finite = b[np.isfinite(b)]
+        if finite.size:
+            means.append(finite.mean())
+    return float(np.std(means)) if len(means) >= 2 else None
+
+
+# ---- categories of faces (seed 003's "critical issues": poses, occlusions, age groups, ethnic groups)
+#
+# The cache's ``yaw`` is frstudio.core.references.yaw_proxy: the nose tip's offset from the midpoint of the
+# jaw's two ends (landmarks 0 and 16), in units of the jaw's width. For a head turned by an angle t and seen
+# orthographically that is c * tan(t), with c = (depth of the nose tip in front of the jaw ends) / (jaw
+# width); on OpenFace's mean 3-D face (the 68-point model that solvePnP head-pose estimators fit) c =
+# (36.95 + 47.40) / 144.77 = 0.583. Checked on the test split of cache/faces128 (3,140 faces): solvePnP of
+# that model on all 68 landmarks correlates 0.96 with arctan(|yaw| / 0.583), whose per-bin medians read
+# 0-2 degrees higher (3.7 / 13.6 / 22.4 / 29.6 / 35.9 degrees against 3.6 / 12.6 / 21.1 / 27.6 / 33.7).
+YAW_DEPTH_RATIO = 0.583
+# Pose bins in degrees. 15 degrees is the usual bound of "near-frontal" (Multi-PIE's frontal poses are the
+# cameras within +-15 degrees). dlib's HOG detector, which chose the cache's faces, rarely finds a face turned
+# past 35-40 degrees, so the cache holds almost no true profiles: on the test split 93 faces (3 %) are
+# estimated at 30 degrees or more, only 29 (0.9 %) at 35 or more, too few for a mean. "profile" is therefore
+# the most turned tail the cache has, >= 30 degrees (semi-profile, really); "moderate" is 15-30.
+POSE_BINS = (("frontal", 0.0), ("moderate", 15.0), ("profile", 30.0))
+# Age groups (AAF carries ages; CelebA none): child < 13, teen 13-19, adult 20-59, senior 60+.
+AGE_BINS = (("child", 0.0), ("teen", 13.0), ("adult", 20.0), ("senior", 60.0))
+# dlib's detector score (the HOG SVM's margin) is low for occluded, blurred, badly lit or turned faces: the
+# lowest quartile of the split stands in for "occlusions / difficult faces", which the data does not label.
+LOW_SCORE_QUANTILE = 0.25
+LOW_SCORE = "detector score: lowest 25% (proxy for occlusion)"
+
+
+def yaw_degrees(yaw_proxy) -> np.ndarray:
+    """|head turn| in degrees estimated from the cache's yaw proxy (see YAW_DEPTH_RATIO)."""
+    return np.degrees(np.arctan(np.abs(np.asarray(yaw_proxy, np.float64)) / YAW_DEPTH_RATIO))
+
+
+def _bin(values: np.ndarray, bins) -> np.ndarray:
+    """Name of the bin (lower bounds ascending) of each value; "" for NaN."""
+    names = np.array([name for name, _ in bins], dtype=object)
+    index = np.searchsorted(np.array([lo for _, lo in bins]), values, side="right") - 1
+    out = names[np.clip(index, 0, len(bins) - 1)]
+    out[~np.isfinite(values)] = ""
+    return out
+
+
+def pose_bin(yaw_proxy) -> np.ndarray:
+    """'frontal' / 'moderate' / 'profile' of each face from the cache's signed yaw proxy."""
+    return _bin(yaw_degrees(yaw_proxy), POSE_BINS)
+
+
+def age_group(age) -> np.ndarray:
+    """'child' / 'teen' / 'adult' / 'senior' of each age in years; "" where the age is unknown (NaN)."""
+    return _bin(np.asarray(age, np.float64), AGE_BINS)
+
+
+def face_categories(yaw, age, gender, source, score, low_score: float) -> dict[str, np.ndarray]:
+    """Boolean masks (one per category, over the faces given) by pose, age group, gender, source and a low
+    detector score (``score <= low_score``). Every category is listed, empty or not, in a fixed order."""
+    yaw, age, score = (np.asarray(a, np.float64) for a in (yaw, age, score))
+    gender, source = np.asarray(gender, dtype=object), np.asarray(source, dtype=object)
+    masks = {"all": np.ones(len(yaw), bool)}
+    pose = pose_bin(yaw)
+    masks.update({f"pose: {name}": pose == name for name, _ in POSE_BINS})
+    ages = age_group(age)
+    masks.update({f"age: {name}": ages == name for name, _ in AGE_BINS})
+    masks.update({f"gender: {g}": gender == g for g in ("female", "male")})
+    masks.update({f"source: {s}": source == s for s in ("celeba", "aaf")})
+    masks[LOW_SCORE] = score <= low_score
+    return masks
+
+
+def category_rules(low_score: float) -> dict[str, str]:
+    """How each kind of category is decided, for the report."""
+    return {
+        "pose": f"|yaw| from the landmarks, arctan(|yaw proxy| / {YAW_DEPTH_RATIO}): frontal < 15°, moderate 15–30°, profile ≥ 30°",
+        "age": "years (AAF faces only): child < 13, teen 13–19, adult 20–59, senior 60+",
+        "gender": "from the manifest (AAF faces only)",
+        "source": "celeba, or aaf (mostly East-Asian faces: the seed's under-represented ethnic groups)",
+        "detector score": f"dlib detector score ≤ {low_score:.3f}, the split's lowest quartile: a proxy for "
+                          "occluded or difficult faces, not a label",
+    }
+
+
+def subset_scores(scores: "Scores", mask: np.ndarray, hq_descriptors: np.ndarray) -> dict:
+    """Mean PSNR (finite values), SSIM, MS-SSIM, identity distance and match rate of the faces in ``mask``."""
+    from training.metrics import identity_scores
+
+    mask = np.asarray(mask, bool)
+    psnr = np.asarray(scores.psnr, np.float64)[mask]
+    psnr = psnr[np.isfinite(psnr)]
+    ids = identity_scores(np.asarray(scores.descriptors)[mask], np.asarray(hq_descriptors)[mask])
+    return {
+        "psnr": float(psnr.mean()) if psnr.size else float("nan"),
+        "ssim": float(np.mean(np.asarray(scores.ssim)[mask])),
+        "ms_ssim": float(np.mean(np.asarray(scores.ms_ssim)[mask])),
+        "id_dist": ids.mean_distance,
+        "id_match": ids.match_rate,
+    }
+
+
+def category_breakdown(masks: dict[str, np.ndarray], rows: dict[str, "Scores"], hq_descriptors: np.ndarray) -> dict:
+    """{category: {"n": faces, row name: subset_scores, ...}} (only "n" for an empty category)."""
+    out = {}
+    for name, mask in masks.items():
+        entry = {"n": int(np.sum(mask))}
+        if entry["n"]:
+            entry.update({row: subset_scores(scores, mask, hq_descriptors) for row, scores in rows.items()})
+        out[name] = entry
+    return out
+
+
+def category_table(report: dict) -> str:
+    """The breakdown of evaluate_restorer(by_category=True) as a markdown table."""
+    lines = ["| category | n | input PSNR | output PSNR | input id match | output id match | input id dist | output id dist |",
+             "|---" * 8 + "|"]
+    for name, entry in report["categories"].items():
+        inp, out = entry.get("input", {}), entry.get("output", {})
+        cells = [f"{row[k]:{fmt}}" if k in row else "–" for k, fmt in (("psnr", ".2f"), ("id_match", ".3f"), ("id_dist", ".3f"))
+                 for row in (inp, out)]
+        lines.append(f"| {name} | {entry['n']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
 
 def float_to_uint8(img: np.ndarray) -> np.ndarray:
     """float [0, 1] H x W x 3 (or 3 x H x W tensor data) -> uint8 H x W x 3, as a saved image would be."""
@@ -116,6 +256,10 @@ class Scores:
         if self.lum_err:
             out["lum_err"] = float(np.mean(self.lum_err))
             out["cast_deg"] = float(np.mean(self.cast_deg))
+        for key in SPREAD_METRICS:
+            spread = batch_spread(getattr(self, key))
+            if spread is not None:  # under two full batches of 32: no spread to report
+                out[f"{key}_batch_std"] = spread
         return out
 
 
@@ -167,12 +311,22 @@ def niqe_model_for(cache: Path):
     return model
 
 
+def _cell(row: dict, key: str) -> str:
+    """"20.61 ± 0.31" where the row has the metric's spread over batches of 32, "20.61" otherwise."""
+    if key not in row:
+        return "–"
+    spread = row.get(f"{key}_batch_std")
+    return f"{row[key]:.4g}" + (f" ± {spread:.2g}" if spread is not None else "")
+
+
 def markdown_table(report: dict) -> str:
     inp, out = report["input"], report["output"]
     keys = [k for k in METRIC_ORDER if k in out]
     lines = [f"{report['model']} on {report['protocol']} ({report['split']}, n = {report['n']})", "", "| | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
     for label, row in (("degraded input", inp), (report["model"], out)):
-        lines.append(f"| {label} | " + " | ".join(f"{row[k]:.4g}" if k in row else "–" for k in keys) + " |")
+        lines.append(f"| {label} | " + " | ".join(_cell(row, k) for k in keys) + " |")
+    if any(f"{k}_batch_std" in out for k in keys):
+        lines.append(f"\n± : standard deviation of the means of consecutive batches of {SPREAD_BATCH} faces")
     if "classifier_accuracy" in report:
         lines.append("\nclassifier accuracy: " + ", ".join(f"{k} {v:.3f}" for k, v in report["classifier_accuracy"].items()))
     if "mask_dice" in report:
@@ -200,10 +354,14 @@ def _input_row_file(cache: Path, protocol: str, split: str, faces_kind: str, n: 
 
 def evaluate_restorer(model: str, protocol: str, cache: Path, limit: int | None = None, split: str = "test",
                       grid: Path | None = None, reference: str = "same", restorer=None, batch: int = 16,
-                      weights: Path | None = None, spread: int | None = None) -> dict:
+                      weights: Path | None = None, spread: int | None = None, by_category: bool = False) -> dict:
     """Metrics of `model` (its shipped weights, or those in `weights`, unless `restorer` is given) and of its
     input on `protocol`: on the first `limit` faces of the split, or on `spread` faces spaced evenly over
-    it (a smaller sample with the split's mix of sources, people and ages), or on all of it."""
+    it (a smaller sample with the split's mix of sources, people and ages), or on all of it.
+
+    by_category: also report["categories"], the input and output metrics per pose, age group, gender,
+    source and low detector score (face_categories), with report["category_rules"] saying how each is
+    decided."""
     from frstudio.core.restore import Restorer
     from training.data.dataset import LABEL_KEYS, FaceCache, ProtocolFaces, ReferencePairs
 
@@ -235,7 +393,7 @@ def evaluate_restorer(model: str, protocol: str, cache: Path, limit: int | None 
         rows["input"], hq_desc = Scores(), []
     extras = Extras()
     label_keys = LABEL_KEYS.get(protocol, ())
-    identities, shown = [], []
+    identities, cache_rows, shown = [], [], []
     for start in range(0, n, batch):
         items = [faces[i] for i in positions[start : start + batch]]
         lq = np.stack([np.asarray(it["lq"]).transpose(1, 2, 0) for it in items])
@@ -253,6 +411,7 @@ def evaluate_restorer(model: str, protocol: str, cache: Path, limit: int | None 
             rows["output"].add(out, hq, gt_lm, niqe_model, mask)
             extras.add(r, it, label_keys)
             identities.append(data.identity[int(it["index"])])
+            cache_rows.append(int(it["index"]))
             if len(shown) < 8:
                 if takes_reference:  # GFRNet's Fig. 7: input, reference, warped reference, output, ground truth
                     warped = r.extras.get("warped", it["ref"])
@@ -275,6 +434,14 @@ def evaluate_restorer(model: str, protocol: str, cache: Path, limit: int | None 
         "output": rows["output"].summary(hq_desc, ids),
         **extras.summary(),
     }
+    if by_category:
+        # the per-face lists of both rows (the input's too, when read back) are in the order of `positions`,
+        # as are cache_rows and hq_desc
+        r = np.array(cache_rows, np.int64)
+        low_score = float(np.quantile(data.score[data.indices(split)], LOW_SCORE_QUANTILE))
+        masks = face_categories(data.yaw[r], data.age[r], data.gender[r], data.source[r], data.score[r], low_score)
+        report["categories"] = category_breakdown(masks, rows, hq_desc)
+        report["category_rules"] = category_rules(low_score)
     if restorer.spec.takes_reference:  # "none" too: it is that model's no-reference row, not its main one
         report["reference"] = reference
     if grid is not None and shown:
