@@ -8,10 +8,14 @@ RECIPES = {
     "faceid": "training.recipes.faceid",
     "frrnet": "training.recipes.frrnet",
     "gfrnet": "training.recipes.gfrnet",
+    # one recipe, two objectives shipped as two models
+    "progressive_16": "training.recipes.progressive:Recipe16",
+    "progressive_128": "training.recipes.progressive:Recipe128",
 }
 
 
 def load_recipe(name: str):
     if name not in RECIPES:
         raise SystemExit(f"no recipe for '{name}'; known: {', '.join(RECIPES)}")
-    return importlib.import_module(RECIPES[name]).Recipe
+    module, _, attr = RECIPES[name].partition(":")
+    return getattr(importlib.import_module(module), attr or "Recipe")
