@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto (default): blend through the face mask the model predicts, if it predicts one; "
                         "outline: through the landmark outline")
     r.add_argument("--detector", choices=["hog", "cnn"], default="hog", help="face detector (cnn: slower, finds more)")
-    r.add_argument("-v", "--verbose", action="store_true", help="one line per face: model and what it found (noise, blur, low light)")
+    r.add_argument("-v", "--verbose", action="store_true", help="one line per face: model, what it found (noise, blur, low light) and its size")
     r.add_argument("--min-face", type=float, default=20.0, help="smallest eye distance in px to look for (default 20)")
 
     d = sub.add_parser("detect", help="list the faces in a photo")
@@ -257,7 +257,9 @@ def _summary(results, missing: int, verbose: bool = False) -> int:
                 elif f.restored and f.message:
                     print(f"    face {f.index}: {f.model}, {f.message}")
                 elif f.restored and verbose:
-                    print(f"    face {f.index}: {f.model}" + (f", {_found(f.verdict)}" if f.verdict else ""))
+                    # the eye distance says why "auto" chose this model (tiny faces: the 16 -> 128 one)
+                    found = f", {_found(f.verdict)}" if f.verdict else ""
+                    print(f"    face {f.index}: {f.model}{found} (eyes {f.eye_distance:.0f} px apart)")
     return EXIT_SOME_FAILED if counts["failed"] or missing else EXIT_OK
 
 

@@ -82,6 +82,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default="shared faces, train split (cache/faces128)", help="training data, for the card")
     p.add_argument("--device", default="cpu (2 cores, bf16 autocast)", help="where it was trained, for the card")
     p.add_argument("--out", type=Path, help="write weights + manifest entry to this folder instead of resources/weights")
+    p = sub.add_parser("tiny-threshold", help="the eye distance below which progressive_16 beats FRR-Net on identity "
+                       "(frstudio.core.routing.TINY_FACE_EYE_DISTANCE)")
+    p.add_argument("--distances", type=float, nargs="+", help="eye distances in px (default 4 6 8 10 12 14 16 20 24 32)")
+    p.add_argument("--models", nargs="+", default=["frrnet", "progressive_16"], help="the crossover compares "
+                   "progressive_16 with the first other model given")
+    p.add_argument("--spread", type=int, default=200, help="N test faces spaced evenly over the split (0: all)")
+    p.add_argument("--weights", type=Path, help="a weights folder (an export --out): its models are taken from it, "
+                   "the others from resources/weights")
+    p.add_argument("--device", help="cpu or cuda (default: cuda where there is one)")
+    p.add_argument("--seed", type=int, default=0, help="of the camera noise")
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    p.add_argument("--json", type=Path, help="write everything measured here (per-face values too)")
     args = parser.parse_args(argv)
 
     if args.command == "prepare":
@@ -150,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             print("recorded in the manifest:", ", ".join(record_shipped(table)) or "nothing (no run holds the shipped weights)")
     elif args.command == "evaluate":
         return _evaluate(args)
+    elif args.command == "tiny-threshold":
+        return _tiny_threshold(args)
     elif args.command == "export":
         from training.export import export
 
@@ -210,6 +224,21 @@ def _evaluate(args) -> int:
         write_json(args.json, report)
     if args.record:
         record_metrics(args.model, protocol, report, args.weights)
+    return 0
+
+
+def _tiny_threshold(args) -> int:
+    from training.evaluate import write_json
+    from training.tiny_faces import DISTANCES, Camera, markdown, measure
+
+    def progress(d, done, total):
+        print(f"\rd = {d:g} px: {done}/{total} faces", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    report = measure(args.cache, args.distances or DISTANCES, args.models, args.spread or None, args.weights,
+                     args.device, Camera(seed=args.seed), progress=progress)
+    print(markdown(report))
+    if args.json:
+        write_json(args.json, report)
     return 0
 
 

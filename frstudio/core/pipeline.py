@@ -21,6 +21,7 @@ from frstudio.core.detect import DetectionSettings, Face, detect_faces
 from frstudio.core.errors import Cancelled, FRStudioError, ModelUnavailableError, PhotoError
 from frstudio.core.imageio import Photo, load_photo, save_image, save_photo, to_uint8
 from frstudio.core.restore import VERDICT_THRESHOLD, PassThroughRestorer, Restorer, default_model, get_spec, model_statuses
+from frstudio.core.routing import auto_model
 from frstudio.models import ModelSpec
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"}
@@ -31,7 +32,7 @@ FACE_BATCH = 4  # faces per network call: enough to use the CPU's vector units, 
 
 @dataclass
 class RestoreOptions:
-    model: str | None = None  # None or "auto": the default model
+    model: str | None = None  # None or "auto": per face, the model frstudio.core.routing.auto_model picks
     strength: float = 1.0
     faces: frozenset[int] | None = None  # indices to restore; None = every face
     reference: Path | None = None  # a good photo of the same person (for models that take one)
@@ -120,8 +121,13 @@ class RestorerCache:
         return self._loaded[name]
 
 
+def is_auto(name: str | None) -> bool:
+    return name in (None, "", "auto")
+
+
 def resolve_model(name: str | None) -> str:
-    if name in (None, "", "auto"):
+    """The model a name stands for; "auto" (or None): the default model, the one a batch loads up front."""
+    if is_auto(name):
         chosen = default_model()
         if chosen is None:
             raise ModelUnavailableError(
@@ -131,6 +137,19 @@ def resolve_model(name: str | None) -> str:
     if name != "passthrough":
         get_spec(name)
     return name
+
+
+def models_for_faces(faces: list[Face], model: str | None, has_reference: bool = False) -> dict[str, list[Face]]:
+    """{model name: its faces}, in the order each model is first needed. A named model takes every face; "auto"
+    asks `routing.auto_model` per face (tiny faces to the 16 -> 128 model when its weights are bundled)."""
+    if not is_auto(model):
+        return {resolve_model(model): list(faces)} if faces else {}
+    available = [s.spec for s in model_statuses() if s.available]
+    groups: dict[str, list[Face]] = {}
+    for face in faces:
+        name = auto_model(face.eye_distance, has_reference, available) or resolve_model(None)
+        groups.setdefault(name, []).append(face)
+    return groups
 
 
 def output_path_for(source: Path, options: RestoreOptions, root: Path | None = None) -> Path:
@@ -249,12 +268,16 @@ def restore_photo(
         if not faces and options.no_faces == "skip":
             return PhotoResult(path, "no_faces", None, f"{path.name}: no face found; nothing written")
         done, reports = {}, []
-        if chosen:
-            restorer = restorers.get(resolve_model(options.model))
+        has_reference = reference is not None or references is not None
+        for model, group in models_for_faces(chosen, options.model, has_reference).items():
+            restorer = restorers.get(model)
             if references is not None and restorer.spec.takes_reference:
-                done, reports = yield from restore_guided(photo, chosen, restorer, references, restorers, cancel)
+                job = restore_guided(photo, group, restorer, references, restorers, cancel)
             else:
-                done, reports = yield from restore_faces(photo, chosen, restorer, reference, cancel)
+                job = restore_faces(photo, group, restorer, reference, cancel)
+            more, more_reports = yield from _counted(job, len(reports), len(chosen))
+            done.update(more)
+            reports = sorted(reports + more_reports, key=lambda r: r.index)
         if cancel:
             cancel.raise_if_cancelled()
         yield Progress("blend", 0.85, len(chosen), len(chosen), path)
@@ -278,6 +301,20 @@ def restore_photo(
         if missing:
             problems.append(f"{path.name} has no face {', '.join(map(str, missing))} (its faces are 0-{len(faces) - 1})")
     return PhotoResult(path, "restored", output, "; ".join(problems), reports, extras)
+
+
+def _counted(job: Generator[Progress, None, tuple], before: int, total: int) -> Generator[Progress, None, tuple]:
+    """Run one model's group of faces, its per-face progress counted among all `total` faces of the photo
+    (`before` of them done by earlier groups), so fractions keep growing from group to group."""
+    try:
+        while True:
+            p = next(job)
+            if p.stage == "restore":
+                face = before + p.face
+                p = Progress("restore", 0.2 + 0.6 * face / max(total, 1), face, total, p.path, p.message)
+            yield p
+    except StopIteration as stop:
+        return stop.value
 
 
 def blind_model() -> str | None:

@@ -42,6 +42,7 @@ from frstudio.core.pipeline import (
 )
 from frstudio.core.references import ReferenceMatch, ReferencePhoto
 from frstudio.core.restore import get_spec, model_statuses, verdict_words
+from frstudio.core.routing import auto_model
 
 AUTO = "auto"
 # Identity drift worth a warning. dlib calls two faces the same person below 0.6; between two *different photos*
@@ -49,7 +50,6 @@ AUTO = "auto"
 # cache/faces128 descriptors). A restoration that moves a face as far as a different photo of that person would
 # has changed how the person looks, even if dlib would still say "same person".
 DRIFT_WARNING = 0.45
-SMALL_FACE_EYE_DISTANCE = 12.0  # px: a 128 crop of a smaller face is up-sampled > 2.5x; 16 px models fit it better
 MIN_MANUAL_BOX = 12  # px: dlib's landmark fit needs a face of at least this size
 
 
@@ -119,21 +119,6 @@ class _Result:
 
 def _crop8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
-
-
-def auto_model(eye_distance: float, has_reference: bool, available: Sequence) -> str | None:
-    """The model "Auto" picks for one face among the available specs (in the table's order)."""
-    if has_reference:
-        guided = [s.name for s in available if s.takes_reference]
-        if guided:
-            return guided[0]
-    if eye_distance < SMALL_FACE_EYE_DISTANCE:
-        tiny = [s.name for s in available if s.input_size <= 16 and not s.takes_reference]
-        if tiny:
-            return tiny[0]
-    # The first blind model of the table is the default; reference-guided ones need a reference.
-    blind = [s.name for s in available if not s.takes_reference]
-    return blind[0] if blind else None
 
 
 class PhotoSession:

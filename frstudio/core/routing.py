@@ -1,0 +1,44 @@
+"""What "Auto" picks for each face: the one rule shared by the app (session.py) and the pipeline (CLI, batch).
+
+No Qt, no torch: a face's eye distance, whether the user gave a reference photo, and which models have
+bundled weights are all it looks at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from frstudio.models import ModelSpec
+
+TINY_FACE_MODEL = "progressive_16"
+# px between the eye centres in the photo. Faces below it go to TINY_FACE_MODEL (when its weights are bundled):
+# a 128 crop of such a face is up-sampled several times, where a 16 -> 128 model fits better. The value is where
+# progressive_16 stops beating the default model (FRR-Net) on dlib's identity match, measured on test faces by
+# `python -m training tiny-threshold` (training/tiny_faces.py). 12.0 is a placeholder until that is measured.
+TINY_FACE_EYE_DISTANCE = 12.0
+# Which faces reach this rule: with the default DetectionSettings (min_eye_distance 20) dlib's HOG finds faces
+# down to ~14 px (a 3000 x 2000 group photo: none of 30 faces at 10 px, 6 of 15 at 14, all at 20), so below
+# that the tiny model gets faces drawn by hand (Edit > Draw a Missed Face) or found with a lower `--min-face`.
+# A lower default was measured and not taken: at 12 the same photo finds 9 of 30 at 10 px (the 32 MP scan
+# budget caps the up-scaling of a 6 MP photo at 2.3x) for 1.26 -> 2.1 s, but the bundled 512 x 512 sample
+# gains a false face from 16 px down.
+
+
+def auto_model(eye_distance: float, has_reference: bool, available: Sequence[ModelSpec]) -> str | None:
+    """The model "Auto" picks for one face among `available` (the specs with bundled weights, in the table's
+    order), or None when none of them can restore it:
+
+    1. a face with a reference photo: the first reference-guided model;
+    2. a face whose eyes are under TINY_FACE_EYE_DISTANCE px apart: TINY_FACE_MODEL;
+    3. otherwise (or when the model of 1 or 2 has no weights): the first model that needs no reference, the
+       default (FRR-Net); TINY_FACE_MODEL only when it is the one such model (it sees any face at 16 px).
+    """
+    names = [s.name for s in available]
+    if has_reference:
+        guided = [s.name for s in available if s.takes_reference]
+        if guided:
+            return guided[0]
+    if eye_distance < TINY_FACE_EYE_DISTANCE and TINY_FACE_MODEL in names:
+        return TINY_FACE_MODEL
+    blind = sorted((s.name for s in available if not s.takes_reference), key=lambda name: name == TINY_FACE_MODEL)
+    return blind[0] if blind else None
