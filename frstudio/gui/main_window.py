@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from frstudio.core.detect import SMALL_FACES_MIN_EYE_DISTANCE, DetectionSettings
 from frstudio.core.dlib_work import DlibProcess
 from frstudio.core.errors import FRStudioError
 from frstudio.core.pipeline import IMAGE_SUFFIXES, Progress, RestoreOptions, RestorerCache, expand_inputs, restore_batch
@@ -44,6 +45,10 @@ from frstudio.gui.side_panel import SidePanel
 from frstudio.gui.worker import Job
 
 PHOTO_FILTER = "Photos (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
+SMALL_FACES_TIP = (
+    f"Also look for small faces, down to {SMALL_FACES_MIN_EYE_DISTANCE:g} px between the eyes (group photos): "
+    "finding faces is slower and may mark things that are not faces. Applies to the open photo and to batches."
+)
 STAGE_WORDS = {"load": "Opening the photo", "detect": "Finding faces", "restore": "Restoring", "identity": "Checking identity", "blend": "Blending", "done": "Finishing"}
 
 
@@ -118,6 +123,7 @@ class MainWindow(QMainWindow):
         self.batch_job: Job | None = None
         self._threads: set[Job] = set()  # every job still running, replaced ones too: quitting waits for them all
         self._recompose_wanted = False
+        self._redetect_wanted = False  # the small-faces option changed while a job ran: find the faces again after it
         self._closing = False
         self.last_export: list[Path] = []
         self._recompose_timer = QTimer(self, singleShot=True, interval=120)
@@ -201,6 +207,9 @@ class MainWindow(QMainWindow):
         self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
         self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
         self.draw_action = a("&Draw a Missed Face", self._toggle_drawing, "D", checkable=True, tip="Drag a box around a face the detector missed")
+        self.small_faces_action = a("Find &Small Faces (Slower)", self.set_find_small_faces, checkable=True, tip=SMALL_FACES_TIP)
+        self.small_faces_action.setToolTip(SMALL_FACES_TIP)
+        self.small_faces_action.setChecked(self.settings.find_small_faces)
         self.restore_action = a("&Restore Faces", lambda: self.restore(), "Ctrl+R")
         self.cancel_action = a("&Cancel", self.cancel, "Esc")
         self.mode_actions = {
@@ -232,6 +241,7 @@ class MainWindow(QMainWindow):
         edit.addAction(self.redo_action)
         edit.addSeparator()
         edit.addAction(self.draw_action)
+        edit.addAction(self.small_faces_action)
         view = bar.addMenu("&View")
         for action in self.mode_actions.values():
             view.addAction(action)
@@ -284,7 +294,8 @@ class MainWindow(QMainWindow):
 
     def is_busy(self) -> bool:
         batch_running = self.batch_job is not None
-        return self.job is not None or self._recompose_wanted or self._recompose_timer.isActive() or batch_running
+        waiting = self._recompose_wanted or self._redetect_wanted or self._recompose_timer.isActive()
+        return self.job is not None or waiting or batch_running
 
     def _start(self, make, on_done, name: str, on_event=None) -> Job:
         """Run `make(cancel)` on a worker thread; `on_done(value)` on this thread when it returns."""
@@ -314,6 +325,8 @@ class MainWindow(QMainWindow):
         self.job = None
         self._set_busy(False)
         handler(value)
+        if self._redetect_wanted:
+            self._redetect()
         if self._recompose_wanted:
             self._recompose()
         self._emit_idle()
@@ -374,11 +387,11 @@ class MainWindow(QMainWindow):
         save_settings(self.settings)
         self._fill_recent()
         self.message.hide()
-        defaults = (self.settings.model, self.settings.strength)
+        defaults, detection = (self.settings.model, self.settings.strength), self.detection_settings()
 
         def work(cancel):
             yield Progress("load", 0.05, path=path)
-            session = PhotoSession.open(path, restorers=self.restorers, dlib=self.dlib)
+            session = PhotoSession.open(path, restorers=self.restorers, dlib=self.dlib, detection=detection)
             session.defaults.model, session.defaults.strength = defaults
             yield Loaded(session, display_copy(session.photo.pixels))
             yield from session.detect()
@@ -401,6 +414,52 @@ class MainWindow(QMainWindow):
         self._set_status(f"{n} face{'s' * (n != 1)} found" + (" — press Restore faces (Ctrl+R)" if n else ""))
         if not n:
             self.message.show_message("No face found in this photo. If there is one, draw a box around it: Edit ▸ Draw a Missed Face (D).", warning=False)
+
+    # ---- finding small faces ---------------------------------------------------------------------------
+
+    def detection_settings(self) -> DetectionSettings:
+        """How faces are found, for the open photo and for batches."""
+        if self.settings.find_small_faces:
+            return DetectionSettings(min_eye_distance=SMALL_FACES_MIN_EYE_DISTANCE)
+        return DetectionSettings()
+
+    def set_find_small_faces(self, on: bool) -> None:
+        """Edit ▸ Find Small Faces: remembered, and the open photo's faces are found again with it."""
+        self.settings.find_small_faces = bool(on)
+        save_settings(self.settings)
+        if self.small_faces_action.isChecked() != bool(on):
+            self.small_faces_action.setChecked(bool(on))
+        if self.session is None and self.job is None:
+            self._set_status(("Small faces will be looked for" if on else "Small faces will not be looked for") + " in the photos you open and in batches")
+            return
+        self._redetect_wanted = True
+        self._redetect()  # now, or when the running job ends
+
+    def _redetect(self) -> None:
+        if self.job is not None:
+            return  # runs when the current job ends (_job_done)
+        self._redetect_wanted = False
+        if self.session is None or self._closing:
+            return  # the photo did not open: the next one is opened with the option as it is now
+        session = self.session
+        session.detection = self.detection_settings()
+
+        def work(cancel):
+            yield from session.detect()
+            return render(session)
+
+        self._start(work, self._show_redetected, "detect")
+
+    def _show_redetected(self, result: Render) -> None:
+        # Faces are numbered anew (reading order), so the undo history, which names faces by number, ends here.
+        self.undo_stack.clear()
+        s = self.session
+        self.compare.set_faces([(f.index, f.box) for f in s.faces])
+        self._show_render(result)
+        n, drawn = len(s.faces), sum(f.detector == "manual" for f in s.faces)
+        how = "with small faces" if s.detection.min_eye_distance <= SMALL_FACES_MIN_EYE_DISTANCE else "without small faces"
+        kept = f" ({drawn} drawn by hand kept)" if drawn else ""
+        self._set_status(f"Faces found again {how}: {n} face{'s' * (n != 1)}{kept}")
 
     # ---- choices -----------------------------------------------------------------------------------
 
@@ -653,6 +712,7 @@ class MainWindow(QMainWindow):
             quality=export.quality,
             keep_metadata=export.keep_metadata,
             compare=export.comparison,
+            detection=self.detection_settings(),
         )
 
     def start_batch(self, paused: bool = False) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-SETTINGS_VERSION = 1
+SETTINGS_VERSION = 2  # 2: find_small_faces
 MAX_RECENT = 10
 
 
@@ -43,6 +43,8 @@ class Settings:
     strength: float = 1.0
     export: ExportPrefs = field(default_factory=ExportPrefs)
     batch_output: str = ""  # "" = next to each photo
+    # Edit > Find Small Faces: detect (the open photo and batches) with detect.SMALL_FACES_MIN_EYE_DISTANCE.
+    find_small_faces: bool = False
     # An unfinished batch: its inputs, kept until it ends so the next start can resume it (finished outputs
     # are skipped by the engine, so resuming is running it again).
     pending_batch: list[str] = field(default_factory=list)
@@ -82,7 +84,10 @@ def _typed(cls, data: dict):
 
 
 def migrate(data: dict) -> dict:
-    """Bring an older file's dict up to SETTINGS_VERSION (nothing to do yet: version 1 is the first)."""
+    """Bring an older file's dict up to SETTINGS_VERSION, one version at a time."""
+    data = dict(data)
+    if data["version"] < 2:  # 1 -> 2: find_small_faces, off (detection as version 1 did it)
+        data["find_small_faces"] = False
     return data
 
 
