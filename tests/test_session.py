@@ -250,3 +250,28 @@ def test_dlib_process_falls_back_to_this_process_when_the_helper_dies(astronaut,
     faces = helper.detect(astronaut)
     assert len(faces) == 1 and helper._in_process and helper._pool is None
     assert helper.describe([(astronaut, astronaut_landmarks)])[0].shape == (128,)
+
+
+def test_faces_found_again_keep_their_results_and_messages_under_new_numbers(photo_path, counting):
+    """Detecting again (e.g. with small faces on) can renumber faces: each keeps its own choices, restored crop
+    and message, and none of them moves to another face."""
+    made, cache = counting
+    s = _session(photo_path, cache)
+    s.set_choice(0, strength=0.4)
+    run(s.restore())
+    computed = made["tiny"].faces
+    s._failures[2] = "face 2's problem"
+    first = s.faces[0]
+    found = [f for f in s.faces]
+
+    class Reordered(NoIdentity):  # the detector now finds the faces in another order, one of them gone
+        def detect(self, rgb, settings):
+            return [replace(found[2]), replace(found[0])]
+
+    s.dlib = Reordered()
+    run(s.detect())
+    assert [f.index for f in s.faces] == [0, 1]
+    np.testing.assert_array_equal(s.face(1).landmarks, first.landmarks)
+    assert s.choices[1].strength == 0.4 and s.choices[0].strength == 1.0
+    assert s.info(0).message == "face 2's problem" and s.info(1).message == ""
+    assert s.stale_faces() == [] and made["tiny"].faces == computed  # nothing to compute again

@@ -163,13 +163,19 @@ class PhotoSession:
         yield Progress("detect", 0.0, path=self.photo.path)
         found = self.dlib.detect(self.rgb8, self.detection)
         manual = [f for f in self.faces if f.detector == "manual"]
-        old_choices = {self._face_key(f)[1]: self.choices[f.index] for f in self.faces}
-        self.faces, self.choices = [], {}
+        old_index = {self._face_key(f): f.index for f in self.faces}
+        old_choices = dict(self.choices)
+        self.faces, self.choices, renumbered = [], {}, {}
         for face in found + manual:
-            choice = old_choices.get(self._face_key(face)[1])  # same landmarks as before: keep what the user chose
+            before = old_index.get(self._face_key(face))  # same landmarks as before: keep what the user chose
             face.index = len(self.faces)
             self.faces.append(face)
-            self.choices[face.index] = choice or replace(self.defaults)
+            self.choices[face.index] = old_choices[before] if before is not None else replace(self.defaults)
+            if before is not None:
+                renumbered[before] = face.index
+        # per-face messages and reference matches are kept by face number: follow the faces that stayed, drop the rest
+        self._failures = {renumbered[i]: m for i, m in self._failures.items() if i in renumbered}
+        self._matches = {(renumbered[i], path): m for (i, path), m in self._matches.items() if i in renumbered}
         yield Progress("detect", 1.0, faces=len(self.faces), path=self.photo.path)
         return self.faces
 
@@ -223,7 +229,8 @@ class PhotoSession:
         return auto_model(self.face(index).eye_distance, choice.reference is not None, self.available)
 
     def _face_key(self, face: Face) -> tuple:
-        return (face.index, hashlib.sha1(np.ascontiguousarray(face.landmarks, np.float32).tobytes()).hexdigest())
+        # by landmarks, not by number: a face found again (renumbered) keeps its restored crop and descriptor
+        return (hashlib.sha1(np.ascontiguousarray(face.landmarks, np.float32).tobytes()).hexdigest(),)
 
     def _result_key(self, face: Face, choice: FaceChoice | None = None) -> tuple | None:
         choice = choice or self.choices[face.index]
