@@ -76,3 +76,33 @@ def test_face_cut_by_the_border_still_aligns():
 def test_face_outside_the_image_is_refused():
     with pytest.raises(ValueError):
         warp_to_crop(np.zeros((100, 100, 3), np.uint8), np.array([[1, 0, 5000.0], [0, 1, 5000.0]]), 128)
+
+
+def test_a_16_px_crop_is_the_128_px_crop_shrunk_like_the_training_inputs(astronaut, astronaut_landmarks):
+    """The 16 -> 128 model was trained on 128 px crops shrunk by area averaging: the app's 16 px crop must be
+    that same image (sampled directly at 16 px it was aliased and shifted by 0.44 px, and cost the model 5 dB)."""
+    import cv2
+
+    from frstudio.core.align import resize_matrix
+
+    full = align_face(astronaut, astronaut_landmarks, 128)
+    small = align_face(astronaut, astronaut_landmarks, 16)
+    np.testing.assert_allclose(small.image, cv2.resize(full.image, (16, 16), interpolation=cv2.INTER_AREA), atol=1e-5)
+    # the matrices agree with cv2.resize's pixel-centre convention: the template's eyes land where they should
+    np.testing.assert_allclose(transform_points(five_points(astronaut_landmarks), small.matrix),
+                               transform_points(transform_points(five_points(astronaut_landmarks), full.matrix), resize_matrix(128, 16)))
+    np.testing.assert_allclose(template(16), (TEMPLATE_128 + 0.5) / 8 - 0.5)
+
+
+def test_a_128_px_restoration_of_a_16_px_crop_goes_back_where_the_face_was(astronaut, astronaut_landmarks):
+    """A perfect 16 -> 128 model (it returns the true 128 px crop) blended back leaves the photo as it was."""
+    from frstudio.core.blend import BlendSettings, blend_face
+
+    full = align_face(astronaut, astronaut_landmarks, 128)
+    small = align_face(astronaut, astronaut_landmarks, 16)
+    pixels = astronaut.copy()
+    blend_face(pixels, full.image, small, astronaut_landmarks, BlendSettings(match_tone=False))
+    x0, y0 = astronaut_landmarks.min(0).astype(int)
+    x1, y1 = astronaut_landmarks.max(0).astype(int)
+    diff = np.abs(pixels[y0:y1, x0:x1].astype(float) - astronaut[y0:y1, x0:x1].astype(float)).mean()
+    assert diff < 2.0, diff  # resampling twice; a 3.5 px shift of the face gave ~10 levels

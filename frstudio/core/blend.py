@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from frstudio.core.align import AlignedFace, compose_affine, crop_bounds, pixel_scale
+from frstudio.core.align import AlignedFace, compose_affine, crop_bounds, pixel_scale, resize_matrix
 
 JAW = slice(0, 17)
 BROWS = slice(17, 27)
@@ -139,7 +139,7 @@ def blend_face(
     inverse = aligned.inverse
     size = restored.shape[0]
     if size != aligned.size:  # a model whose output is larger than its input (16 -> 128)
-        inverse = compose_affine(inverse, np.array([[aligned.size / size, 0, 0], [0, aligned.size / size, 0]]))
+        inverse = compose_affine(inverse, resize_matrix(size, aligned.size))
     outline = np.asarray(landmarks68, np.float64)
     eye_distance = float(np.linalg.norm(outline[42:48].mean(0) - outline[36:42].mean(0)))
     feather = feather_width(eye_distance)
