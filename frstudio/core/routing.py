@@ -11,11 +11,16 @@ from collections.abc import Sequence
 from frstudio.models import ModelSpec
 
 TINY_FACE_MODEL = "progressive_16"
-# px between the eye centres in the photo. Faces below it go to TINY_FACE_MODEL (when its weights are bundled):
-# a 128 crop of such a face is up-sampled several times, where a 16 -> 128 model fits better. The value is where
-# progressive_16 stops beating the default model (FRR-Net) on dlib's identity match, measured on test faces by
-# `python -m training tiny-threshold` (training/tiny_faces.py). 12.0 is a placeholder until that is measured.
-TINY_FACE_EYE_DISTANCE = 12.0
+# px between the eye centres in the photo. Faces below it go to TINY_FACE_MODEL (when its weights are bundled).
+# Measured by `python -m training tiny-threshold --spread 150 --distances 4 6 8 10 12 14 16 20` (150 test faces
+# shrunk to each eye distance, mild camera noise/blur/JPEG; dlib same-person match to the original):
+#   d (px)          4     6     8     10    12    14    16    20
+#   FRR-Net       0.24  0.64  0.87  0.99  1.00  1.00  1.00  1.00
+#   progressive_16 0.28  0.43  0.54  0.55  0.58  0.61  0.57  0.59
+# The 16 -> 128 model wins only at 4 px (its 16 px input holds eyes 3.9 px apart: any larger face is shrunk and
+# loses detail FRR-Net keeps), so the threshold is 5, midway to the next measured size. In practice Auto sends it
+# only faces drawn by hand: detection does not find faces that small.
+TINY_FACE_EYE_DISTANCE = 5.0
 # Which faces reach this rule: with the default DetectionSettings (min_eye_distance 20) dlib's HOG finds faces
 # down to ~14 px (a 3000 x 2000 group photo: none of 30 faces at 10 px, 6 of 15 at 14, all at 20), so below
 # that the tiny model gets faces drawn by hand (Edit > Draw a Missed Face) or found with a lower `--min-face`.
