@@ -13,6 +13,7 @@ from frstudio.core.errors import PhotoError
 from frstudio.core.imageio import load_photo
 from frstudio.core.pipeline import RestorerCache
 from frstudio.core.restore import Restorer, RestoredFace
+from frstudio.core.routing import TINY_FACE_EYE_DISTANCE
 from frstudio.core.session import DRIFT_WARNING, ExportSettings, OutputExistsError, PhotoSession, auto_model
 from tests.conftest import SAMPLE, file_digest
 
@@ -168,7 +169,8 @@ def test_auto_picks_a_guided_model_only_with_a_reference_and_a_tiny_model_for_ti
     table = [models.MODELS[n] for n in ("frrnet", "gfrnet", "progressive_16")]
     assert auto_model(40, False, table) == "frrnet"
     assert auto_model(40, True, table) == "gfrnet"
-    assert auto_model(8, False, table) == "progressive_16"
+    assert auto_model(TINY_FACE_EYE_DISTANCE - 1, False, table) == "progressive_16"
+    assert auto_model(TINY_FACE_EYE_DISTANCE + 1, False, table) == "frrnet"
     assert auto_model(40, False, [models.MODELS["gfrnet"]]) is None
 
 
