@@ -37,6 +37,7 @@ def test_config_is_checked_and_round_trips():
         progressive.Config(objective="64")
     with pytest.raises(ValueError, match="widths"):
         progressive.Config(widths=(8, 8))
+    assert progressive.Config(objective=16).objective == "16"  # as a command line or JSON may give it
     cfg = progressive.Config(objective="128", **SMALL)
     assert progressive.Config(**progressive.config_dict(cfg)) == cfg
 

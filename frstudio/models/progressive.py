@@ -41,6 +41,7 @@ class Config:
     input_skip: bool = True
 
     def __post_init__(self):
+        self.objective = str(self.objective)  # 16 from a command line or JSON means "16"
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, not {self.objective!r}")
         self.widths, self.blocks = tuple(self.widths), tuple(self.blocks)
