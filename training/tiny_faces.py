@@ -10,9 +10,9 @@ distance d:
    blocks, and the margin align may sample), then a mild camera degradation at that small size (`Camera`).
    The landmarks follow the resize exactly (pixel centres: x' + .5 = (x + .5) * size' / 128).
 2. Each model aligns the face from that photo exactly as the pipeline does (`align_face(photo, landmarks,
-   spec.input_size)`: FRR-Net at 128, progressive_16 at 16), restores it, and its 128 output is scored
-   against the HQ face. The "input" row is the small face aligned at 128 by the same `align_face` without a
-   model (what FRR-Net is given and the app shows as "before"; align warps bilinearly, not bicubically).
+   spec.input_size)`: FRR-Net at 128, progressive_16 at 128 then area-shrunk to 16), restores it, and its 128
+   output is scored against the HQ face. The "input" row is the small face aligned at 128 by the same
+   `align_face` without a model (what FRR-Net is given and the app shows as "before"; bilinear, not bicubic).
 3. Scores: dlib's descriptor of the output (on the HQ crop's landmarks, as `training.evaluate` scores)
    against the HQ face's descriptor from the cache (`FaceCache.descriptors`: the face in its original photo),
    its distance (id dist) and the share under 0.6 (id match); PSNR (Y) against the HQ crop. The "hq" line
@@ -39,6 +39,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from frstudio.core.align import eye_distance
 from frstudio.core.routing import TINY_FACE_MODEL
 
 DISTANCES = (4, 6, 8, 10, 12, 14, 16, 20, 24, 32)  # 4: the eye distance of a 16 px aligned crop (3.9 px)
@@ -63,11 +64,6 @@ class Camera:
     noise_sigma: float = 3.0  # on the 0-255 scale
     jpeg_quality: int = 85
     seed: int = 0
-
-
-def eye_distance(landmarks68: np.ndarray) -> float:
-    lm = np.asarray(landmarks68, np.float64)
-    return float(np.linalg.norm(lm[42:48].mean(axis=0) - lm[36:42].mean(axis=0)))
 
 
 def small_photo(hq: np.ndarray, landmarks: np.ndarray, d: float, camera: Camera, row: int = 0) -> tuple[np.ndarray, np.ndarray]:

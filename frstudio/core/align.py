@@ -46,6 +46,12 @@ def five_points(landmarks68: np.ndarray) -> np.ndarray:
     )
 
 
+def eye_distance(landmarks68: np.ndarray) -> float:
+    """Pixels between the eye centres: the face size that detection, routing and blending all speak of."""
+    left, right = five_points(landmarks68)[:2]
+    return float(np.linalg.norm(right - left))
+
+
 def estimate_transform(points5: np.ndarray, size: int) -> np.ndarray:
     """2 x 3 similarity transform taking `points5` (image pixels) onto the template at `size`.
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from frstudio.core.align import AlignedFace, compose_affine, crop_bounds, pixel_scale, resize_matrix
+from frstudio.core.align import AlignedFace, compose_affine, crop_bounds, eye_distance, pixel_scale, resize_matrix
 
 JAW = slice(0, 17)
 BROWS = slice(17, 27)
@@ -43,9 +43,9 @@ def face_outline(landmarks68: np.ndarray) -> np.ndarray:
     lm = np.asarray(landmarks68, np.float64)
     left_eye, right_eye = lm[36:42].mean(axis=0), lm[42:48].mean(axis=0)
     across = right_eye - left_eye
-    eye_distance = float(np.linalg.norm(across)) or 1.0
-    up = np.array([across[1], -across[0]]) / eye_distance  # image y grows downwards
-    brows = lm[BROWS][::-1] + up * 0.6 * eye_distance
+    apart = float(np.linalg.norm(across)) or 1.0
+    up = np.array([across[1], -across[0]]) / apart  # image y grows downwards
+    brows = lm[BROWS][::-1] + up * 0.6 * apart
     return np.vstack([lm[JAW], brows])
 
 
@@ -141,8 +141,8 @@ def blend_face(
     if size != aligned.size:  # a model whose output is larger than its input (16 -> 128)
         inverse = compose_affine(inverse, resize_matrix(size, aligned.size))
     outline = np.asarray(landmarks68, np.float64)
-    eye_distance = float(np.linalg.norm(outline[42:48].mean(0) - outline[36:42].mean(0)))
-    feather = feather_width(eye_distance)
+    eyes_apart = eye_distance(outline)
+    feather = feather_width(eyes_apart)
 
     x0, y0, x1, y1 = crop_bounds(inverse, size, pixels.shape, margin=2)
     if x1 - x0 < 2 or y1 - y0 < 2:
@@ -165,7 +165,7 @@ def blend_face(
     region = pixels[y0:y1, x0:x1]
     original = region.astype(np.float32) / scale
     if settings.match_tone:
-        sigma = max(2.0, 0.35 * eye_distance)
+        sigma = max(2.0, 0.35 * eyes_apart)
         support = (mask > 0.05).astype(np.float32)
         target = _masked_lowpass(original, support, sigma)
         current = _masked_lowpass(warped, support, sigma)

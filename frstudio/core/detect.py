@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from frstudio.core.align import five_points
+from frstudio.core.align import eye_distance
 from frstudio.core.errors import FRStudioError
 from frstudio.core.paths import bundle_dir
 
@@ -60,8 +60,7 @@ class Face:
 
     @property
     def eye_distance(self) -> float:
-        pts = five_points(self.landmarks)
-        return float(np.linalg.norm(pts[1] - pts[0]))
+        return eye_distance(self.landmarks)
 
     @property
     def centre(self) -> tuple[float, float]:

@@ -5,7 +5,8 @@ import numpy as np
 import torch
 
 from frstudio.models import faceid, gfrnet
-from training.loop import LoopSettings, load_ema_from_checkpoint, train
+from tests.support.exported import export_and_reload
+from training.loop import LoopSettings, train
 from training.recipes.gfrnet import EYES, MOUTH, Recipe, flow_losses, jitter_references, region_crops, warp_error_pixels
 
 TINY = {"steps": 4, "batch": 2, "workers": 0, "width": 4, "max_width": 8, "depth": 3, "warp_width": 4,
@@ -67,9 +68,6 @@ def test_region_crops_are_centred_on_their_landmarks():
 
 
 def test_train_export_and_reload_through_the_restorer(tiny_prepared, tmp_path, monkeypatch):
-    from frstudio.core.restore import Restorer
-    from training.export import export
-
     cache = tiny_prepared[0]
     recipe = Recipe(cache, "cpu", dict(TINY), identity_network=_identity_net())
     before = {k: v.clone() for k, v in recipe.net.state_dict().items()}
@@ -92,16 +90,11 @@ def test_train_export_and_reload_through_the_restorer(tiny_prepared, tmp_path, m
     assert {"psnr_in", "psnr", "psnr_noref", "warp_px", "nowarp_px"} <= set(summary["last_val"])
     assert (tmp_path / "run" / "samples_latest.png").exists()
 
-    weights = tmp_path / "weights"
-    export("gfrnet", tmp_path / "run", data="tiny", device="cpu", out_dir=weights)
-    monkeypatch.setenv("FRSTUDIO_WEIGHTS_DIR", str(weights))
-    restorer = Restorer("gfrnet", device="cpu", precision="fp32")
-    ema = gfrnet.build(recipe.model_config())
-    load_ema_from_checkpoint(tmp_path / "run" / "checkpoint.pt", ema)
+    restorer, ema = export_and_reload("gfrnet", tmp_path / "run", tmp_path / "weights", monkeypatch, gfrnet.build, recipe.model_config())
     rng = np.random.default_rng(0)
     crops, ref = rng.random((2, 128, 128, 3), dtype=np.float32), rng.random((2, 128, 128, 3), dtype=np.float32)
     with torch.no_grad():
-        expected = ema.eval()(torch.from_numpy(crops).permute(0, 3, 1, 2), torch.from_numpy(ref).permute(0, 3, 1, 2))
+        expected = ema(torch.from_numpy(crops).permute(0, 3, 1, 2), torch.from_numpy(ref).permute(0, 3, 1, 2))
     got = restorer.restore(crops, ref)
     np.testing.assert_allclose(np.stack([r.image for r in got]), expected["image"].permute(0, 2, 3, 1).numpy(), atol=1e-2)
     assert {"warped", "flow"} <= set(got[0].extras)

@@ -5,7 +5,8 @@ import numpy as np
 import torch
 
 from frstudio.models import faceid, progressive
-from training.loop import LoopSettings, load_ema_from_checkpoint, train
+from tests.support.exported import export_and_reload
+from training.loop import LoopSettings, train
 from training.recipes import load_recipe
 from training.recipes.progressive import (Config, ProgressiveCritic, gaussian_kernel, landmark_attention_loss, ramp,
                                           scale_landmarks)
@@ -61,9 +62,6 @@ def test_named_recipes_pick_their_objective_and_protocol(tiny_prepared):
 
 
 def test_progressive_steps_train_both_networks_and_export(tiny_prepared, tmp_path, monkeypatch):
-    from frstudio.core.restore import Restorer
-    from training.export import export
-
     cache = tiny_prepared[0]
     recipe = load_recipe("progressive_16")(cache, "cpu", dict(TINY), identity_network=_identity_net())
     before = {k: {n: v.clone() for n, v in net.state_dict().items()} for k, net in recipe.nets.items()}
@@ -83,15 +81,10 @@ def test_progressive_steps_train_both_networks_and_export(tiny_prepared, tmp_pat
     assert summary["step"] == 4 and {"psnr_in", "psnr", "ssim_in", "ssim"} <= set(summary["last_val"])
     assert (tmp_path / "run" / "samples_latest.png").exists()
 
-    weights = tmp_path / "weights"
-    export("progressive_16", tmp_path / "run", data="tiny", device="cpu", out_dir=weights)
-    monkeypatch.setenv("FRSTUDIO_WEIGHTS_DIR", str(weights))
-    restorer = Restorer("progressive_16", device="cpu", precision="fp32")
-    ema = progressive.build(recipe.model_config())
-    load_ema_from_checkpoint(tmp_path / "run" / "checkpoint.pt", ema)
+    restorer, ema = export_and_reload("progressive_16", tmp_path / "run", tmp_path / "weights", monkeypatch, progressive.build, recipe.model_config())
     crops = np.random.default_rng(0).random((2, 16, 16, 3), dtype=np.float32)
     with torch.no_grad():
-        expected = ema.eval()(torch.from_numpy(crops).permute(0, 3, 1, 2)).clamp(0, 1)
+        expected = ema(torch.from_numpy(crops).permute(0, 3, 1, 2)).clamp(0, 1)
     got = np.stack([r.image for r in restorer.restore(crops)])
     assert got.shape == (2, 128, 128, 3)
     np.testing.assert_allclose(got, expected.permute(0, 2, 3, 1).numpy(), atol=1e-2)

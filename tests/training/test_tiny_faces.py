@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from training.tiny_faces import Camera, beats, crossover, eye_distance, small_photo
+from frstudio.core.align import eye_distance
+from training.tiny_faces import Camera, beats, crossover, small_photo
 
 
 def rows(tiny_match, tiny_dist, default_match, default_dist):

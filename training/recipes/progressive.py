@@ -68,7 +68,7 @@ class Config(TrainConfig):
     ramp_start: float = 0.25
     ramp_fraction: float = 0.5
     attention_sigma: float = 1.0  # the 5 x 5 Gaussian's sigma, pixels
-    progressive: bool = True  # False: only the whole network at each batch (an ablation, 2x faster)
+    progressive: bool = True  # False: only the whole network at each batch (an ablation of the progressive steps)
     d_widths: tuple = (16, 32, 64, 128)  # critic channels at 128, 64, 32, 16 px
     drop_blurriest: float = 0.1
     val_split: str = "val"
@@ -209,10 +209,10 @@ class Recipe(BaseRecipe):
         with self.autocast():
             d_real = self.critic(real, k).float()
             d_fake = self.critic(fake.detach(), k).float()
-        # the penalty's double backward in fp32: bf16 gradients of gradients are too coarse for a unit-norm target
         loss = wgan_d_loss(d_real, d_fake) + c.drift * (d_real**2).mean()
         logs = {f"w{k}": float((d_real - d_fake).mean().detach())}
         if step % c.gp_every == 0:
+            # the penalty's double backward in fp32: bf16 gradients of gradients are too coarse for a unit-norm target
             gp = gradient_penalty(lambda z: self.critic(z, k), real.float(), fake.float())
             loss = loss + c.lambda_gp * c.gp_every * gp
             logs[f"gp{k}"] = float(gp.detach())
