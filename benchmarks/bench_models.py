@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import re
 import statistics
 import sys
 import time
@@ -67,7 +68,8 @@ def time_per_face(net: nn.Module, inputs: tuple, batch: int, bf16: bool, runs: i
 def parse_arch(text: str) -> tuple[str, dict]:
     name, _, params = text.partition(":")
     config = {}
-    for item in filter(None, params.split(",")):
+    # split at the commas that start a new key, so list values ("widths=[8,16,32]") stay whole
+    for item in filter(None, re.split(r",(?=[A-Za-z_]\w*=)", params)):
         key, _, value = item.partition("=")
         config[key] = json.loads(value)
     return name, config

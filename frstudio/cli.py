@@ -30,6 +30,18 @@ def _strength_arg(text: str) -> float:
     return value
 
 
+def _variants_arg(text: str) -> int:
+    from frstudio.core.variants import MAX_VARIANTS
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= MAX_VARIANTS:
+        raise argparse.ArgumentTypeError(f"between 1 and {MAX_VARIANTS}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from frstudio import __version__
     from frstudio.gui.options import add_gui_arguments  # Qt-free: the parser never loads Qt
@@ -67,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--mask", choices=["auto", "outline"], default="auto",
                    help="auto (default): blend through the face mask the model predicts, if it predicts one; "
                         "outline: through the landmark outline")
+    r.add_argument("--variants", type=_variants_arg, default=1, metavar="N",
+                   help="stochastic models (vq_unet): restore each face N times (seeds 0..N-1, at most 8), keep the "
+                        "one most like the person (and the reference photo, if given) and save all N beside the "
+                        "photo, most faithful first (default 1)")
     r.add_argument("--detector", choices=["hog", "cnn"], default="hog", help="face detector (cnn: slower, finds more)")
     r.add_argument("-v", "--verbose", action="store_true", help="one line per face: model, what it found (noise, blur, low light) and its size")
     r.add_argument("--min-face", type=float, default=20.0, help="smallest eye distance in px to look for (default 20)")
@@ -159,6 +175,7 @@ def _restore_options(args):
         overwrite=args.overwrite,
         match_tone={"auto": None, "match": True, "model": False}[args.tone],
         use_model_mask=args.mask == "auto",
+        variants=args.variants,
         detection=_detection(args),
     )
 
@@ -190,6 +207,14 @@ def cmd_restore(args) -> int:
         try:
             if not get_spec(args.model).takes_reference:
                 print(f"note: {args.model} does not use a reference photo; {given} is ignored", file=sys.stderr)
+        except FRStudioError:
+            pass
+    if args.variants > 1 and args.model != "passthrough":
+        try:
+            if args.model == "auto" or not get_spec(args.model).stochastic:
+                stochastic = [s.spec.name for s in model_statuses() if s.spec.stochastic]
+                print(f"note: --variants is for a stochastic model ({', '.join(stochastic)}): choose it with --model; "
+                      f"{args.model} gives one restoration per face", file=sys.stderr)
         except FRStudioError:
             pass
     cancel = CancelToken()
@@ -256,6 +281,10 @@ def _summary(results, missing: int, verbose: bool = False) -> int:
                     print(f"    face {f.index}: {f.model} guided by {f.reference}")
                 elif f.restored and f.message:
                     print(f"    face {f.index}: {f.model}, {f.message}")
+                elif f.restored and f.variants:
+                    others = ", ".join(f"{v.score:.2f}" for v in f.variants[1:])
+                    print(f"    face {f.index}: {f.model}, kept {f.variants[0].describe()} of {len(f.variants)} "
+                          f"(the others, in order: {others})")
                 elif f.restored and verbose:
                     # the eye distance says why "auto" chose this model (tiny faces: the 16 -> 128 one)
                     found = f", {_found(f.verdict)}" if f.verdict else ""

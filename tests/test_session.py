@@ -277,3 +277,29 @@ def test_faces_found_again_keep_their_results_and_messages_under_new_numbers(pho
     assert s.choices[1].strength == 0.4 and s.choices[0].strength == 1.0
     assert s.info(0).message == "face 2's problem" and s.info(1).message == ""
     assert s.stale_faces() == [] and made["tiny"].faces == computed  # nothing to compute again
+
+
+def test_variants_of_a_stochastic_model_are_ranked_and_one_can_be_picked(photo_path, tiny_weights, monkeypatch):
+    """The app's side of --variants: restoring gives each face its variants most faithful first (real dlib
+    descriptors), the preview uses the most faithful until the user picks another seed, and changing the
+    number of variants makes the faces stale."""
+    from tests.test_variants import COUNT, NoisyByRestorer
+
+    monkeypatch.setitem(models.MODELS, "tiny", replace(models.MODELS["tiny"], stochastic=True))
+    restorer = NoisyByRestorer()
+    restorer.spec = models.MODELS["tiny"]
+    s = _session(photo_path, RestorerCache(lambda name: restorer), DlibInProcess())
+    s.variants = COUNT
+    run(s.restore())
+    info = s.info(0)
+    assert [v.seed for v in info.variants][0] == COUNT - 1 and info.variant == COUNT - 1
+    assert sorted(v.seed for v in info.variants) == list(range(COUNT))
+    best = s.preview().copy()
+    worst = info.variants[-1]
+    s.set_choice(0, variant=worst.seed)
+    assert s.info(0).variant == worst.seed and s.info(0).drift == worst.distance > info.drift
+    assert not np.array_equal(s.preview(), best)
+    np.testing.assert_array_equal(s.crops(0)[1], np.clip(np.round(worst.restored.image * 255), 0, 255).astype(np.uint8))
+    assert s.stale_faces() == []
+    s.variants = 2
+    assert s.stale_faces() == [f.index for f in s.faces]

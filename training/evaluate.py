@@ -250,9 +250,13 @@ class Scores:
             out["niqe"] = float(np.mean(self.niqe))
         if len(desc) >= 200:  # a covariance of 128-d vectors needs well over 128 samples
             out["fd_dlib"] = float(frechet_distance(desc, hq_descriptors))
-        if identities is not None and len(set(identities.tolist())) > 1:
-            p, r = iprecision_irecall(hq_descriptors, desc, identities, identities, k=4)
-            out["iprecision"], out["irecall"] = float(p), float(r)
+        if identities is not None:
+            # over the faces with a known identity (CelebA's; All-Age-Faces carry none), real and restored alike
+            known = identities != ""
+            if len(set(identities[known].tolist())) > 1:
+                p, r = iprecision_irecall(hq_descriptors[known], desc[known], identities[known], k=4)
+                out["iprecision"], out["irecall"] = float(p), float(r)
+                out["iprecision_n"] = int(known.sum())
         if self.lum_err:
             out["lum_err"] = float(np.mean(self.lum_err))
             out["cast_deg"] = float(np.mean(self.cast_deg))
@@ -424,7 +428,6 @@ def evaluate_restorer(model: str, protocol: str, cache: Path, limit: int | None 
         np.save(hq_file, np.array(hq_desc, np.float32))
     hq_desc = np.array(hq_desc)
     ids = np.array(identities)
-    ids = ids if np.all(ids != "") else None  # aaf faces carry no identity
     report = {
         "model": model,
         "protocol": protocol,

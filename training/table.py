@@ -17,6 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FIDELITY = ("psnr", "ssim", "ms_ssim", "id_dist", "id_match", "lmd")
+IDENTITY = ("iprecision", "irecall")  # where the faces carry identities (CelebA's)
 SPEED = ("ms_b1_fp32", "ms_b1_bf16", "ms_b8_fp32", "ms_b8_bf16")
 
 
@@ -30,9 +31,9 @@ def run_label(run_dir: Path) -> str:
 def measure_speed(model: str, run_dir: Path, runs: int = 10) -> dict:
     config = json.loads((Path(run_dir) / "config.json").read_text())["model"]
     # the benchmark builds the architecture from "key=value" pairs; nested parts (the embedded identity
-    # network's shape) keep their defaults, which is what every run so far used
-    scalars = {k: v for k, v in config.items() if isinstance(v, (int, float, bool, str))}
-    arch = f"{model}:" + ",".join(f"{k}={json.dumps(v)}" for k, v in scalars.items())
+    # network's shape) keep their defaults, which is what every run so far used; lists (widths) are passed
+    plain = {k: v for k, v in config.items() if isinstance(v, (int, float, bool, str, list))}
+    arch = f"{model}:" + ",".join(f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in plain.items())
     out = Path(run_dir) / "speed.json"
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_models.py"), "--arch", arch, "--runs", str(runs), "--json", str(out)],
                    check=True, stdout=subprocess.DEVNULL)
@@ -65,11 +66,12 @@ def markdown(table: dict) -> str:
     for protocol in table["protocols"]:
         first = rows[0]["protocols"][protocol]
         lines += ["", f"`{protocol}` (test split, n = {first['n']})", "",
-                  "| | " + " | ".join(FIDELITY) + " | lum err | cast ° | classifier acc (noise/blur/relight) | mask Dice |",
-                  "|---" * (len(FIDELITY) + 4) + "|"]
+                  "| | " + " | ".join(FIDELITY + IDENTITY) + " | lum err | cast ° | classifier acc (noise/blur/relight) | mask Dice |",
+                  "|---" * (len(FIDELITY + IDENTITY) + 4) + "|"]
 
         def cells(row: dict) -> str:
-            return " | ".join(f"{row[k]:.4g}" for k in FIDELITY) + f" | {row['lum_err']:.2f} | {row['cast_deg']:.2f}"
+            identity = " | ".join(f"{row[k]:.3f}" if k in row else "–" for k in IDENTITY)
+            return " | ".join(f"{row[k]:.4g}" for k in FIDELITY) + f" | {identity} | {row['lum_err']:.2f} | {row['cast_deg']:.2f}"
 
         lines.append(f"| degraded input | {cells(first['input'])} | – | – |")
         for r in rows:

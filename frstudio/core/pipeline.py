@@ -52,6 +52,9 @@ class RestoreOptions:
     # face's colour still follows the photo's so it does not stand out from the neck and the rest.
     match_tone: bool | None = None
     use_model_mask: bool = True  # blend through the model's predicted face mask where it gives one
+    # A stochastic model restores each face this many times (seeds 0..N-1) and keeps the variant most like the
+    # person (frstudio.core.variants); the others are saved beside the photo, ranked. Other models: ignored.
+    variants: int = 1
     detection: DetectionSettings = field(default_factory=DetectionSettings)
 
 
@@ -76,6 +79,7 @@ class FaceReport:
     extras: dict = field(default_factory=dict)
     verdict: dict = field(default_factory=dict)  # the model's classifier, e.g. {"noise": 0.9, "blur": 0.2, "relight": 0.7}
     reference: str = ""  # the reference photo that guided it, e.g. "mum_1990.jpg (distance 0.41)"
+    variants: list = field(default_factory=list)  # frstudio.core.variants.Variant, most faithful (the one used) first
 
 
 @dataclass
@@ -171,10 +175,13 @@ def restore_faces(
     restorer,
     reference: np.ndarray | dict[int, np.ndarray] | None = None,
     cancel: CancelToken | None = None,
+    variants: int = 1,
+    describe=None,
 ) -> Generator[Progress, None, tuple[dict[int, tuple], list[FaceReport]]]:
     """Align and restore each face; returns ({index: (aligned, restored)}, reports). A failing face is reported
     and left out, so the photo keeps that face's original pixels. `reference`: one aligned reference face for
-    all, or {face index: aligned reference face}."""
+    all, or {face index: aligned reference face}. `variants` > 1 with a stochastic model: restore each face
+    that many times and keep the most faithful (ranked with `describe`, default dlib in this process)."""
     spec: ModelSpec = restorer.spec
     done: dict[int, tuple] = {}
     reports: list[FaceReport] = []
@@ -192,7 +199,10 @@ def restore_faces(
             crops = np.stack([a.image for _, a in aligned])
             try:
                 refs = np.stack([reference[f.index] for f, _ in aligned]) if isinstance(reference, dict) else reference
-                restored = restorer.restore(crops, refs)
+                if variants > 1 and getattr(restorer, "stochastic", False):
+                    restored = _most_faithful(restorer, crops, refs, aligned, variants, describe)
+                else:
+                    restored = restorer.restore(crops, refs)
             except FRStudioError:
                 raise
             except (RuntimeError, ValueError) as exc:  # one bad batch must not lose the photo: keep originals
@@ -203,10 +213,27 @@ def restore_faces(
                     reports.append(FaceReport(face.index, face.box, face.eye_distance, False, spec.name, message))
                 else:
                     done[face.index] = (al, restored[k])
-                    reports.append(FaceReport(face.index, face.box, face.eye_distance, True, spec.name, extras=restored[k].extras, verdict=restored[k].verdict))
+                    reports.append(FaceReport(face.index, face.box, face.eye_distance, True, spec.name, extras=restored[k].extras,
+                                              verdict=restored[k].verdict, variants=restored[k].extras.get("variants", [])))
                 yield Progress("restore", 0.2 + 0.6 * len(reports) / len(faces), len(reports), len(faces), photo.path)
     reports.sort(key=lambda r: r.index)
     return done, reports
+
+
+def _most_faithful(restorer, crops: np.ndarray, refs, aligned: list, count: int, describe) -> list:
+    """Each face's most faithful of `count` variants, carrying the ranked list in extras["variants"]."""
+    from frstudio.core.dlib_work import describe_in_process
+    from frstudio.core.variants import MAX_VARIANTS, rank_variants, restore_variants
+
+    by_seed = restore_variants(restorer, crops, refs, min(count, MAX_VARIANTS))
+    per_face_refs = None if refs is None else np.broadcast_to(refs, crops.shape) if np.ndim(refs) == 3 else refs
+    ranked = rank_variants([al for _, al in aligned], [f.landmarks for f, _ in aligned], by_seed, describe or describe_in_process, per_face_refs)
+    chosen = []
+    for variants in ranked:
+        best = variants[0].restored
+        best.extras["variants"] = variants
+        chosen.append(best)
+    return chosen
 
 
 def relit(result) -> bool:
@@ -272,9 +299,9 @@ def restore_photo(
         for model, group in models_for_faces(chosen, options.model, has_reference).items():
             restorer = restorers.get(model)
             if references is not None and restorer.spec.takes_reference:
-                job = restore_guided(photo, group, restorer, references, restorers, cancel)
+                job = restore_guided(photo, group, restorer, references, restorers, cancel, options.variants)
             else:
-                job = restore_faces(photo, group, restorer, reference, cancel)
+                job = restore_faces(photo, group, restorer, reference, cancel, options.variants)
             more, more_reports = yield from _counted(job, len(reports), len(chosen))
             done.update(more)
             reports = sorted(reports + more_reports, key=lambda r: r.index)
@@ -326,7 +353,8 @@ def blind_model() -> str | None:
 
 
 def restore_guided(
-    photo: Photo, faces: list[Face], restorer, references, restorers: RestorerCache, cancel: CancelToken | None = None
+    photo: Photo, faces: list[Face], restorer, references, restorers: RestorerCache, cancel: CancelToken | None = None,
+    variants: int = 1,
 ) -> Generator[Progress, None, tuple[dict[int, tuple], list[FaceReport]]]:
     """Restore each face with its own reference from `references` (the closest face of the reference photo, or
     the library's best photo of that person); faces the library has nobody for are restored by the blind default
@@ -343,7 +371,7 @@ def restore_guided(
     guided = [f for f in faces if f.index in found.matches]
     if guided:
         crops = {i: m.aligned for i, m in found.matches.items()}
-        done, reports = yield from restore_faces(photo, guided, restorer, crops, cancel)
+        done, reports = yield from restore_faces(photo, guided, restorer, crops, cancel, variants)
         for r in reports:
             match = found.matches[r.index]
             r.reference = match.describe()
@@ -381,14 +409,32 @@ def _save_extras(photo: Photo, pixels: np.ndarray, faces: list[Face], done: dict
         for index, (aligned, result) in sorted(done.items()):
             if "warped" in result.extras:  # a guided face: before | reference | warped reference | after
                 strip = [aligned.image, result.extras["reference"], result.extras["warped"].transpose(1, 2, 0), result.image]
-                crops = [np.clip(np.round(np.asarray(c, np.float32) * 255), 0, 255).astype(np.uint8) for c in strip]
+                crops = [_u8(c) for c in strip]
                 written.append(save_image(np.concatenate(crops, axis=1), dest.with_name(f"{stem}_face{index}_reference.png")))
+    for index, (aligned, result) in sorted(done.items()):
+        ranked = result.extras.get("variants", [])
+        if len(ranked) > 1:  # the user asked for variants: show them all, most faithful (the one used) first
+            strip = [aligned.image] + [v.restored.image for v in ranked]
+            size = max(np.asarray(c).shape[0] for c in strip)
+            crops = [_u8(_resized(c, size)) for c in strip]
+            written.append(save_image(np.concatenate(crops, axis=1), dest.with_name(f"{stem}_face{index}_variants.png")))
     if options.save_crops:
         for index, (aligned, result) in sorted(done.items()):
             for tag, img in (("before", aligned.image), ("after", result.image)):
-                crop = np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+                crop = _u8(img)
                 written.append(save_image(crop, dest.with_name(f"{stem}_face{index}_{tag}.png")))
     return written
+
+
+def _u8(image: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(np.asarray(image, np.float32) * 255), 0, 255).astype(np.uint8)
+
+
+def _resized(image: np.ndarray, size: int) -> np.ndarray:
+    import cv2
+
+    image = np.asarray(image, np.float32)
+    return image if image.shape[0] == size else cv2.resize(image, (size, size), interpolation=cv2.INTER_CUBIC)
 
 
 def expand_inputs(inputs: Iterable[Path], recursive: bool = False) -> list[tuple[Path, Path | None]]:

@@ -219,9 +219,15 @@ class Restorer:
     def name(self) -> str:
         return self.spec.name
 
-    def restore(self, crops: np.ndarray, reference: np.ndarray | None = None) -> list[RestoredFace]:
+    @property
+    def stochastic(self) -> bool:
+        """Whether the network draws noise: then each seed gives a different, reproducible restoration."""
+        return self.spec.stochastic
+
+    def restore(self, crops: np.ndarray, reference: np.ndarray | None = None, seed: int = 0) -> list[RestoredFace]:
         """Restore a batch of aligned crops N x S x S x 3 (float32 [0, 1]); `reference` is one aligned face
-        S x S x 3 (or N of them, one per crop) for models that take one."""
+        S x S x 3 (or N of them, one per crop) for models that take one. `seed`: the noise of a stochastic
+        model (ignored by the others); the default 0 makes restoring the same face twice give the same face."""
         torch = self._torch
         crops = np.asarray(crops, np.float32)
         if crops.ndim == 3:
@@ -241,7 +247,7 @@ class Restorer:
             ref = np.broadcast_to(ref[None] if ref.ndim == 3 else ref, crops.shape)
             args.append(torch.from_numpy(np.ascontiguousarray(ref.transpose(0, 3, 1, 2))).to(self.device))
         with torch.inference_mode(), torch.autocast(self.device if self.device != "mps" else "cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            out = self.network(*args)
+            out = self.network(*args, seed=seed) if self.stochastic else self.network(*args)
         extras_batch = {}
         if isinstance(out, dict):
             extras_batch = {k: v for k, v in out.items() if k != "image"}
@@ -259,7 +265,8 @@ class PassThroughRestorer:
 
     spec = ModelSpec("passthrough", "No restoration", "Returns faces unchanged.", 128, 128, False, "", "")
     name = "passthrough"
+    stochastic = False
 
-    def restore(self, crops: np.ndarray, reference: np.ndarray | None = None) -> list[RestoredFace]:
+    def restore(self, crops: np.ndarray, reference: np.ndarray | None = None, seed: int = 0) -> list[RestoredFace]:
         return [RestoredFace(np.asarray(c, np.float32).copy()) for c in np.asarray(crops)]
 

@@ -67,6 +67,7 @@ class FaceChoice:
     model: str = AUTO
     strength: float = 1.0  # 0 = original, 1 = fully restored
     reference: Path | None = None  # a good photo of the same person, for models that take one
+    variant: int | None = None  # a stochastic model's variant (its seed) picked by the user; None: the most faithful
 
 
 @dataclass
@@ -82,6 +83,8 @@ class FaceInfo:
     drift: float | None = None
     reference: ReferenceMatch | None = None
     message: str = ""  # why the face kept its original, when it did
+    variants: list = field(default_factory=list)  # frstudio.core.variants.Variant, most faithful first
+    variant: int | None = None  # the seed of the variant in use, when there are variants
 
     @property
     def verdict(self) -> list[str]:
@@ -115,6 +118,15 @@ class _Result:
     model: str
     labels: dict[str, float]
     drift: float | None = None
+    variants: list = field(default_factory=list)  # frstudio.core.variants.Variant, most faithful first
+
+    def chosen(self, seed: int | None) -> tuple[object, float | None]:
+        """(RestoredFace, identity drift) of the variant with this seed; the most faithful for None (or a seed
+        this result does not have)."""
+        for variant in self.variants:
+            if variant.seed == seed:
+                return variant.restored, variant.distance
+        return self.restored, self.drift
 
 
 def _crop8(image: np.ndarray) -> np.ndarray:
@@ -136,6 +148,7 @@ class PhotoSession:
         self.detection = detection or DetectionSettings()
         self.match_tone = match_tone
         self.defaults = FaceChoice()  # given to faces found from now on
+        self.variants = 1  # restorations per face by a stochastic model, ranked by identity (frstudio.core.variants)
         self.faces: list[Face] = []
         self.choices: dict[int, FaceChoice] = {}
         self.available = [s.spec for s in model_statuses() if s.available]
@@ -241,7 +254,8 @@ class PhotoSession:
         ref_key = None
         if reference is not None and get_spec(model).takes_reference:
             ref_key = (str(reference), reference.stat().st_mtime_ns if reference.exists() else 0)
-        return (*self._face_key(face), model, ref_key)
+        count = self.variants if model != "passthrough" and get_spec(model).stochastic else 1
+        return (*self._face_key(face), model, ref_key, count)
 
     def _current(self, face: Face) -> _Result | None:
         key = self._result_key(face)
@@ -263,14 +277,14 @@ class PhotoSession:
         groups: dict[tuple, list[Face]] = {}
         for face in todo:
             key = self._result_key(face, choices[face.index])
-            groups.setdefault((key[-2] if key else None, key[-1] if key else None), []).append(face)
+            groups.setdefault(key[-3:] if key else (None, None, 1), []).append(face)
         total, finished, failed = len(todo), 0, []
         yield Progress("restore", 0.0, 0, total, self.photo.path)
-        for (model, _), faces in groups.items():
+        for (model, _, count), faces in groups.items():
             if cancel:
                 cancel.raise_if_cancelled()
             try:
-                reports = yield from self._restore_group(model, faces, choices, finished, total, cancel)
+                reports = yield from self._restore_group(model, faces, choices, finished, total, cancel, count)
             except Cancelled:
                 raise
             except FRStudioError as exc:  # a model that cannot load fails its faces, not the session
@@ -286,8 +300,10 @@ class PhotoSession:
         yield Progress("done", 1.0, finished, total, self.photo.path)
         return failed
 
-    def _restore_group(self, model: str | None, faces: list[Face], choices: dict, finished: int, total: int, cancel) -> Generator[Progress, None, dict[int, str]]:
-        """Restore faces sharing a model and reference; returns {index: message} for faces that failed."""
+    def _restore_group(self, model: str | None, faces: list[Face], choices: dict, finished: int, total: int, cancel,
+                       variants: int = 1) -> Generator[Progress, None, dict[int, str]]:
+        """Restore faces sharing a model and reference (`variants` times each for a stochastic model); returns
+        {index: message} for faces that failed."""
         if model is None:
             return {f.index: "no model with bundled weights can restore this face" for f in faces}
         spec = get_spec(model)
@@ -298,7 +314,7 @@ class PhotoSession:
                 return {f.index: f"{spec.title} needs a reference photo of this person: choose one, or pick another model" for f in faces}
             reference = self.reference_match(faces[0].index, path, spec.input_size).aligned
         restorer = self.restorers.get(model)
-        job = restore_faces(self.photo, faces, restorer, reference, cancel)
+        job = restore_faces(self.photo, faces, restorer, reference, cancel, variants, self.dlib.describe)
         try:
             while True:
                 p = next(job)
@@ -308,7 +324,7 @@ class PhotoSession:
         by_index = {f.index: f for f in faces}
         new = []
         for index, (aligned, restored) in done.items():
-            result = _Result(aligned, restored, model, dict(getattr(restored, "verdict", {}) or {}))
+            result = _Result(aligned, restored, model, dict(getattr(restored, "verdict", {}) or {}), variants=restored.extras.get("variants", []))
             self._results[self._result_key(by_index[index], choices[index])] = result
             new.append((by_index[index], result))
         yield Progress("identity", (finished + len(faces)) / max(total, 1), finished + len(faces), total, self.photo.path)
@@ -374,7 +390,11 @@ class PhotoSession:
         choice = self.choices[index]
         info = FaceInfo(index, face.eye_distance, manual=face.detector == "manual", message=self._failures.get(index, ""))
         if result is not None:
-            info.restored, info.model, info.labels, info.drift = True, result.model, result.labels, result.drift
+            info.restored, info.model, info.labels = True, result.model, result.labels
+            _, info.drift = result.chosen(choice.variant)
+            if result.variants:
+                info.variants = result.variants
+                info.variant = choice.variant if any(v.seed == choice.variant for v in result.variants) else result.variants[0].seed
         model = self.model_for(index)
         if choice.reference is not None and model and get_spec(model).takes_reference:
             # known once the reference has been matched (on a worker); never computed here
@@ -386,7 +406,7 @@ class PhotoSession:
         face = self.face(index)
         result = self._current(face)
         before = self._aligned128(face)[0]  # always at 128, whatever size the model took
-        return before, None if result is None else _crop8(result.restored.image)
+        return before, None if result is None else _crop8(result.chosen(self.choices[index].variant)[0].image)
 
     def preview(self) -> np.ndarray:
         """The photo with the current results of the included faces blended in at their strengths (same dtype
@@ -396,7 +416,7 @@ class PhotoSession:
             choice = self.choices[face.index]
             result = self._current(face) if choice.included else None
             if result is not None:
-                restored[face.index] = (result.aligned, result.restored)
+                restored[face.index] = (result.aligned, result.chosen(choice.variant)[0])
                 strengths[face.index] = choice.strength
         if not restored:
             return self.photo.pixels

@@ -173,7 +173,7 @@ class MainWindow(QMainWindow):
 
         self._make_actions()
         self._connect()
-        self.panel.show_globals(settings.model, settings.strength)
+        self.panel.show_globals(settings.model, settings.strength, settings.variants)
         self.batch.set_output(Path(settings.batch_output) if settings.batch_output else None)
         self.resize(settings.window_width, settings.window_height)
         if settings.maximized:
@@ -284,6 +284,8 @@ class MainWindow(QMainWindow):
         p.referenceRequested.connect(self.choose_reference)
         p.referenceCleared.connect(lambda i: self._push([i], "reference", None, f"Clear reference of face {i + 1}"))
         p.referenceFolderRequested.connect(self.choose_reference_folder)
+        p.variantsChosen.connect(self.set_variants)
+        p.faceVariantChosen.connect(lambda i, seed: self._push([i], "variant", seed, f"Variant of face {i + 1}"))
         b.startRequested.connect(self.start_batch)
         b.pauseToggled.connect(self.pause_batch)
         b.cancelRequested.connect(self.cancel_batch)
@@ -388,11 +390,13 @@ class MainWindow(QMainWindow):
         self._fill_recent()
         self.message.hide()
         defaults, detection = (self.settings.model, self.settings.strength), self.detection_settings()
+        variants = self.settings.variants
 
         def work(cancel):
             yield Progress("load", 0.05, path=path)
             session = PhotoSession.open(path, restorers=self.restorers, dlib=self.dlib, detection=detection)
             session.defaults.model, session.defaults.strength = defaults
+            session.variants = variants
             yield Loaded(session, display_copy(session.photo.pixels))
             yield from session.detect()
             return render(session)
@@ -486,6 +490,13 @@ class MainWindow(QMainWindow):
             label = self.panel.model.currentText()
             self._push([f.index for f in self.session.faces], "model", model, f"Model {label} for all faces")
         self.panel.show_globals(model, self.settings.strength)
+
+    def set_variants(self, count: int) -> None:
+        """Restorations per face by a stochastic model: faces it restored become stale (Restore redoes them)."""
+        self.settings.variants = count
+        if self.session:
+            self.session.variants = count
+            self.choices_changed(recompose=False)
 
     def set_strength_for_all(self, strength: float, moving: bool = False) -> None:
         self.settings.strength = strength
@@ -706,6 +717,7 @@ class MainWindow(QMainWindow):
         return RestoreOptions(
             model=self.settings.model,
             strength=self.settings.strength,
+            variants=self.settings.variants,
             output_dir=self.batch.output,
             suffix=export.suffix,
             format=export.format,

@@ -15,9 +15,11 @@ import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from frstudio.core.variants import MAX_VARIANTS
+
 log = logging.getLogger(__name__)
 
-SETTINGS_VERSION = 2  # 2: find_small_faces
+SETTINGS_VERSION = 3  # 2: find_small_faces; 3: variants
 MAX_RECENT = 10
 
 
@@ -45,6 +47,8 @@ class Settings:
     batch_output: str = ""  # "" = next to each photo
     # Edit > Find Small Faces: detect (the open photo and batches) with detect.SMALL_FACES_MIN_EYE_DISTANCE.
     find_small_faces: bool = False
+    # restorations per face by a stochastic model (the VQ U-Net), most faithful first (frstudio.core.variants)
+    variants: int = 1
     # An unfinished batch: its inputs, kept until it ends so the next start can resume it (finished outputs
     # are skipped by the engine, so resuming is running it again).
     pending_batch: list[str] = field(default_factory=list)
@@ -88,6 +92,8 @@ def migrate(data: dict) -> dict:
     data = dict(data)
     if data["version"] < 2:  # 1 -> 2: find_small_faces, off (detection as version 1 did it)
         data["find_small_faces"] = False
+    if data["version"] < 3:  # 2 -> 3: variants, one (restoration as version 2 did it)
+        data["variants"] = 1
     return data
 
 
@@ -105,6 +111,7 @@ def load_settings(path: Path | None = None) -> Settings:
     settings = _typed(Settings, migrate(data))
     settings.version = SETTINGS_VERSION
     settings.strength = min(1.0, max(0.0, settings.strength))
+    settings.variants = min(MAX_VARIANTS, max(1, settings.variants))
     return settings
 
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+import cv2
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -20,6 +23,8 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSlider,
+    QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -27,6 +32,12 @@ from PySide6.QtWidgets import (
 from frstudio.core.identity import SAME_PERSON_DISTANCE
 from frstudio.core.session import AUTO, DRIFT_WARNING, FaceInfo, PhotoSession
 from frstudio.core.restore import ModelStatus
+from frstudio.core.variants import MAX_VARIANTS
+from frstudio.gui.images import to_pixmap
+
+VARIANTS_TIP = ("A stochastic model (Stochastic VQ U-Net) can restore each face several ways. FR Studio ranks them by "
+                "how much each still looks like the person (and the reference photo, if there is one) and uses the "
+                "most faithful; the face panel shows them all so you can pick another.")
 
 AUTO_DESCRIPTION = "Picks a model for each face: the default one, a guided one where a face has a reference photo."
 
@@ -39,6 +50,8 @@ def metrics_line(status: ModelStatus | None) -> str:
         before, after = m.get("input", {}), m.get("output", {})
         if "psnr" in before and "psnr" in after:
             parts = [f"PSNR {before['psnr']:.1f} → {after['psnr']:.1f} dB"]
+            if "iprecision" in before and "iprecision" in after:  # the headline faithfulness metric (paper 001)
+                parts.append(f"faithful to the person (iPrecision) {before['iprecision']:.0%} → {after['iprecision']:.0%}")
             if "id_match" in before and "id_match" in after:
                 parts.append(f"recognised as the same person {before['id_match']:.0%} → {after['id_match']:.0%}")
             return f"Tested on {m.get('n', '?')} damaged faces ({protocol}): " + "; ".join(parts)
@@ -89,6 +102,8 @@ class SidePanel(QWidget):
     referenceRequested = Signal(int)  # "Choose…" pressed
     referenceCleared = Signal(int)
     referenceFolderRequested = Signal()
+    variantsChosen = Signal(int)  # restorations per face by a stochastic model
+    faceVariantChosen = Signal(int, int)  # face, seed of the variant to use
 
     def __init__(self, statuses: list[ModelStatus], parent=None):
         super().__init__(parent)
@@ -113,6 +128,13 @@ class SidePanel(QWidget):
         self.strength.valueChanged.connect(self._strength_moved)
         self.strength.sliderReleased.connect(lambda: self.strengthChosen.emit(self.strength.value() / 100, False))
         form.addRow("Strength", self._with_label(self.strength, self.strength_label))
+        self.variants = QSpinBox()
+        self.variants.setRange(1, MAX_VARIANTS)
+        self.variants.setToolTip(VARIANTS_TIP)
+        self.variants.valueChanged.connect(lambda n: self.signalsBlocked() or self.variantsChosen.emit(n))
+        form.addRow("Variants", self.variants)
+        if not any(s.spec.stochastic for s in statuses):  # nothing would use it
+            form.setRowVisible(self.variants, False)
         buttons = QHBoxLayout()
         self.restore_button = QPushButton("Restore faces")
         self.restore_button.setDefault(True)
@@ -160,6 +182,9 @@ class SidePanel(QWidget):
         ref_row.addWidget(choose)
         ref_row.addWidget(self.clear_reference)
         face_form.addRow("Reference", ref_row)
+        self.variant_strip = VariantStrip()
+        self.variant_strip.chosen.connect(lambda seed: self._emit_face(self.faceVariantChosen, seed))
+        face_form.addRow(self.variant_strip)
         self.info = _wrapping()
         self.info.setTextFormat(Qt.TextFormat.RichText)
         face_form.addRow(self.info)
@@ -207,10 +232,12 @@ class SidePanel(QWidget):
 
     # ---- showing the session ---------------------------------------------------------------------------
 
-    def show_globals(self, model: str, strength: float) -> None:
+    def show_globals(self, model: str, strength: float, variants: int | None = None) -> None:
         self.blockSignals(True)
         self.model.set_model(model)
         self.strength.setValue(round(strength * 100))
+        if variants is not None:
+            self.variants.setValue(variants)
         self.blockSignals(False)
         self._show_model_text(model)
 
@@ -232,6 +259,7 @@ class SidePanel(QWidget):
             else:
                 self.face_box.setTitle("Face")
                 self.info.setText("")
+                self.variant_strip.show_variants([], None)
         finally:
             self.blockSignals(False)
 
@@ -268,6 +296,45 @@ class SidePanel(QWidget):
         self.reference.setText(Path(choice.reference).name if choice.reference else "none")
         self.clear_reference.setEnabled(choice.reference is not None)
         self.info.setText(face_facts(info, session.model_for(index), self.statuses))
+        self.variant_strip.show_variants(info.variants, info.variant)
+
+
+class VariantStrip(QWidget):
+    """A face's variants as small buttons, most faithful first, each with its identity distance; the one in
+    use is checked. Hidden when the face has no variants."""
+
+    chosen = Signal(int)  # seed
+    ICON = 56
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.row = QHBoxLayout(self)
+        self.row.setContentsMargins(0, 0, 0, 0)
+        self.row.setSpacing(2)
+        self.buttons: list[QToolButton] = []
+        self.setToolTip(VARIANTS_TIP)
+        self.hide()
+
+    def show_variants(self, variants: list, current: int | None) -> None:
+        for button in self.buttons:
+            button.deleteLater()
+        self.buttons = []
+        for rank, variant in enumerate(variants):
+            button = QToolButton()
+            button.setCheckable(True)
+            button.setChecked(variant.seed == current)
+            crop8 = (np.clip(variant.restored.image, 0, 1) * 255 + 0.5).astype(np.uint8)
+            thumbnail = cv2.resize(crop8, (self.ICON, self.ICON), interpolation=cv2.INTER_AREA)
+            button.setIcon(QIcon(to_pixmap(thumbnail)))
+            button.setIconSize(QSize(self.ICON, self.ICON))
+            button.setText(f"{variant.distance:.2f}")
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+            button.setToolTip(f"{'Most faithful: ' if rank == 0 else ''}{variant.describe()}")
+            button.setAccessibleName(f"Variant {rank + 1}, {variant.describe()}")
+            button.clicked.connect(lambda _checked, seed=variant.seed: self.chosen.emit(seed))
+            self.row.addWidget(button)
+            self.buttons.append(button)
+        self.setVisible(bool(variants))
 
 
 def face_facts(info: FaceInfo, model: str | None, statuses: dict) -> str:

@@ -24,13 +24,14 @@ class ModelSpec:
     module: str  # python module providing Config and build()
     weights: str  # file name inside resources/weights/
     bf16_ok: bool = False  # measured to keep quality under bf16 autocast on CPU
+    stochastic: bool = False  # forward takes seed=: each seed a different restoration (frstudio.core.variants)
 
     @property
     def label(self) -> str:
         return f"{self.title} ({self.name})"
 
 
-def _spec(name, title, description, size, out=None, reference=False, module=None, bf16_ok=False):
+def _spec(name, title, description, size, out=None, reference=False, module=None, bf16_ok=False, stochastic=False):
     return ModelSpec(
         name=name,
         title=title,
@@ -41,6 +42,7 @@ def _spec(name, title, description, size, out=None, reference=False, module=None
         module=module or f"frstudio.models.{name}",
         weights=f"{name}.safetensors",
         bf16_ok=bf16_ok,
+        stochastic=stochastic,
     )
 
 
@@ -67,6 +69,6 @@ MODELS: dict[str, ModelSpec] = {
             module="frstudio.models.progressive",
         ),
         _spec("mmrb_stylegan", "MMRB + StyleGAN2", "For turned heads and severe damage, with a face prior.", 128),
-        _spec("vq_unet", "Stochastic VQ U-Net", "Faithful restoration; several variants ranked by identity.", 128),
+        _spec("vq_unet", "Stochastic VQ U-Net", "Faithful restoration; several variants ranked by identity.", 128, stochastic=True),
     ]
 }

@@ -122,3 +122,18 @@ def test_report_summary_includes_identity_precision_and_recall():
     summary = scores.summary(hq, np.array(["a", "a", "b", "b", "c", "c"]))
     assert summary["psnr"] == 21.0 and summary["lmd"] == 2.0
     assert summary["id_match"] == 1.0 and summary["iprecision"] == 1.0 and summary["irecall"] == 1.0
+
+
+def test_identity_precision_counts_only_faces_with_a_known_identity():
+    """A spread of the test split mixes CelebA (identities) and All-Age-Faces (none): iPrecision is measured on
+    the CelebA faces instead of not at all."""
+    from training.evaluate import Scores
+
+    rng = np.random.default_rng(0)
+    hq = rng.normal(size=(8, 128))
+    restored = hq.copy()
+    restored[6:] = rng.normal(size=(2, 128))  # the two unlabelled faces are badly restored: they must not count
+    scores = Scores(psnr=[20.0] * 8, ssim=[0.5] * 8, ms_ssim=[0.8] * 8, lmd=[1.0] * 8, descriptors=list(restored))
+    summary = scores.summary(hq, np.array(["a", "a", "b", "b", "c", "c", "", ""]))
+    assert summary["iprecision"] == 1.0 and summary["iprecision_n"] == 6
+    assert "iprecision" not in scores.summary(hq, np.array([""] * 8))

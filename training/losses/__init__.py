@@ -41,7 +41,7 @@ from training.losses.pixel import (
     l2,
     total_variation,
 )
-from training.losses.vq import EMACodebook, vq_loss
+from training.losses.vq import EMACodebook, ema_step, vq_loss
 
 __all__ = [
     "l1", "l2", "charbonnier", "channel_huber", "angular_colour_loss", "dice_loss", "total_variation",
@@ -50,5 +50,5 @@ __all__ = [
     "gradient_penalty", "r1_penalty", "feature_matching",
     "diff_augment",
     "IdentityFeatureLoss", "gram_matrix",
-    "EMACodebook", "vq_loss",
+    "EMACodebook", "ema_step", "vq_loss",
 ]

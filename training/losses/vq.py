@@ -21,8 +21,9 @@ instead of being divided by a near-zero count (the blow-up of implementations th
 from __future__ import annotations
 
 import torch
-from torch import nn
 from torch.nn import functional as F
+
+from frstudio.models.quantize import Codebook
 
 
 def vq_loss(z: torch.Tensor, quantised: torch.Tensor, beta: float = 0.25, codebook_weight: float = 0.0) -> torch.Tensor:
@@ -38,20 +39,50 @@ def vq_loss(z: torch.Tensor, quantised: torch.Tensor, beta: float = 0.25, codebo
     return loss
 
 
-class EMACodebook(nn.Module):
-    """A codebook of ``num_codes`` vectors of size ``dim``, updated by EMA, for N x dim x H x W feature maps.
+@torch.no_grad()
+def ema_step(
+    codebook: Codebook,
+    z: torch.Tensor,
+    indices: torch.Tensor | None = None,
+    decay: float = 0.99,
+    eps: float = 1e-5,
+    dead_threshold: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> None:
+    """One EMA step of ``codebook`` towards the vectors of z (N x C x H x W or M x C), assigned to their nearest
+    codes (or to ``indices``, as ``Codebook.nearest`` returns them). See the module docstring for the update.
+    ``dead_threshold > 0`` restarts codes whose EMA cluster size falls below it: each is moved onto a random
+    vector of the batch (Dhariwal et al. 2020, Jukebox), which keeps the whole codebook in use."""
+    flat = codebook.flatten(z).detach().float()
+    idx = (codebook.nearest(flat) if indices is None else indices).reshape(-1).to(flat.device)
+    counts = torch.bincount(idx, minlength=codebook.num_codes).to(flat.dtype)
+    sums = torch.zeros_like(codebook.embed).index_add_(0, idx, flat)
+    codebook.cluster_size.mul_(decay).add_(counts, alpha=1 - decay)
+    codebook.embed_sum.mul_(decay).add_(sums, alpha=1 - decay)
+    n = codebook.cluster_size.sum()
+    smoothed = (codebook.cluster_size + eps) / (n + codebook.num_codes * eps) * n
+    codebook.embed.copy_(codebook.embed_sum / smoothed.unsqueeze(1))
+    if dead_threshold > 0:
+        dead = (codebook.cluster_size < dead_threshold).nonzero().squeeze(1)
+        if dead.numel():
+            gen_device = generator.device if generator is not None else flat.device
+            pick = torch.randint(0, flat.shape[0], (dead.numel(),), generator=generator, device=gen_device)
+            fresh = flat[pick.to(flat.device)]
+            codebook.embed[dead] = fresh
+            codebook.embed_sum[dead] = fresh
+            codebook.cluster_size[dead] = 1.0
 
-    ``forward(z) -> (quantised, loss, indices)``:
 
-    * quantised: N x C x H x W, each position's nearest code (Euclidean), with the straight-through estimator
-      ``z + sg(e - z)``: its value is e, its gradient passes to z unchanged;
+class EMACodebook(Codebook):
+    """A :class:`Codebook` that learns by EMA on its own: ``forward(z) -> (quantised, loss, indices)``.
+
+    * quantised: N x C x H x W, each position's nearest code with the straight-through estimator;
     * loss: ``vq_loss(z, e, beta)``, the commitment loss ``beta * mean (z - sg(e))^2``;
     * indices: N x H x W int64 code numbers.
 
-    In training mode (or with ``update=True``) the codebook then takes one EMA step towards the batch's vectors;
-    the outputs use the codebook as it was before the step. Distances and EMA statistics are float32 even under
-    autocast. ``dead_threshold > 0`` restarts codes whose EMA cluster size falls below it: each is moved onto a
-    random vector of the batch (Dhariwal et al. 2020, Jukebox), which keeps the whole codebook in use.
+    In training mode (or with ``update=True``) the codebook then takes one EMA step (:func:`ema_step`) towards
+    the batch's vectors; the outputs use the codebook as it was before the step. Distances and EMA statistics
+    are float32 even under autocast.
     """
 
     def __init__(
@@ -63,68 +94,13 @@ class EMACodebook(nn.Module):
         eps: float = 1e-5,
         dead_threshold: float = 0.0,
     ):
-        super().__init__()
-        self.num_codes, self.dim = num_codes, dim
+        super().__init__(num_codes, dim)
         self.beta, self.decay, self.eps, self.dead_threshold = beta, decay, eps, dead_threshold
-        embed = torch.randn(num_codes, dim)
-        self.register_buffer("embed", embed)  # K x D, the codes
-        self.register_buffer("cluster_size", torch.ones(num_codes))  # K, EMA of assignment counts
-        self.register_buffer("embed_sum", embed.clone())  # K x D, EMA of assigned vectors' sums
 
-    @torch.no_grad()
-    def init_codes(self, codes: torch.Tensor) -> None:
-        """Set the codebook (K x D), e.g. to vectors drawn from the data, and reset the EMA statistics."""
-        self.embed.copy_(codes)
-        self.embed_sum.copy_(codes)
-        self.cluster_size.fill_(1.0)
-
-    def _flatten(self, z: torch.Tensor) -> torch.Tensor:
-        """N x C x H x W -> (N H W) x C, or M x C unchanged."""
-        if z.dim() == 4:
-            if z.shape[1] != self.dim:
-                raise ValueError(f"EMACodebook: {z.shape[1]} channels for codes of size {self.dim}")
-            return z.permute(0, 2, 3, 1).reshape(-1, self.dim)
-        if z.dim() == 2 and z.shape[1] == self.dim:
-            return z
-        raise ValueError(f"EMACodebook: expected N x {self.dim} x H x W or M x {self.dim}, got {tuple(z.shape)}")
-
-    @torch.no_grad()
-    def nearest(self, z: torch.Tensor) -> torch.Tensor:
-        """Index of the nearest code for each vector: N x C x H x W -> N x H x W, or M x C -> M."""
-        flat = self._flatten(z).float()
-        with torch.autocast(device_type=flat.device.type, enabled=False):  # no bf16 matmul: near ties matter
-            dist = (flat * flat).sum(1, keepdim=True) - 2 * flat @ self.embed.t() + (self.embed * self.embed).sum(1)
-        idx = dist.argmin(dim=1)
-        return idx.view(z.shape[0], z.shape[2], z.shape[3]) if z.dim() == 4 else idx
-
-    def lookup(self, indices: torch.Tensor) -> torch.Tensor:
-        """Code vectors for N x H x W indices -> N x C x H x W (decoding a code map)."""
-        return F.embedding(indices, self.embed).permute(0, 3, 1, 2).contiguous()
-
-    @torch.no_grad()
     def ema_update(
         self, z: torch.Tensor, indices: torch.Tensor | None = None, generator: torch.Generator | None = None
     ) -> None:
-        """One EMA step of the codebook towards the vectors of z (N x C x H x W or M x C), assigned to their
-        nearest codes (or to ``indices``, as ``nearest`` returns them). See the module docstring for the update."""
-        flat = self._flatten(z).detach().float()
-        idx = (self.nearest(flat) if indices is None else indices).reshape(-1).to(flat.device)
-        counts = torch.bincount(idx, minlength=self.num_codes).to(flat.dtype)
-        sums = torch.zeros_like(self.embed).index_add_(0, idx, flat)
-        self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
-        self.embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
-        n = self.cluster_size.sum()
-        smoothed = (self.cluster_size + self.eps) / (n + self.num_codes * self.eps) * n
-        self.embed.copy_(self.embed_sum / smoothed.unsqueeze(1))
-        if self.dead_threshold > 0:
-            dead = (self.cluster_size < self.dead_threshold).nonzero().squeeze(1)
-            if dead.numel():
-                gen_device = generator.device if generator is not None else flat.device
-                pick = torch.randint(0, flat.shape[0], (dead.numel(),), generator=generator, device=gen_device)
-                fresh = flat[pick.to(flat.device)]
-                self.embed[dead] = fresh
-                self.embed_sum[dead] = fresh
-                self.cluster_size[dead] = 1.0
+        ema_step(self, z, indices, self.decay, self.eps, self.dead_threshold, generator)
 
     def forward(
         self, z: torch.Tensor, update: bool | None = None, generator: torch.Generator | None = None
@@ -132,10 +108,8 @@ class EMACodebook(nn.Module):
         """z: N x C x H x W -> (quantised N x C x H x W, commitment loss, indices N x H x W).
 
         update: take an EMA step from z (default: in training mode). generator: for dead-code restarts."""
-        indices = self.nearest(z)
-        codes = self.lookup(indices).to(z.dtype)
+        quantised, codes, indices = super().forward(z)
         loss = vq_loss(z, codes, self.beta)
-        quantised = z + (codes - z).detach()
         if self.training if update is None else update:
             self.ema_update(z, indices, generator)
         return quantised, loss, indices

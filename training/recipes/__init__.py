@@ -11,6 +11,7 @@ RECIPES = {
     # one recipe, two objectives shipped as two models
     "progressive_16": "training.recipes.progressive:Recipe16",
     "progressive_128": "training.recipes.progressive:Recipe128",
+    "vq_unet": "training.recipes.vq_unet",
 }
 
 

@@ -45,6 +45,13 @@ class StepSampler(torch.utils.data.Sampler):
         return 2**31
 
 
+def val_batches(dataset, keys: tuple[str, ...], size: int = 16) -> Iterator[dict]:
+    """A validation set's items, stacked `size` at a time, keeping only `keys` (e.g. ("lq", "hq"))."""
+    for start in range(0, len(dataset), size):
+        items = [dataset[i] for i in range(start, min(len(dataset), start + size))]
+        yield {k: torch.stack([torch.as_tensor(it[k]) for it in items]) for k in keys}
+
+
 class Recipe:
     """Base class. Subclasses set `name`, `Config`, build `nets`/`opts`/`scheds` and implement
     `batches`, `train_step`, `validate`, `samples`, `model_config`."""

@@ -21,7 +21,7 @@ from torch.nn import functional as F
 
 from frstudio.models import frrnet
 from training.recipes.base import Recipe as BaseRecipe
-from training.recipes.base import TrainConfig
+from training.recipes.base import TrainConfig, val_batches
 
 LABEL_KEYS = frrnet.LABELS
 
@@ -142,9 +142,7 @@ class Recipe(BaseRecipe):
         return {k: float(v.detach()) for k, v in parts.items()}
 
     def _val_batches(self):
-        for start in range(0, len(self.val_set), 16):
-            items = [self.val_set[i] for i in range(start, min(len(self.val_set), start + 16))]
-            yield {k: torch.stack([torch.as_tensor(it[k]) for it in items]) for k in ("lq", "hq", "mask", "labels")}
+        return val_batches(self.val_set, ("lq", "hq", "mask", "labels"))
 
     def validate(self, ema):
         """PSNR of input and output on the distorted validation faces; on the clean ones (15 %), how much the

@@ -35,7 +35,7 @@ from torch.nn import functional as F
 
 from frstudio.models import progressive
 from training.recipes.base import Recipe as BaseRecipe
-from training.recipes.base import TrainConfig
+from training.recipes.base import TrainConfig, val_batches
 
 PROTOCOLS = {"16": "seed003-16", "128": "seed003-128"}
 
@@ -260,9 +260,7 @@ class Recipe(BaseRecipe):
     # ------------------------------------------------------------------------------------------- checks
 
     def _val_batches(self, size: int = 16):
-        for start in range(0, len(self.val_set), size):
-            items = [self.val_set[i] for i in range(start, min(len(self.val_set), start + size))]
-            yield {k: torch.stack([torch.as_tensor(it[k]) for it in items]) for k in ("lq", "hq")}
+        return val_batches(self.val_set, ("lq", "hq"), size)
 
     def validate(self, ema):
         """PSNR and SSIM (Y) of the input (bicubic up-scaled for 16 px) and of the output, on val faces."""
