@@ -101,3 +101,15 @@ def test_verdict_words():
     assert verdict_words({"noise": 0.7, "blur": 0.9, "relight": 0.1}) == ["blur", "noise"]
     assert verdict_words({"noise": 0.2, "blur": 0.1, "relight": 0.6}) == ["low light"]
     assert verdict_words({"noise": 0.2, "blur": 0.1, "relight": 0.3}) == []
+
+
+def test_variants_are_checked_and_explained(tiny_weights, photo, tmp_path, capsys):
+    for bad in ("0", "9", "two"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["restore", str(photo), "--variants", bad])
+        assert exit_info.value.code == 2
+    # a deterministic model: one restoration per face, and the user is told why
+    assert main(["restore", str(photo), "-o", str(tmp_path / "o"), "--model", "tiny", "--variants", "3"]) == EXIT_OK
+    err = capsys.readouterr().err
+    assert "--variants is for a stochastic model (vq_unet)" in err
+    assert not list((tmp_path / "o").glob("*_variants.png"))

@@ -27,6 +27,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from frstudio.models.blocks import ResidualBlock, leaky
+
 OBJECTIVES = ("16", "128")
 STEPS = 3
 
@@ -53,20 +55,6 @@ class Config:
         return 16 if self.objective == "16" else 128
 
 
-def _act(x: torch.Tensor) -> torch.Tensor:
-    return F.leaky_relu(x, 0.2)
-
-
-class ResidualBlock(nn.Module):
-    def __init__(self, channels: int):
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-
-    def forward(self, x):
-        return x + self.conv2(_act(self.conv1(x)))
-
-
 class Encoder(nn.Module):
     """128 x 128 image -> `channels` x 16 x 16: three stride-2 stages, a residual block at each scale."""
 
@@ -81,10 +69,10 @@ class Encoder(nn.Module):
         self.out = nn.Conv2d(widths[3], channels, 1)
 
     def forward(self, x):
-        h = _act(self.stem(x))
+        h = leaky(self.stem(x))
         for block, down in self.stages:
-            h = _act(down(block(h)))
-        return _act(self.out(h))
+            h = leaky(down(block(h)))
+        return leaky(self.out(h))
 
 
 class Step(nn.Module):
@@ -97,7 +85,7 @@ class Step(nn.Module):
         self.to_rgb = nn.Conv2d(c_out, 3, 1)
 
     def forward(self, h):
-        h = _act(self.conv(F.interpolate(h, scale_factor=2, mode="nearest")))
+        h = leaky(self.conv(F.interpolate(h, scale_factor=2, mode="nearest")))
         return self.blocks(h)
 
 
@@ -121,7 +109,7 @@ class ProgressiveGenerator(nn.Module):
         """The image after `steps` steps (1: 32 px, 2: 64 px, 3: 128 px), in [0, 1] up to the clamp the
         app applies (the training losses see the unclamped values, so gradients never vanish at the ends)."""
         h = self.head(self.encoder(x) if self.encoder is not None else x)
-        h = self.trunk(_act(h))
+        h = self.trunk(leaky(h))
         for step in self.steps[:steps]:
             h = step(h)
         rgb = self.steps[steps - 1].to_rgb(h)

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from frstudio.models.blocks import ResidualBlock, leaky
 from frstudio.models.quantize import Codebook
 
 SIZE = 128
@@ -68,20 +69,6 @@ class Config:
 
     def width_at(self, resolution: int) -> int:
         return self.widths[int(math.log2(SIZE // resolution))]
-
-
-def _act(x: torch.Tensor) -> torch.Tensor:
-    return F.leaky_relu(x, 0.2)
-
-
-class ResidualBlock(nn.Module):
-    def __init__(self, channels: int):
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-
-    def forward(self, x):
-        return x + self.conv2(_act(self.conv1(x)))
 
 
 class ModulatedConv(nn.Module):
@@ -166,7 +153,7 @@ class DecoderBlock(nn.Module):
             h = conv(h, w)
             if noise is not None:
                 h = noise(h, z, generators)
-            h = _act(h)
+            h = leaky(h)
         return h
 
 
@@ -191,14 +178,14 @@ class VQUNet(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[dict[int, torch.Tensor], torch.Tensor, torch.Tensor]:
         """(features at each kept skip resolution before quantisation, bottleneck 8 x 8 features, latent z)."""
-        h = _act(self.stem(x))
+        h = leaky(self.stem(x))
         kept, skips = self.config.kept(), {}
         for i in range(LEVELS):
             h = self.encoder[i](h)
             resolution = SIZE >> i
             if resolution in kept:
                 skips[resolution] = h
-            h = _act(self.down[i](h))
+            h = leaky(self.down[i](h))
         h = self.bottleneck(h)
         z = self.to_latent(h.flatten(1))
         return skips, h, z

@@ -28,6 +28,14 @@ def gram_matrix(feat: torch.Tensor) -> torch.Tensor:
         return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
 
 
+def feature_l1(network: nn.Module, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Sum over the stages of a frozen FaceID-like ``network`` of the L1 distance between the feature maps of
+    pred and target (the target's under ``no_grad``): the perceptual loss of seeds 001 and 003, in L1 form."""
+    with torch.no_grad():
+        target_feats = network.features(target)
+    return sum(F.l1_loss(p.float(), t.float()) for p, t in zip(network.features(pred), target_feats))
+
+
 class IdentityFeatureLoss(nn.Module):
     """Perceptual, style and identity losses on a frozen FaceID network.
 

@@ -52,6 +52,16 @@ def val_batches(dataset, keys: tuple[str, ...], size: int = 16) -> Iterator[dict
         yield {k: torch.stack([torch.as_tensor(it[k]) for it in items]) for k in keys}
 
 
+def add_fidelity(rows: dict[str, list[float]], inp: np.ndarray, out: np.ndarray, hq: np.ndarray) -> None:
+    """Append the PSNR and SSIM (Y) of a degraded input and of its restoration (uint8 H x W x 3, the ground
+    truth's size) to rows["psnr_in"], ["psnr"], ["ssim_in"], ["ssim"]."""
+    from training.metrics import psnr, ssim
+
+    for key, image in (("_in", inp), ("", out)):
+        rows.setdefault(f"psnr{key}", []).append(psnr(image, hq))
+        rows.setdefault(f"ssim{key}", []).append(ssim(image, hq))
+
+
 class Recipe:
     """Base class. Subclasses set `name`, `Config`, build `nets`/`opts`/`scheds` and implement
     `batches`, `train_step`, `validate`, `samples`, `model_config`."""

@@ -35,7 +35,7 @@ from torch.nn import functional as F
 
 from frstudio.models import progressive
 from training.recipes.base import Recipe as BaseRecipe
-from training.recipes.base import TrainConfig, val_batches
+from training.recipes.base import TrainConfig, add_fidelity, val_batches
 
 PROTOCOLS = {"16": "seed003-16", "128": "seed003-128"}
 
@@ -198,9 +198,9 @@ class Recipe(BaseRecipe):
     # ------------------------------------------------------------------------------------------- step
 
     def _perceptual(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            target_feats = self.identity.features(target)
-        return sum(F.l1_loss(p.float(), t.float()) for p, t in zip(self.identity.features(pred), target_feats))
+        from training.losses.perceptual import feature_l1
+
+        return feature_l1(self.identity, pred, target)
 
     def _critic_update(self, real: torch.Tensor, fake: torch.Tensor, k: int, step: int) -> dict:
         from training.losses.adversarial import gradient_penalty, wgan_d_loss
@@ -265,19 +265,12 @@ class Recipe(BaseRecipe):
     def validate(self, ema):
         """PSNR and SSIM (Y) of the input (bicubic up-scaled for 16 px) and of the output, on val faces."""
         from training.evaluate import float_to_uint8, upscale_to
-        from training.metrics import psnr, ssim
 
         rows: dict[str, list[float]] = {"psnr_in": [], "psnr": [], "ssim_in": [], "ssim": []}
         for b in self._val_batches():
             out = ema(b["lq"].to(self.device)).float().clamp(0, 1).cpu()
             for x, y, t in zip(b["lq"], out, b["hq"]):
-                hq = float_to_uint8(t)
-                inp = upscale_to(float_to_uint8(x), 128)
-                res = float_to_uint8(y)
-                rows["psnr_in"].append(psnr(inp, hq))
-                rows["psnr"].append(psnr(res, hq))
-                rows["ssim_in"].append(ssim(inp, hq))
-                rows["ssim"].append(ssim(res, hq))
+                add_fidelity(rows, upscale_to(float_to_uint8(x), 128), float_to_uint8(y), float_to_uint8(t))
         return {k: float(np.mean(v)) for k, v in rows.items()}
 
     def samples(self, ema):

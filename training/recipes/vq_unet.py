@@ -29,7 +29,7 @@ from torch.nn import functional as F
 
 from frstudio.models import vq_unet
 from training.recipes.base import Recipe as BaseRecipe
-from training.recipes.base import TrainConfig, val_batches
+from training.recipes.base import TrainConfig, add_fidelity, val_batches
 
 PROTOCOL = "bfr-severe"
 
@@ -147,9 +147,9 @@ class Recipe(BaseRecipe):
             ema_step(codebook, feats, decay=c.codebook_decay, dead_threshold=c.dead_code, generator=self.augment)
 
     def _perceptual(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            target_feats = self.identity.features(target)
-        return sum(F.l1_loss(p.float(), t.float()) for p, t in zip(self.identity.features(pred), target_feats))
+        from training.losses.perceptual import feature_l1
+
+        return feature_l1(self.identity, pred, target)
 
     def _aug(self, x: torch.Tensor) -> torch.Tensor:
         from training.losses.augment import diff_augment
@@ -199,20 +199,15 @@ class Recipe(BaseRecipe):
         """PSNR / SSIM (Y) of input and output (seed 0) on val faces, and how much two seeds differ (mean
         absolute difference, 0-255 levels): the variety the latent gates admit."""
         from training.evaluate import float_to_uint8
-        from training.metrics import psnr, ssim
 
-        rows: dict[str, list[float]] = {"psnr_in": [], "psnr": [], "ssim_in": [], "ssim": [], "variety": []}
+        rows: dict[str, list[float]] = {"variety": []}
         for b in val_batches(self.val_set, ("lq", "hq")):
             lq = b["lq"].to(self.device)
             out = ema(lq, seed=0).float().clamp(0, 1).cpu()
             other = ema(lq, seed=1).float().clamp(0, 1).cpu()
             rows["variety"].append(float((out - other).abs().mean() * 255))
             for x, y, t in zip(b["lq"], out, b["hq"]):
-                hq, inp, res = float_to_uint8(t), float_to_uint8(x), float_to_uint8(y)
-                rows["psnr_in"].append(psnr(inp, hq))
-                rows["psnr"].append(psnr(res, hq))
-                rows["ssim_in"].append(ssim(inp, hq))
-                rows["ssim"].append(ssim(res, hq))
+                add_fidelity(rows, float_to_uint8(x), float_to_uint8(y), float_to_uint8(t))
         return {k: float(np.mean(v)) for k, v in rows.items()}
 
     def samples(self, ema):
