@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 METRIC_ORDER = ["psnr", "ssim", "ms_ssim", "id_dist", "id_match", "lmd", "niqe", "fd_dlib", "iprecision", "irecall", "lum_err", "cast_deg"]
+IPR_K = 4  # iPrecision / iRecall neighbourhood (seed 001 uses k = 4)
 HIGHER_IS_BETTER = {"psnr", "ssim", "ms_ssim", "id_match", "iprecision", "irecall"}
 
 # The seed (003) reports "mean ± std" with the std taken over batches of 32 faces: Scores.summary adds
@@ -253,8 +254,8 @@ class Scores:
         if identities is not None:
             # over the faces with a known identity (CelebA's; All-Age-Faces carry none), real and restored alike
             known = identities != ""
-            if len(set(identities[known].tolist())) > 1:
-                p, r = iprecision_irecall(hq_descriptors[known], desc[known], identities[known], k=4)
+            if known.sum() > IPR_K and len(set(identities[known].tolist())) > 1:  # the k-th neighbour needs N > k
+                p, r = iprecision_irecall(hq_descriptors[known], desc[known], identities[known], k=IPR_K)
                 out["iprecision"], out["irecall"] = float(p), float(r)
                 out["iprecision_n"] = int(known.sum())
         if self.lum_err:

@@ -351,6 +351,10 @@ def face_facts(info: FaceInfo, model: str | None, statuses: dict) -> str:
             lines.append(warn.format(f"{text}: may no longer look like the same person (above {DRIFT_WARNING:.2f}); lower the strength or try another model"))
         else:
             lines.append(f"{text} (fine: below {DRIFT_WARNING:.2f})")
+    if info.variants:
+        scores = [v.score for v in info.variants]
+        lines.append(f"Variants: {len(scores)}, most faithful first (identity distance {min(scores):.3f}–{max(scores):.3f}); "
+                     f"using seed {info.variant}")
     if info.reference is not None:
         r = info.reference
         if r.different_person:

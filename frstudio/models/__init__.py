@@ -69,6 +69,12 @@ MODELS: dict[str, ModelSpec] = {
             module="frstudio.models.progressive",
         ),
         _spec("mmrb_stylegan", "MMRB + StyleGAN2", "For turned heads and severe damage, with a face prior.", 128),
-        _spec("vq_unet", "Stochastic VQ U-Net", "Faithful restoration; several variants ranked by identity.", 128, stochastic=True),
+        _spec(
+            "vq_unet",
+            "Stochastic VQ U-Net",
+            "Severe damage; sharper, but a first short run that can draw a generic face. Several variants, ranked by identity.",
+            128,
+            stochastic=True,
+        ),
     ]
 }

@@ -33,6 +33,7 @@ def test_variants_are_shown_ranked_and_one_can_be_picked_and_undone(qtbot, make_
     strip = panel.variant_strip
     assert strip.isVisibleTo(window) and len(strip.buttons) == COUNT
     assert strip.buttons[0].isChecked() and "Most faithful" in strip.buttons[0].toolTip()
+    assert f"Variants: {COUNT}, most faithful first" in panel.info.text() and f"using seed {COUNT - 1}" in panel.info.text()
     distances = [float(b.text()) for b in strip.buttons]
     assert distances == sorted(distances)
     before = window.compare.main.after.full.copy()
