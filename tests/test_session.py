@@ -290,7 +290,12 @@ def test_variants_of_a_stochastic_model_are_ranked_and_one_can_be_picked(photo_p
     restorer.spec = models.MODELS["tiny"]
     s = _session(photo_path, RestorerCache(lambda name: restorer), DlibInProcess())
     s.variants = COUNT
+    described = []
+    inner = s.dlib.describe
+    s.dlib.describe = lambda items: described.append(len(items)) or inner(items)
     run(s.restore())
+    # one descriptor call for the ranking (input + 4 variants per face), none again for the drift
+    assert described == [len(s.faces) * (COUNT + 1)]
     info = s.info(0)
     assert [v.seed for v in info.variants][0] == COUNT - 1 and info.variant == COUNT - 1
     assert sorted(v.seed for v in info.variants) == list(range(COUNT))

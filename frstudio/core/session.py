@@ -326,7 +326,10 @@ class PhotoSession:
         for index, (aligned, restored) in done.items():
             result = _Result(aligned, restored, model, dict(getattr(restored, "verdict", {}) or {}), variants=restored.extras.get("variants", []))
             self._results[self._result_key(by_index[index], choices[index])] = result
-            new.append((by_index[index], result))
+            if result.variants:  # ranking measured each variant against the input already (same 128 px view)
+                result.drift = result.variants[0].distance
+            else:
+                new.append((by_index[index], result))
         yield Progress("identity", (finished + len(faces)) / max(total, 1), finished + len(faces), total, self.photo.path)
         self._measure_drift(new)
         return {r.index: r.message or "the model could not restore this face" for r in reports if not r.restored}
@@ -345,6 +348,8 @@ class PhotoSession:
         return self._descriptors[key]
 
     def _measure_drift(self, new: list[tuple[Face, _Result]]) -> None:
+        if not new:
+            return
         items, need_input = [], set()
         for face, result in new:
             crop, landmarks = self._aligned128(face)
