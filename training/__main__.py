@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hours", type=float, help="time budget for this session: stop cleanly and checkpoint")
     p.add_argument("--steps", type=int, help="stop at this step (default: the recipe's)")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--init-from", type=Path, metavar="RUN_DIR", help="fine-tune: start from another run's checkpoint "
+                   "(its EMA weights) with fresh optimisers and schedule; the export counts both runs' steps")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--run-dir", type=Path, help="default: runs/<model>")
@@ -196,6 +198,7 @@ def _train(args) -> int:
         hours=args.hours,
         max_steps=args.steps,
         resume=args.resume,
+        init_from=args.init_from,
         seed=recipe.config.seed,
         val_every=args.val_every,
     )

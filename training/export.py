@@ -73,6 +73,7 @@ def export(name: str, run_dir: Path, data: str, device: str, out_dir: Path | Non
         raise SystemExit(f"{name}: {size / 2**20:.1f} MiB exceeds the 20 MiB limit for shipped weights")
     os.replace(tmp, target)
     digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    base = payload.get("base")
     manifest = read_manifest(out_dir)
     old = manifest["models"].get(name, {})
     entry = {
@@ -82,10 +83,12 @@ def export(name: str, run_dir: Path, data: str, device: str, out_dir: Path | Non
         "params": int(sum(p.numel() for p in net.parameters())),
         "bytes": size,
         "data": data,
-        "steps": int(payload["step"]),
-        "hours": round(float(payload["hours"]), 3),
+        # a fine-tuned run's weights carry its base run's training too
+        "steps": int(payload["step"]) + int(base["steps"] if base else 0),
+        "hours": round(float(payload["hours"]) + float(base["hours"] if base else 0.0), 3),
         "device": device,
         "training": payload["config"].get("train", {}),
+        **({"fine_tuned_from": {k: base[k] for k in ("steps", "hours", "training")}} if base else {}),
         "licence": LICENCE,
         # metrics measured on earlier weights do not describe these: keep them only if the file is unchanged
         "metrics": old.get("metrics", {}) if old.get("sha256") == digest else {},

@@ -31,6 +31,9 @@ class LoopSettings:
     hours: float | None = None  # stop cleanly after this much training time (this session)
     max_steps: int | None = None  # defaults to the recipe's configured steps
     resume: bool = False
+    # fine-tuning: a new run starts from another run's checkpoint (its EMA for the exported network, the other
+    # networks as they were) with fresh optimisers and schedule; ignored when this run resumes its own checkpoint
+    init_from: Path | None = None
     seed: int = 0
     log_every: int = 25
     val_every: int = 500
@@ -62,11 +65,12 @@ def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
 
 
-def save_checkpoint(path: Path, recipe, ema, step: int, hours: float, history: list) -> None:
+def save_checkpoint(path: Path, recipe, ema, step: int, hours: float, history: list, base: dict | None = None) -> None:
     payload = {
         "step": step,
         "hours": hours,
         "history": history,
+        "base": base,  # the run this one was fine-tuned from (its steps, hours, training config), or None
         "nets": {k: v.state_dict() for k, v in recipe.nets.items()},
         "ema": ema.state_dict(),
         "opts": {k: v.state_dict() for k, v in recipe.opts.items()},
@@ -79,7 +83,7 @@ def save_checkpoint(path: Path, recipe, ema, step: int, hours: float, history: l
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: Path, recipe, ema) -> tuple[int, float, list]:
+def load_checkpoint(path: Path, recipe, ema) -> tuple[int, float, list, dict | None]:
     payload = torch.load(path, map_location="cpu", weights_only=False)
     for k, v in recipe.nets.items():
         v.load_state_dict(payload["nets"][k])
@@ -89,7 +93,35 @@ def load_checkpoint(path: Path, recipe, ema) -> tuple[int, float, list]:
     for k, v in recipe.scheds.items():
         v.load_state_dict(payload["scheds"][k])
     _set_rng_state(payload["rng"])
-    return payload["step"], payload["hours"], payload["history"]
+    return payload["step"], payload["hours"], payload["history"], payload.get("base")
+
+
+def checkpoint_path(run_or_checkpoint: Path) -> Path:
+    path = Path(run_or_checkpoint)
+    return path / CHECKPOINT if path.is_dir() else path
+
+
+def init_from_checkpoint(source: Path, recipe, ema) -> dict:
+    """Start `recipe`'s networks and `ema` from another run's checkpoint, for fine-tuning.
+
+    The exported network starts from the source's EMA (the weights that run would have shipped), its companions
+    (discriminators) from their live state. Returns the provenance kept in this run's checkpoints and manifest
+    entry: the source's steps and hours (counting its own base, if it was itself fine-tuned) and its training
+    config."""
+    path = checkpoint_path(source)
+    if not path.exists():
+        raise SystemExit(f"--init-from: no checkpoint at {path}")
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    for k, v in recipe.nets.items():
+        v.load_state_dict(payload["ema"] if k == recipe.export_key else payload["nets"][k])
+    ema.load_state_dict(payload["ema"])
+    earlier = payload.get("base") or {"steps": 0, "hours": 0.0}
+    return {
+        "checkpoint": str(path),
+        "steps": int(payload["step"]) + int(earlier["steps"]),
+        "hours": round(float(payload["hours"]) + float(earlier["hours"]), 4),
+        "training": payload["config"].get("train", {}),
+    }
 
 
 def load_ema_from_checkpoint(path: Path, net: torch.nn.Module) -> dict:
@@ -143,13 +175,17 @@ def train(recipe, settings: LoopSettings) -> dict:
     seed_everything(settings.seed)
     net = recipe.nets[recipe.export_key]
     ema = copy.deepcopy(net).eval().requires_grad_(False)
-    step, hours_done, history = 0, 0.0, []
+    step, hours_done, history, base = 0, 0.0, [], None
     if settings.resume and ckpt.exists():
-        step, hours_done, history = load_checkpoint(ckpt, recipe, ema)
+        step, hours_done, history, base = load_checkpoint(ckpt, recipe, ema)
         if not settings.quiet:
             print(f"resumed {recipe.name} at step {step} ({hours_done:.2f} h trained)")
     elif ckpt.exists() and not settings.resume:
         raise SystemExit(f"{ckpt} exists: pass --resume to continue it, or choose another --run-dir")
+    elif settings.init_from is not None:
+        base = init_from_checkpoint(settings.init_from, recipe, ema)
+        if not settings.quiet:
+            print(f"fine-tuning {recipe.name} from {base['checkpoint']} ({base['steps']} steps)")
     (run_dir / "config.json").write_text(json.dumps(recipe.config_dict(), indent=2))
     max_steps = settings.max_steps or recipe.config.steps
     deadline = time.time() + settings.hours * 3600 if settings.hours else math.inf
@@ -188,7 +224,7 @@ def train(recipe, settings: LoopSettings) -> dict:
             if step % settings.val_every == 0:
                 _validate(recipe, ema, step, hours_done + (time.time() - session_start) / 3600, history, run_dir)
             if time.time() - last_ckpt > settings.checkpoint_minutes * 60:
-                save_checkpoint(ckpt, recipe, ema, step, hours_done + (time.time() - session_start) / 3600, history)
+                save_checkpoint(ckpt, recipe, ema, step, hours_done + (time.time() - session_start) / 3600, history, base)
                 last_ckpt = time.time()
     finally:
         bar.close()
@@ -197,7 +233,7 @@ def train(recipe, settings: LoopSettings) -> dict:
     hours_total = hours_done + (time.time() - session_start) / 3600
     if not history or history[-1].get("kind") != "val" or history[-1].get("step") != step:
         _validate(recipe, ema, step, hours_total, history, run_dir)
-    save_checkpoint(ckpt, recipe, ema, step, hours_total, history)
+    save_checkpoint(ckpt, recipe, ema, step, hours_total, history, base)
     summary = {"model": recipe.name, "step": step, "max_steps": max_steps, "hours": round(hours_total, 3), "stopped": stop_reason, "last_val": history[-1]}
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     if not settings.quiet:

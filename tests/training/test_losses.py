@@ -318,6 +318,21 @@ def test_identity_feature_loss_zero_for_identical_and_gradients(tiny_faceid, mod
         assert close(loss_fn.identity(pred, target), terms["identity"], 1e-6)
 
 
+def test_feature_l1_and_identity_agree_with_the_feature_loss_and_reach_only_the_prediction(tiny_faceid):
+    tiny_faceid.eval().requires_grad_(False)
+    gen = torch.Generator().manual_seed(7)
+    target = torch.rand(2, 3, 32, 32, generator=gen)
+    per, identity = L.feature_l1_and_identity(tiny_faceid, target.clone(), target)
+    assert close(per, 0.0, 1e-6) and close(identity, 0.0, 1e-9)
+    pred = torch.rand(2, 3, 32, 32, generator=gen).requires_grad_(True)
+    per, identity = L.feature_l1_and_identity(tiny_faceid, pred, target)
+    with torch.no_grad():  # the squared embedding distance, as IdentityFeatureLoss's "squared" mode measures it
+        assert close(identity, L.IdentityFeatureLoss(tiny_faceid, identity_mode="squared").identity(pred, target), 1e-5)
+        assert close(per, L.feature_l1(tiny_faceid, pred, target), 1e-6)
+    identity.backward()
+    assert pred.grad.abs().sum() > 0 and all(p.grad is None for p in tiny_faceid.parameters())
+
+
 def test_identity_feature_loss_stage_weights_and_frozen_batchnorm(tiny_faceid):
     gen = torch.Generator().manual_seed(8)
     pred, target = torch.rand(1, 3, 32, 32, generator=gen), torch.rand(1, 3, 32, 32, generator=gen)

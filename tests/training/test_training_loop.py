@@ -40,6 +40,29 @@ def test_refuses_to_overwrite_a_run_without_resume(tiny_prepared, tmp_path):
         _train(tiny_prepared[0], tmp_path / "run", 2)
 
 
+def test_fine_tuning_starts_from_the_source_ema_and_counts_both_runs(tiny_prepared, tmp_path):
+    from training.export import export
+
+    cache = tiny_prepared[0]
+    _train(cache, tmp_path / "base", 3)
+    source = torch.load(tmp_path / "base" / "checkpoint.pt", weights_only=False)
+    recipe = FaceIDRecipe(cache, "cpu", dict(TINY))
+    train(recipe, LoopSettings(run_dir=tmp_path / "tuned", hours=1e-9, init_from=tmp_path / "base", quiet=True))
+    tuned = torch.load(tmp_path / "tuned" / "checkpoint.pt", weights_only=False)
+    for k, v in source["ema"].items():  # the live network and the EMA both start from the source's EMA
+        torch.testing.assert_close(tuned["ema"][k], v, rtol=0, atol=0)
+        torch.testing.assert_close(recipe.nets[recipe.export_key].state_dict()[k], v, rtol=0, atol=0)
+    assert tuned["base"]["steps"] == 3 and tuned["step"] == 0
+    # two more steps, interrupted and resumed: the provenance survives, the export counts 3 + 2 steps
+    train(FaceIDRecipe(cache, "cpu", dict(TINY)), LoopSettings(run_dir=tmp_path / "tuned", max_steps=1, resume=True, quiet=True))
+    train(FaceIDRecipe(cache, "cpu", dict(TINY)), LoopSettings(run_dir=tmp_path / "tuned", max_steps=2, resume=True, quiet=True))
+    entry = export("faceid", tmp_path / "tuned", data="tiny", device="cpu", out_dir=tmp_path / "weights")
+    assert entry["steps"] == 5 and entry["fine_tuned_from"]["steps"] == 3
+    assert entry["fine_tuned_from"]["training"]["steps"] == TINY["steps"]
+    with pytest.raises(SystemExit, match="no checkpoint"):
+        train(FaceIDRecipe(cache, "cpu", dict(TINY)), LoopSettings(run_dir=tmp_path / "x", init_from=tmp_path / "none", quiet=True))
+
+
 def test_time_budget_stops_cleanly(tiny_prepared, tmp_path):
     recipe = FaceIDRecipe(tiny_prepared[0], "cpu", dict(TINY))
     summary = train(recipe, LoopSettings(run_dir=tmp_path / "t", hours=1e-9, max_steps=100, quiet=True))

@@ -29,7 +29,7 @@ def test_a_step_trains_both_networks_and_codebooks_learn_from_hq_features(tiny_p
     batch = next(recipe.batches(0))
     recipe.train_mode()
     logs = recipe.train_step(batch, 0)
-    assert {"adv", "l1", "per", "vq", "d", "total"} <= set(logs) and all(np.isfinite(v) for v in logs.values())
+    assert {"adv", "l1", "per", "id", "vq", "d", "total"} <= set(logs) and all(np.isfinite(v) for v in logs.values())
     assert logs["vq"] > 0
     for k, net in recipe.nets.items():
         assert any(not torch.equal(v, before[k][n]) for n, v in net.state_dict().items() if "codebooks" not in n), k
@@ -40,6 +40,16 @@ def test_a_step_trains_both_networks_and_codebooks_learn_from_hq_features(tiny_p
         hq = book.flatten(skips[int(key)].float())
         assert torch.cdist(book.embed, hq).min(dim=1).values.mean() < torch.cdist(book.embed, torch.zeros_like(hq[:1])).mean()
         assert not torch.equal(book.embed, before["net"][f"codebooks.{key}.embed"])
+
+
+def test_identity_weight_adds_the_embedding_distance_to_the_objective(tiny_prepared):
+    logs = {}
+    for weight in (0.0, 10.0):
+        recipe = _recipe(tiny_prepared[0], lambda_id=weight)
+        recipe.train_mode()
+        logs[weight] = recipe.train_step(next(recipe.batches(0)), 0)
+    assert logs[0.0]["id"] > 0 and abs(logs[0.0]["id"] - logs[10.0]["id"]) < 1e-6  # same seed, same first step
+    assert abs(logs[10.0]["total"] - logs[0.0]["total"] - 10.0 * logs[0.0]["id"]) < 1e-4
 
 
 def test_ablation_switches_reach_the_model(tiny_prepared):
@@ -54,7 +64,7 @@ def test_ablation_switches_reach_the_model(tiny_prepared):
 def test_run_exports_and_the_app_reproduces_the_ema_for_a_seed(tiny_prepared, tmp_path, monkeypatch):
     recipe = _recipe(tiny_prepared[0])
     summary = train(recipe, LoopSettings(run_dir=tmp_path / "run", quiet=True, val_every=1000))
-    assert summary["step"] == 3 and {"psnr_in", "psnr", "variety"} <= set(summary["last_val"])
+    assert summary["step"] == 3 and {"psnr_in", "psnr", "variety", "faceid_in", "faceid"} <= set(summary["last_val"])
     restorer, ema = export_and_reload("vq_unet", tmp_path / "run", tmp_path / "weights", monkeypatch, vq_unet.build, recipe.model_config())
     assert restorer.stochastic
     crops = np.random.default_rng(0).random((2, 128, 128, 3), dtype=np.float32)

@@ -31,7 +31,7 @@ from training.losses.adversarial import (
 )
 from training.losses.augment import diff_augment
 from training.losses.flow import flow_landmark_loss, identity_flow, pixels_to_unit, unit_to_pixels, warp
-from training.losses.perceptual import IdentityFeatureLoss, gram_matrix
+from training.losses.perceptual import IdentityFeatureLoss, feature_l1, feature_l1_and_identity, gram_matrix
 from training.losses.pixel import (
     angular_colour_loss,
     channel_huber,
@@ -49,6 +49,6 @@ __all__ = [
     "ns_d_loss", "ns_g_loss", "hinge_d_loss", "hinge_g_loss", "wgan_d_loss", "wgan_g_loss",
     "gradient_penalty", "r1_penalty", "feature_matching",
     "diff_augment",
-    "IdentityFeatureLoss", "gram_matrix",
+    "IdentityFeatureLoss", "feature_l1", "feature_l1_and_identity", "gram_matrix",
     "EMACodebook", "ema_step", "vq_loss",
 ]

@@ -8,7 +8,8 @@ Objective (eq. 7-10): L = alpha L_adv + L_rec + L_VQ with
     (colour + translation, eq. 8-9);
   - L_rec = L1 + lambda_per * perceptual, the perceptual term as L1 between the identity network's stage
     features (the project's FaceID stands in for the seed's VGG-19: it is bundled, and identity is what the
-    metric of this seed measures);
+    metric of this seed measures); optionally + lambda_id * the squared distance of the FaceID embeddings
+    (not in the seed; FaceID is trained on dlib's scale, the space iPrecision is measured in);
   - L_VQ: the commitment term beta ||p - sg(p^q)||^2 of each kept skip. The codebook term of eq. 3 is the EMA
     update (training.losses.vq.ema_step) over the encoder's features of the *high-quality* faces, as the seed
     says, so the codes are features of clean faces. The codebooks start as HQ feature vectors of the first
@@ -59,6 +60,9 @@ class Config(TrainConfig):
     # losses
     alpha: float = 0.02  # adversarial
     lambda_per: float = 0.1
+    # squared distance of FaceID embeddings (dlib's scale): 0 in the seed's objective; the fine-tuned release
+    # turns it on to keep each person's identity (README, "vq_unet")
+    lambda_id: float = 0.0
     beta: float = 0.25  # commitment
     codebook_decay: float = 0.99
     dead_code: float = 0.1  # restart codes whose EMA count falls below this
@@ -147,10 +151,10 @@ class Recipe(BaseRecipe):
                 codebook.init_codes(flat[torch.randperm(flat.shape[0], generator=self.augment)[: codebook.num_codes]])
             ema_step(codebook, feats, decay=c.codebook_decay, dead_threshold=c.dead_code, generator=self.augment)
 
-    def _perceptual(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        from training.losses.perceptual import feature_l1
+    def _perceptual(self, pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from training.losses.perceptual import feature_l1_and_identity
 
-        return feature_l1(self.identity, pred, target)
+        return feature_l1_and_identity(self.identity, pred, target)
 
     def _aug(self, x: torch.Tensor) -> torch.Tensor:
         from training.losses.augment import diff_augment
@@ -178,13 +182,15 @@ class Recipe(BaseRecipe):
         # generator (eq. 7, 9, 10)
         self.disc.requires_grad_(False)
         with self.autocast():
+            per, identity = self._perceptual(fake, hq)
             parts = {
                 "adv": ns_g_loss(self.disc(self._aug(fake)).float()),
                 "l1": F.l1_loss(fake.float(), hq.float()),
-                "per": self._perceptual(fake, hq),
+                "per": per,
+                "id": identity,  # logged at lambda_id = 0 too: how far the identity drifts without it
             }
         parts["vq"] = sum((vq_loss(p, codes, c.beta) for p, codes in quantized.values()), torch.zeros((), device=fake.device))
-        total = c.alpha * parts["adv"] + parts["l1"] + c.lambda_per * parts["per"] + parts["vq"]
+        total = c.alpha * parts["adv"] + parts["l1"] + c.lambda_per * parts["per"] + c.lambda_id * parts["id"] + parts["vq"]
         self.opts["net"].zero_grad(set_to_none=True)
         total.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), c.clip)
@@ -197,16 +203,20 @@ class Recipe(BaseRecipe):
     # ------------------------------------------------------------------------------------------- checks
 
     def validate(self, ema):
-        """PSNR / SSIM (Y) of input and output (seed 0) on val faces, and how much two seeds differ (mean
-        absolute difference, 0-255 levels): the variety the latent gates admit."""
+        """PSNR / SSIM (Y) of input and output (seed 0) on val faces, their FaceID embedding distances to the
+        ground truth (dlib's scale; a cheap stand-in for the identity metrics), and how much two seeds differ
+        (mean absolute difference, 0-255 levels): the variety the latent gates admit."""
         from training.evaluate import float_to_uint8
 
-        rows: dict[str, list[float]] = {"variety": []}
+        rows: dict[str, list[float]] = {"variety": [], "faceid_in": [], "faceid": []}
         for b in val_batches(self.val_set, ("lq", "hq")):
             lq = b["lq"].to(self.device)
             out = ema(lq, seed=0).float().clamp(0, 1).cpu()
             other = ema(lq, seed=1).float().clamp(0, 1).cpu()
             rows["variety"].append(float((out - other).abs().mean() * 255))
+            truth = self.identity(b["hq"].to(self.device)).float()
+            for key, faces in (("faceid_in", b["lq"]), ("faceid", out)):
+                rows[key].extend((self.identity(faces.to(self.device)).float() - truth).norm(dim=1).tolist())
             for x, y, t in zip(b["lq"], out, b["hq"]):
                 add_fidelity(rows, float_to_uint8(x), float_to_uint8(y), float_to_uint8(t))
         return {k: float(np.mean(v)) for k, v in rows.items()}
