@@ -112,6 +112,11 @@ def init_from_checkpoint(source: Path, recipe, ema) -> dict:
     if not path.exists():
         raise SystemExit(f"--init-from: no checkpoint at {path}")
     payload = torch.load(path, map_location="cpu", weights_only=False)
+    theirs, ours = payload["config"].get("model", {}), recipe.config_dict().get("model", {})
+    if theirs != ours:
+        changed = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+        raise SystemExit(f"--init-from: {path} holds another architecture ({', '.join(f'{k}={theirs.get(k)}' for k in changed)}): "
+                         "set the same architecture to fine-tune it")
     for k, v in recipe.nets.items():
         v.load_state_dict(payload["ema"] if k == recipe.export_key else payload["nets"][k])
     ema.load_state_dict(payload["ema"])

@@ -61,6 +61,8 @@ def test_fine_tuning_starts_from_the_source_ema_and_counts_both_runs(tiny_prepar
     assert entry["fine_tuned_from"]["training"]["steps"] == TINY["steps"]
     with pytest.raises(SystemExit, match="no checkpoint"):
         train(FaceIDRecipe(cache, "cpu", dict(TINY)), LoopSettings(run_dir=tmp_path / "x", init_from=tmp_path / "none", quiet=True))
+    with pytest.raises(SystemExit, match=r"another architecture \(blocks=1\)"):
+        train(FaceIDRecipe(cache, "cpu", {**TINY, "blocks": 2}), LoopSettings(run_dir=tmp_path / "y", init_from=tmp_path / "base", quiet=True))
 
 
 def test_time_budget_stops_cleanly(tiny_prepared, tmp_path):
