@@ -28,6 +28,11 @@ def gram_matrix(feat: torch.Tensor) -> torch.Tensor:
         return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
 
 
+def squared_embedding_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of ||a - b||^2 between N x D embeddings, in float32."""
+    return ((a.float() - b.float()) ** 2).sum(dim=1).mean()
+
+
 def feature_l1(network: nn.Module, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Sum over the stages of a frozen FaceID-like ``network`` of the L1 distance between the feature maps of
     pred and target (the target's under ``no_grad``): the perceptual loss of seeds 001 and 003, in L1 form."""
@@ -41,10 +46,10 @@ def feature_l1_and_identity(network: nn.Module, pred: torch.Tensor, target: torc
     iPrecision) measure."""
     with torch.no_grad():
         target_feats = network.features(target)
-        target_embedding = network.embed(target_feats).float()
+        target_embedding = network.embed(target_feats)
     pred_feats = network.features(pred)
     per = sum(F.l1_loss(p.float(), t.float()) for p, t in zip(pred_feats, target_feats))
-    identity = ((network.embed(pred_feats).float() - target_embedding) ** 2).sum(dim=1).mean()
+    identity = squared_embedding_distance(network.embed(pred_feats), target_embedding)
     return per, identity
 
 
@@ -130,7 +135,7 @@ class IdentityFeatureLoss(nn.Module):
         if self.identity_mode == "cosine":
             return (1 - F.cosine_similarity(ep, et, dim=1, eps=1e-8)).mean()
         if self.identity_mode == "squared":
-            return ((ep - et) ** 2).sum(dim=1).mean()
+            return squared_embedding_distance(ep, et)
         return F.l1_loss(ep, et)
 
     # -- public ------------------------------------------------------------------------------------------------

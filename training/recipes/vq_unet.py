@@ -61,7 +61,7 @@ class Config(TrainConfig):
     alpha: float = 0.02  # adversarial
     lambda_per: float = 0.1
     # squared distance of FaceID embeddings (dlib's scale): 0 in the seed's objective; the fine-tuned release
-    # turns it on to keep each person's identity (README, "vq_unet")
+    # turns it on to keep each person's identity (resources/weights/README.md, vq_unet)
     lambda_id: float = 0.0
     beta: float = 0.25  # commitment
     codebook_decay: float = 0.99

@@ -3,6 +3,7 @@
 # two processes on two cores slow each other by far more than half). Run from the repository root with the
 # venv active; runs land in runs/ (git-ignored). Usage: training/scripts/vq_unet.sh [main|finetune|ablation|evaluate]...
 set -euo pipefail
+set -f  # the --set values hold brackets: never glob them
 stage_main() {  # run 1: the recipe's defaults (3,000 steps)
     python -m training train vq_unet --run-dir runs/vq_unet --val-every 500
 }
