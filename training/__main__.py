@@ -84,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default="shared faces, train split (cache/faces128)", help="training data, for the card")
     p.add_argument("--device", default="cpu (2 cores, bf16 autocast)", help="where it was trained, for the card")
     p.add_argument("--out", type=Path, help="write weights + manifest entry to this folder instead of resources/weights")
+    p = sub.add_parser("prior", help="a stylegan_prior run's random samples: a grid and FD-dlib against the test faces")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--samples", type=int, default=1000)
+    p.add_argument("--grid", type=Path, default=Path("prior_samples.png"))
+    p.add_argument("--json", type=Path, help="write the report here")
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     p = sub.add_parser("tiny-threshold", help="the eye distance below which progressive_16 beats FRR-Net on identity "
                        "(frstudio.core.routing.TINY_FACE_EYE_DISTANCE)")
     p.add_argument("--distances", type=float, nargs="+", help="eye distances in px (default 4 6 8 10 12 14 16 20 24 32)")
@@ -166,6 +172,16 @@ def main(argv: list[str] | None = None) -> int:
         return _evaluate(args)
     elif args.command == "tiny-threshold":
         return _tiny_threshold(args)
+    elif args.command == "prior":
+        from training.evaluate import write_json
+        from training.loop import save_png
+        from training.recipes.stylegan_prior import measure_prior
+
+        report, grid = measure_prior(args.run_dir, args.cache, args.samples)
+        save_png(grid, args.grid)
+        if args.json:
+            write_json(args.json, report)
+        print(json.dumps(report, indent=2))
     elif args.command == "export":
         from training.export import export
 

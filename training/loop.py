@@ -164,7 +164,7 @@ def plot_curves(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def _save_png(grid: np.ndarray, path: Path) -> None:
+def save_png(grid: np.ndarray, path: Path) -> None:
     from PIL import Image
 
     Image.fromarray(grid).save(path)
@@ -253,7 +253,7 @@ def _validate(recipe, ema, step: int, hours: float, history: list, run_dir: Path
         grid = recipe.samples(ema)
     history.append({"kind": "val", "step": step, "hours": round(hours, 4), **{k: round(float(v), 6) for k, v in metrics.items()}})
     if grid is not None:
-        _save_png(grid, run_dir / f"samples_{step:07d}.png")
-        _save_png(grid, run_dir / "samples_latest.png")
+        save_png(grid, run_dir / f"samples_{step:07d}.png")
+        save_png(grid, run_dir / "samples_latest.png")
     plot_curves(history, run_dir / "curves.png")
     (run_dir / "history.json").write_text(json.dumps(history))

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from frstudio.models.blocks import ResidualBlock, leaky
+from frstudio.models.blocks import ModulatedConv, ResidualBlock, leaky
 from frstudio.models.quantize import Codebook
 
 SIZE = 128
@@ -69,29 +69,6 @@ class Config:
 
     def width_at(self, resolution: int) -> int:
         return self.widths[int(math.log2(SIZE // resolution))]
-
-
-class ModulatedConv(nn.Module):
-    """StyleGAN2's modulated, demodulated 3 x 3 convolution, in its unfused form: scale the input channels by
-    the style, convolve with the shared weight, divide each output channel by the norm its modulated weight
-    would have. The same result as per-sample weights, but one ordinary convolution for the batch (a grouped
-    convolution with a weight per sample is several times slower on CPU)."""
-
-    def __init__(self, c_in: int, c_out: int, style: int):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(c_out, c_in, 3, 3))
-        self.bias = nn.Parameter(torch.zeros(c_out))
-        self.scale = 1 / math.sqrt(c_in * 9)
-        self.affine = nn.Linear(style, c_in)
-        nn.init.zeros_(self.affine.weight)
-        nn.init.ones_(self.affine.bias)  # starts as a plain convolution
-
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        s = self.affine(w)  # N x C_in
-        weight = self.weight * self.scale
-        demod = torch.rsqrt((weight.float().pow(2).sum(dim=(2, 3))[None] * s.float().pow(2)[:, None, :]).sum(2) + 1e-8)
-        out = F.conv2d(x * s[:, :, None, None].to(x.dtype), weight.to(x.dtype), padding=1)
-        return out * demod[:, :, None, None].to(out.dtype) + self.bias[None, :, None, None].to(out.dtype)
 
 
 class GatedNoise(nn.Module):

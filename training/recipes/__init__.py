@@ -11,6 +11,8 @@ RECIPES = {
     # one recipe, two objectives shipped as two models
     "progressive_16": "training.recipes.progressive:Recipe16",
     "progressive_128": "training.recipes.progressive:Recipe128",
+    "stylegan_prior": "training.recipes.stylegan_prior",
+    "mmrb_stylegan": "training.recipes.mmrb_stylegan",
     "vq_unet": "training.recipes.vq_unet",
 }
 
