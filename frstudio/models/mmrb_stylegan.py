@@ -21,6 +21,7 @@ images per scale, for that loss.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -66,6 +67,12 @@ class MappingNetwork(nn.Module):
         super().__init__()
         dims = [latent] + [style] * layers
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims, dims[1:]))
+        # Variance-preserving init (He, for the leaky ReLU) and zero biases: with PyTorch's default init each
+        # layer shrinks the z-dependent part ~6x, so after 8 layers w hardly depends on z and every sample of
+        # a first prior run (500 steps) was the same face.
+        for layer in self.layers:
+            nn.init.kaiming_normal_(layer.weight, a=0.2)
+            nn.init.zeros_(layer.bias)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = z * torch.rsqrt(z.float().pow(2).mean(dim=1, keepdim=True) + 1e-8).to(z.dtype)
@@ -103,6 +110,11 @@ class Generator(nn.Module):
         )
         # running mean of w, for truncated samples of the prior (a buffer: exported with the weights)
         self.register_buffer("w_avg", torch.zeros(config.style))
+        # StyleGAN2 starts the style maps random (unit bias), so each w gives another style from the first step;
+        # ModulatedConv's default (zero weights: a plain convolution) suits the conditional vq_unet instead
+        for module in self.modules():
+            if isinstance(module, ModulatedConv):
+                nn.init.normal_(module.affine.weight, std=1 / math.sqrt(config.style))
 
     def random_noise(self, batch: int, generator: torch.Generator | None = None, device=None) -> list[torch.Tensor]:
         """The noise branches of unconditional sampling: N(0, 1), one tensor per resolution."""

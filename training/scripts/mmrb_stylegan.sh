@@ -1,0 +1,24 @@
+#!/bin/bash
+# Every mmrb_stylegan run behind resources/weights/README.md, in order (2-core CPU; one process at a time).
+# Run from the repository root with the venv active; runs land in runs/ (git-ignored).
+# Usage: training/scripts/mmrb_stylegan.sh [prior|main|evaluate]...
+set -euo pipefail
+set -f
+stage_prior() {  # the StyleGAN2 prior, unconditional, 0.6 h; then its sample grid and FD-dlib on the test split
+    python -m training train stylegan_prior --run-dir runs/stylegan_prior --hours 0.6 --val-every 500
+    python -m training prior runs/stylegan_prior --samples 1000 --grid runs/stylegan_prior/prior_grid.png \
+        --json runs/stylegan_prior/prior.json
+}
+stage_main() {  # codec + prior jointly, from the prior's EMA generator and discriminator
+    python -m training train mmrb_stylegan --set prior=runs/stylegan_prior --run-dir runs/mmrb_stylegan --hours 0.9 --val-every 500
+    python -m training export mmrb_stylegan --run-dir runs/mmrb_stylegan --out runs/mmrb_stylegan/weights
+}
+stage_evaluate() {  # the card's tables: 1,000 bfr-severe faces with the pose breakdown, 500 seed003-128 faces
+    python -m training evaluate mmrb_stylegan --protocol bfr-severe --spread 1000 --by-category \
+        --weights runs/mmrb_stylegan/weights --json runs/mmrb_stylegan/eval_bfr.json
+    python -m training evaluate mmrb_stylegan --protocol seed003-128 --spread 500 --by-category \
+        --weights runs/mmrb_stylegan/weights --json runs/mmrb_stylegan/eval_seed003.json
+}
+for stage in "${@:-prior main evaluate}"; do
+    for s in $stage; do "stage_$s"; done
+done
