@@ -315,7 +315,7 @@ def test_scan_dust_marks_few_pixels():
 
 # ===================================================================================== protocols
 
-PROTOCOLS = ["seed003-128", "seed003-16", "gfrnet-4x", "gfrnet-8x", "gfrnet-train", "frrnet", "frrnet-train", "frrnet-lowlight", "bfr-severe", "oldphoto"]
+PROTOCOLS = ["seed003-128", "seed003-16", "gfrnet-4x", "gfrnet-8x", "gfrnet-train", "frrnet", "frrnet-train", "frrnet-lowlight", "bfr-severe", "oldphoto", "seed002-train"]
 
 
 def test_pipeline_names_are_exact():
