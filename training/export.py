@@ -74,6 +74,7 @@ def export(name: str, run_dir: Path, data: str, device: str, out_dir: Path | Non
     os.replace(tmp, target)
     digest = hashlib.sha256(target.read_bytes()).hexdigest()
     base = payload.get("base")
+    prior = payload["config"].get("prior")  # a pre-trained prior the run started from (mmrb_stylegan's StyleGAN2)
     manifest = read_manifest(out_dir)
     old = manifest["models"].get(name, {})
     entry = {
@@ -83,12 +84,13 @@ def export(name: str, run_dir: Path, data: str, device: str, out_dir: Path | Non
         "params": int(sum(p.numel() for p in net.parameters())),
         "bytes": size,
         "data": data,
-        # a fine-tuned run's weights carry its base run's training too
-        "steps": int(payload["step"]) + int(base["steps"] if base else 0),
-        "hours": round(float(payload["hours"]) + float(base["hours"] if base else 0.0), 3),
+        # a fine-tuned run's weights carry its base run's training too, and a pre-trained prior's
+        "steps": int(payload["step"]) + sum(int(b["steps"]) for b in (base, prior) if b),
+        "hours": round(float(payload["hours"]) + sum(float(b["hours"]) for b in (base, prior) if b), 3),
         "device": device,
         "training": payload["config"].get("train", {}),
         **({"fine_tuned_from": {k: base[k] for k in ("steps", "hours", "training")}} if base else {}),
+        **({"prior": prior} if prior else {}),
         "licence": LICENCE,
         # metrics measured on earlier weights do not describe these: keep them only if the file is unchanged
         "metrics": old.get("metrics", {}) if old.get("sha256") == digest else {},

@@ -68,7 +68,12 @@ MODELS: dict[str, ModelSpec] = {
             128,
             module="frstudio.models.progressive",
         ),
-        _spec("mmrb_stylegan", "MMRB + StyleGAN2", "For turned heads and severe damage, with a face prior.", 128),
+        _spec(
+            "mmrb_stylegan",
+            "MMRB + StyleGAN2",
+            "Severe damage, through a StyleGAN2 face prior; a weak first run: sharper, but often a generic face.",
+            128,
+        ),
         _spec(
             "vq_unet",
             "Stochastic VQ U-Net",

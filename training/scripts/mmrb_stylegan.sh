@@ -4,20 +4,20 @@
 # Usage: training/scripts/mmrb_stylegan.sh [prior|main|evaluate]...
 set -euo pipefail
 set -f
-stage_prior() {  # the StyleGAN2 prior, unconditional, 0.6 h; then its sample grid and FD-dlib on the test split
-    python -m training train stylegan_prior --run-dir runs/stylegan_prior --hours 0.6 --val-every 500
+stage_prior() {  # the StyleGAN2 prior, unconditional, 0.5 h; then its sample grid and FD-dlib on the test split
+    python -m training train stylegan_prior --run-dir runs/stylegan_prior --hours 0.5 --val-every 500
     python -m training prior runs/stylegan_prior --samples 1000 --grid runs/stylegan_prior/prior_grid.png \
         --json runs/stylegan_prior/prior.json
 }
-stage_main() {  # codec + prior jointly, from the prior's EMA generator and discriminator
-    python -m training train mmrb_stylegan --set prior=runs/stylegan_prior --run-dir runs/mmrb_stylegan --hours 0.9 --val-every 500
-    python -m training export mmrb_stylegan --run-dir runs/mmrb_stylegan --out runs/mmrb_stylegan/weights
+stage_main() {  # codec + prior jointly, from the prior's EMA generator and discriminator, 0.75 h (3,000 steps)
+    python -m training train mmrb_stylegan --set prior=runs/stylegan_prior --run-dir runs/mmrb_stylegan --hours 0.75 --val-every 500
+    python -m training export mmrb_stylegan --run-dir runs/mmrb_stylegan   # -> resources/weights (shipped)
 }
 stage_evaluate() {  # the card's tables: 1,000 bfr-severe faces with the pose breakdown, 500 seed003-128 faces
-    python -m training evaluate mmrb_stylegan --protocol bfr-severe --spread 1000 --by-category \
-        --weights runs/mmrb_stylegan/weights --json runs/mmrb_stylegan/eval_bfr.json
-    python -m training evaluate mmrb_stylegan --protocol seed003-128 --spread 500 --by-category \
-        --weights runs/mmrb_stylegan/weights --json runs/mmrb_stylegan/eval_seed003.json
+    python -m training evaluate mmrb_stylegan --protocol bfr-severe --spread 1000 --by-category --record \
+        --json runs/mmrb_stylegan/eval_bfr.json
+    python -m training evaluate mmrb_stylegan --protocol seed003-128 --spread 500 --by-category --record \
+        --json runs/mmrb_stylegan/eval_seed003.json
 }
 for stage in "${@:-prior main evaluate}"; do
     for s in $stage; do "stage_$s"; done
