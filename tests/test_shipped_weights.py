@@ -24,6 +24,26 @@ def _embed(net, crops):
         return net(x).numpy()
 
 
+def _under_bfr_severe(model: str, astronaut_crop):
+    """The sample face under `bfr-severe` (seeds 0-5) restored by a shipped model: (restorer, degraded, restored,
+    PSNR gain per face, mean dlib distance to the true face before and after)."""
+    from frstudio.core.identity import descriptor_distance
+    from frstudio.core.restore import Restorer
+    from training.degradations import PIPELINES
+    from training.metrics import psnr
+
+    crop, landmarks = astronaut_crop
+    clean = crop.astype(np.float32) / 255
+    degraded = np.stack([PIPELINES["bfr-severe"](clean, np.random.default_rng(seed)).image for seed in range(6)]).astype(np.float32)
+    restorer = Restorer(model, device="cpu")
+    restored = np.stack([r.image for r in restorer.restore(degraded)])
+    gains = [psnr(r * 255, clean * 255) - psnr(d * 255, clean * 255) for r, d in zip(restored, degraded)]
+    u8 = lambda a: np.clip(np.round(a * 255), 0, 255).astype(np.uint8)  # noqa: E731
+    truth = face_descriptor(crop, landmarks)
+    distances = [np.mean([descriptor_distance(truth, face_descriptor(u8(x), landmarks)) for x in images]) for images in (degraded, restored)]
+    return restorer, degraded, restored, gains, distances
+
+
 def test_faceid_agrees_with_its_teacher_and_ignores_a_mirror(astronaut_crop):
     from frstudio.models.faceid import load_shipped
 
@@ -123,23 +143,9 @@ def test_shipped_progressive_128_restores_degraded_faces(astronaut_crop):
 def test_shipped_vq_unet_restores_severely_degraded_faces(astronaut_crop):
     """A regression guard on the shipped stochastic VQ U-Net, on the sample face under `bfr-severe` (seed 001's
     degradation); the default seed (0) makes it deterministic, another seed gives another (close) face."""
-    from frstudio.core.identity import descriptor_distance
-    from frstudio.core.restore import Restorer
-    from training.degradations import PIPELINES
-    from training.metrics import psnr
-
-    crop, landmarks = astronaut_crop
-    clean = crop.astype(np.float32) / 255
-    degraded = np.stack([PIPELINES["bfr-severe"](clean, np.random.default_rng(seed)).image for seed in range(6)]).astype(np.float32)
-    restorer = Restorer("vq_unet", device="cpu")
-    restored = np.stack([r.image for r in restorer.restore(degraded)])
-    gains = [psnr(r * 255, clean * 255) - psnr(d * 255, clean * 255) for r, d in zip(restored, degraded)]
+    restorer, degraded, restored, gains, (before, after) = _under_bfr_severe("vq_unet", astronaut_crop)
     # shipped weights: +1.72 dB on average, +0.66 to +2.28 on each of the six
     assert np.mean(gains) > 1.0 and min(gains) > 0.3, gains
-    u8 = lambda a: np.clip(np.round(a * 255), 0, 255).astype(np.uint8)  # noqa: E731
-    truth = face_descriptor(crop, landmarks)
-    before = np.mean([descriptor_distance(truth, face_descriptor(u8(d), landmarks)) for d in degraded])
-    after = np.mean([descriptor_distance(truth, face_descriptor(u8(r), landmarks)) for r in restored])
     assert after < before - 0.02, (before, after)  # shipped weights: 0.663 -> 0.631
     np.testing.assert_array_equal(restored, np.stack([r.image for r in restorer.restore(degraded, seed=0)]))
     assert not np.array_equal(restored, np.stack([r.image for r in restorer.restore(degraded, seed=1)]))
@@ -149,22 +155,8 @@ def test_shipped_mmrb_stylegan_restores_severely_degraded_faces(astronaut_crop):
     """A regression guard on the shipped MMRB codec + StyleGAN2 prior, on the sample face under `bfr-severe`:
     deterministic (the codec's features replace the prior's noise) and better than its input in PSNR on average.
     It loses identity (see its card): the guard is that it loses no more than the shipped weights do."""
-    from frstudio.core.identity import descriptor_distance
-    from frstudio.core.restore import Restorer
-    from training.degradations import PIPELINES
-    from training.metrics import psnr
-
-    crop, landmarks = astronaut_crop
-    clean = crop.astype(np.float32) / 255
-    degraded = np.stack([PIPELINES["bfr-severe"](clean, np.random.default_rng(seed)).image for seed in range(6)]).astype(np.float32)
-    restorer = Restorer("mmrb_stylegan", device="cpu")
-    restored = np.stack([r.image for r in restorer.restore(degraded)])
-    gains = [psnr(r * 255, clean * 255) - psnr(d * 255, clean * 255) for r, d in zip(restored, degraded)]
+    restorer, degraded, restored, gains, (before, after) = _under_bfr_severe("mmrb_stylegan", astronaut_crop)
     # shipped weights: +0.82 dB on average, -1.02 to +1.59 on each of the six
     assert np.mean(gains) > 0.4 and min(gains) > -1.5, gains
-    u8 = lambda a: np.clip(np.round(a * 255), 0, 255).astype(np.uint8)  # noqa: E731
-    truth = face_descriptor(crop, landmarks)
-    before = np.mean([descriptor_distance(truth, face_descriptor(u8(d), landmarks)) for d in degraded])
-    after = np.mean([descriptor_distance(truth, face_descriptor(u8(r), landmarks)) for r in restored])
     assert after < before + 0.08, (before, after)  # shipped weights: 0.663 -> 0.701, further from the true face
     np.testing.assert_array_equal(restored, np.stack([r.image for r in restorer.restore(degraded)]))

@@ -2,6 +2,8 @@
 recipe starts from the prior's EMA generator and discriminator, keeps FreezeD's layers fixed, trains the rest,
 cuts the components the local discriminators see at the landmarks, and its export is what the app runs."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -104,6 +106,10 @@ def test_run_exports_and_the_app_reproduces_the_ema(tiny_prepared, prior_run, tm
         expected = ema(torch.from_numpy(crops).permute(0, 3, 1, 2)).clamp(0, 1).permute(0, 2, 3, 1).numpy()
     got = np.stack([r.image for r in restorer.restore(crops)])
     np.testing.assert_allclose(got, expected, atol=1e-2)
+    # the manifest counts the prior's training in the weights' steps and names it
+    entry = json.loads((tmp_path / "weights" / "manifest.json").read_text())["models"]["mmrb_stylegan"]
+    prior_steps = torch.load(prior_run[0] / "checkpoint.pt", map_location="cpu", weights_only=False)["step"]
+    assert entry["prior"]["steps"] == prior_steps and entry["steps"] == 2 + prior_steps
 
 
 def test_prior_command_draws_a_grid_and_measures_fd_beside_real_faces(tiny_prepared, prior_run, tmp_path):
