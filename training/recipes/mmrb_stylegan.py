@@ -2,8 +2,8 @@
 
 Starts the generator and the global discriminator from a `stylegan_prior` run (its EMA generator, its live
 discriminator) and trains them jointly with a new codec (Sec. 3.3):
-  - learning rates: codec 5e-4 (the seed's 2e-3 diverged: see Config), prior 2e-4, local discriminators 2e-3, global discriminator 2e-5 (Sec. 4.2),
-    cosine-decayed to a tenth (the seed's "piece-wise attenuation");
+  - learning rates: codec 5e-4 (the seed's 2e-3 diverged: see Config), prior 2e-4, local discriminators 2e-3,
+    global discriminator 2e-5 (Sec. 4.2), cosine-decayed to a tenth (the seed's "piece-wise attenuation");
   - FreezeD: the global discriminator's first `freeze_d` stages stay fixed (from-RGB and two blocks: its first
     five convolutions, as Sec. 4.2);
   - global + local non-saturating adversarial losses (eq. 11-13), the local ones on the left eye, right eye and
