@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, help="stop at this step (default: the recipe's)")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--init-from", type=Path, metavar="RUN_DIR", help="fine-tune: start from another run's checkpoint "
-                   "(its EMA weights) with fresh optimisers and schedule; the export counts both runs' steps")
+                   "(its EMA weights), or from shipped weights (resources/weights/MODEL.safetensors), with fresh "
+                   "optimisers and schedule; the export counts both runs' steps")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--run-dir", type=Path, help="default: runs/<model>")

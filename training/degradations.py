@@ -45,7 +45,7 @@ __all__ = [
     # light and colour
     "exposure", "random_exposure", "color_jitter", "random_color_jitter",
     "chromatic_aberration", "random_chromatic_aberration",
-    "low_light", "random_low_light", "illumination_map", "screen_illumination", "random_screen_illumination",
+    "low_light", "random_low_light", "relight", "LIGHTING_MODES", "illumination_map", "screen_illumination", "random_screen_illumination",
     # old photographs
     "film_grain", "random_film_grain", "fade", "random_fade", "sepia", "random_sepia",
     "greyscale", "scan_dust", "random_scan_dust",
@@ -731,7 +731,34 @@ def gfrnet_train(hq: np.ndarray, rng: np.random.Generator) -> Degraded:
 FRRNET_OPS = ("downscale", "exposure", "color", "chromatic", "noise", "blur", "jpeg")
 
 
-def frrnet(hq: np.ndarray, rng: np.random.Generator, distorted_share: float = 0.85, p_each: float = 0.5) -> Degraded:
+# How the relight operation of `frrnet-train-lighting` darkens or colours a face: the paper's per-channel exposure
+# half of the time, a photo taken in the dark or a face lit by a screen a quarter each.
+LIGHTING_MODES = {"exposure": 0.5, "low_light": 0.25, "screen": 0.25}
+
+
+def relight(x: np.ndarray, rng: np.random.Generator, modes: dict[str, float] | None, params: dict) -> np.ndarray:
+    """The relight operation of eq. 2: the paper's per-channel exposure gain e in [0.4, 1.5], or, when `modes`
+    is given, one of them drawn by weight. Low light reaches linear gains down to 0.15 (gamma 1 to 2.5, with
+    the sensor noise of a dark exposure): the paper's gains stop at 0.4, darker than which FRR-Net never saw a
+    face, and an old indoor snapshot is often darker. Screen light is a coloured light from one side."""
+    mode = "exposure"
+    if modes:
+        names = list(modes)
+        weights = np.asarray([modes[k] for k in names], np.float64)
+        mode = names[int(rng.choice(len(names), p=weights / weights.sum()))]
+    params["light"] = mode
+    if mode == "exposure":
+        params["e"] = [float(v) for v in rng.uniform(0.4, 1.5, size=3)]
+        return exposure(x, params["e"])
+    if mode == "low_light":
+        return random_low_light(x, rng, gamma_range=(1.0, 2.5), gain_range=(0.15, 0.6))
+    if mode == "screen":
+        return random_screen_illumination(x, rng)
+    raise ValueError(f"unknown lighting mode {mode!r}; use one of exposure, low_light, screen")
+
+
+def frrnet(hq: np.ndarray, rng: np.random.Generator, distorted_share: float = 0.85, p_each: float = 0.5,
+           lighting: dict[str, float] | None = None, name: str | None = None) -> Degraded:
     """``frrnet``: FRR-Net eq. 2 / Algorithm 1.
 
     ``LQ = [(((HQ down_r) xi_e eta_j C_gamma) + N_delta) * k_sigma]_JPEG_q`` with
@@ -752,9 +779,11 @@ def frrnet(hq: np.ndarray, rng: np.random.Generator, distorted_share: float = 0.
       factors uniform in [1 - j, 1 + j] and hue shift uniform in [-j, j] of the colour circle.
     * chromatic gamma: red shifted by gamma pixels in a uniform random direction, blue by -gamma.
     * delta is the noise standard deviation on the [0, 1] scale; q = 0 is OpenCV's lowest quality.
+    * lighting: the relight operation's modes and weights (:data:`LIGHTING_MODES`); None is the paper's
+      exposure gain alone.
     """
     hq = _as_image(hq)
-    name = "frrnet" if distorted_share >= 1 and p_each >= 1 else "frrnet-train"
+    name = name or ("frrnet" if distorted_share >= 1 and p_each >= 1 else "frrnet-train")
     labels: dict[str, Any] = {"protocol": name, "noise": 0, "blur": 0, "relight": 0, "distorted": False}
     params: dict[str, Any] = {}
     if rng.random() >= distorted_share:
@@ -768,8 +797,7 @@ def frrnet(hq: np.ndarray, rng: np.random.Generator, distorted_share: float = 0.
         params["r"] = _uniform(rng, (2.0, 4.0))
         x = down_up(x, params["r"])
     if on["exposure"]:
-        params["e"] = [float(v) for v in rng.uniform(0.4, 1.5, size=3)]
-        x = exposure(x, params["e"])
+        x = relight(x, rng, lighting, params)
     if on["color"]:
         j = _uniform(rng, (0.1, 0.2))
         params["j"] = j
@@ -809,6 +837,13 @@ def frrnet_protocol(hq: np.ndarray, rng: np.random.Generator) -> Degraded:
     (DESIGN.md: "all applied at test"). Training uses ``frrnet-train`` (Algorithm 1: 85 % distorted, each
     operation on with probability 0.5), whose clean faces would make an input PSNR infinite."""
     return frrnet(hq, rng, distorted_share=1.0, p_each=1.0)
+
+
+def frrnet_train_lighting(hq: np.ndarray, rng: np.random.Generator) -> Degraded:
+    """``frrnet-train-lighting``: ``frrnet-train`` (Algorithm 1) whose relight operation is, besides the paper's
+    exposure, a dark photo or a screen's light (:data:`LIGHTING_MODES`): the FRR-Net issue trains on Algorithm 1
+    "with screen illumination and low light"."""
+    return frrnet(hq, rng, lighting=LIGHTING_MODES, name="frrnet-train-lighting")
 
 
 def frrnet_lowlight(hq: np.ndarray, rng: np.random.Generator) -> Degraded:
@@ -922,6 +957,7 @@ PIPELINES: dict[str, Callable[[np.ndarray, np.random.Generator], Degraded]] = {
     "gfrnet-train": gfrnet_train,
     "frrnet": frrnet_protocol,
     "frrnet-train": frrnet,
+    "frrnet-train-lighting": frrnet_train_lighting,
     "frrnet-lowlight": frrnet_lowlight,
     "bfr-severe": bfr_severe,
     "seed002-train": seed002_train,

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-METRIC_ORDER = ["psnr", "ssim", "ms_ssim", "id_dist", "id_match", "lmd", "niqe", "fd_dlib", "iprecision", "irecall", "lum_err", "cast_deg"]
+METRIC_ORDER = ["psnr", "psnr_face", "ssim", "ms_ssim", "id_dist", "id_match", "lmd", "niqe", "fd_dlib", "iprecision", "irecall", "lum_err", "cast_deg"]
 IPR_K = 4  # iPrecision / iRecall neighbourhood (seed 001 uses k = 4)
 HIGHER_IS_BETTER = {"psnr", "ssim", "ms_ssim", "id_match", "iprecision", "irecall"}
 
 # The seed (003) reports "mean ± std" with the std taken over batches of 32 faces: Scores.summary adds
 # f"{metric}_batch_std" for these metrics.
 SPREAD_BATCH = 32
-SPREAD_METRICS = ("psnr", "ssim", "ms_ssim")
+SPREAD_METRICS = ("psnr", "psnr_face", "ssim", "ms_ssim")
 
 
 def batch_spread(values, batch: int = SPREAD_BATCH) -> float | None:
@@ -199,6 +199,7 @@ class Scores:
     """Per-face values for one row (input or output), summarised at the end."""
 
     psnr: list = field(default_factory=list)
+    psnr_face: list = field(default_factory=list)  # over the ground-truth face mask, where the protocol has one
     ssim: list = field(default_factory=list)
     ms_ssim: list = field(default_factory=list)
     lmd: list = field(default_factory=list)
@@ -208,9 +209,11 @@ class Scores:
     descriptors: list = field(default_factory=list)
 
     def add(self, img: np.ndarray, hq: np.ndarray, gt_landmarks: np.ndarray, niqe_model, mask: np.ndarray | None = None) -> None:
-        from training.metrics import cast_angle, lmd, luminance_error, ms_ssim, niqe, psnr, ssim
+        from training.metrics import cast_angle, face_psnr, lmd, luminance_error, ms_ssim, niqe, psnr, ssim
 
         self.psnr.append(psnr(img, hq))
+        if mask is not None and (np.asarray(mask) > 0.5).any():
+            self.psnr_face.append(face_psnr(img, hq, mask))
         self.ssim.append(ssim(img, hq))
         self.ms_ssim.append(ms_ssim(img, hq))
         self.lmd.append(lmd(crop_landmarks(img, gt_landmarks), gt_landmarks))
@@ -228,7 +231,8 @@ class Scores:
     @classmethod
     def load(cls, path: Path) -> "Scores":
         with np.load(path) as data:
-            return cls(**{f.name: list(data[f.name]) for f in dataclasses.fields(cls)})
+            # rows saved before a metric existed lack it: an empty list, which evaluate() takes as unknown
+            return cls(**{f.name: list(data[f.name]) if f.name in data else [] for f in dataclasses.fields(cls)})
 
     def summary(self, hq_descriptors: np.ndarray, identities: np.ndarray | None) -> dict:
         from training.metrics import frechet_distance, identity_scores, iprecision_irecall
@@ -245,6 +249,9 @@ class Scores:
             "id_match": float(ids.match_rate),
             "lmd": float(np.mean(self.lmd)),
         }
+        face = np.asarray(self.psnr_face, np.float64)
+        if face.size and np.isfinite(face).any():
+            out["psnr_face"] = float(np.mean(face[np.isfinite(face)]))
         if not finite.all():
             out["identical"] = int((~finite).sum())  # faces equal to the ground truth, left out of the PSNR mean
         if self.niqe:
@@ -393,7 +400,8 @@ def evaluate_restorer(model: str, protocol: str, cache: Path, limit: int | None 
     rows = {"input": Scores.load(input_file) if input_known else Scores(), "output": Scores()}
     hq_file = input_file.with_suffix(".hq.npy")
     hq_desc = list(np.load(hq_file)) if input_known and hq_file.is_file() else []
-    input_known = input_known and len(hq_desc) == n
+    # every face has its ground-truth mask: an input row saved before the face PSNR existed is measured again
+    input_known = input_known and len(hq_desc) == n and len(rows["input"].psnr_face) == n
     if not input_known:
         rows["input"], hq_desc = Scores(), []
     extras = Extras()

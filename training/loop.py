@@ -108,6 +108,8 @@ def init_from_checkpoint(source: Path, recipe, ema) -> dict:
     (discriminators) from their live state. Returns the provenance kept in this run's checkpoints and manifest
     entry: the source's steps and hours (counting its own base, if it was itself fine-tuned) and its training
     config."""
+    if Path(source).suffix == ".safetensors":
+        return init_from_shipped_weights(Path(source), recipe, ema)
     path = checkpoint_path(source)
     if not path.exists():
         raise SystemExit(f"--init-from: no checkpoint at {path}")
@@ -126,6 +128,38 @@ def init_from_checkpoint(source: Path, recipe, ema) -> dict:
         "steps": int(payload["step"]) + int(earlier["steps"]),
         "hours": round(float(payload["hours"]) + float(earlier["hours"]), 4),
         "training": payload["config"].get("train", {}),
+    }
+
+
+def init_from_shipped_weights(path: Path, recipe, ema) -> dict:
+    """Fine-tune from exported weights (`resources/weights/<model>.safetensors`, checked against the manifest
+    beside it) when the run that made them is gone: a fresh checkout has the shipped weights, not `runs/`.
+
+    The exported network and the EMA start from the file (fp16, so they start within fp16 rounding of the
+    run's EMA); companions such as discriminators, which are not shipped, start fresh. Provenance comes from
+    the manifest entry, whose steps and hours already count that run's own base."""
+    from frstudio.core.errors import WeightsError
+    from frstudio.core.restore import load_verified_state, read_manifest
+
+    names = [k for k, v in read_manifest(path.parent).items() if v.get("file") == path.name]
+    if not names:
+        raise SystemExit(f"--init-from: {path} has no entry in {path.parent / 'manifest.json'}")
+    try:
+        config, state, entry = load_verified_state(names[0], path.parent)
+    except WeightsError as exc:
+        raise SystemExit(f"--init-from: {exc}") from None
+    ours = recipe.config_dict().get("model", {})
+    if json.loads(json.dumps(config)) != json.loads(json.dumps(ours)):
+        changed = sorted(k for k in set(config) | set(ours) if config.get(k) != ours.get(k))
+        raise SystemExit(f"--init-from: {path} holds another architecture ({', '.join(f'{k}={config.get(k)}' for k in changed)}): "
+                         "set the same architecture to fine-tune it")
+    recipe.nets[recipe.export_key].load_state_dict(state)
+    ema.load_state_dict(state)
+    return {
+        "checkpoint": f"{path} (sha256 {entry['sha256'][:12]})",
+        "steps": int(entry.get("steps", 0)),
+        "hours": round(float(entry.get("hours", 0.0)), 4),
+        "training": entry.get("training", {}),
     }
 
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FIDELITY = ("psnr", "ssim", "ms_ssim", "id_dist", "id_match", "lmd")
+FIDELITY = ("psnr", "psnr_face", "ssim", "ms_ssim", "id_dist", "id_match", "lmd")
 IDENTITY = ("iprecision", "irecall")  # where the faces carry identities (CelebA's)
 SPEED = ("ms_b1_fp32", "ms_b1_bf16", "ms_b8_fp32", "ms_b8_bf16")
 
@@ -71,7 +71,7 @@ def markdown(table: dict) -> str:
 
         def cells(row: dict) -> str:
             identity = " | ".join(f"{row[k]:.3f}" if k in row else "–" for k in IDENTITY)
-            return " | ".join(f"{row[k]:.4g}" for k in FIDELITY) + f" | {identity} | {row['lum_err']:.2f} | {row['cast_deg']:.2f}"
+            return " | ".join(f"{row[k]:.4g}" if k in row else "–" for k in FIDELITY) + f" | {identity} | {row['lum_err']:.2f} | {row['cast_deg']:.2f}"
 
         lines.append(f"| degraded input | {cells(first['input'])} | – | – |")
         for r in rows:

@@ -315,7 +315,7 @@ def test_scan_dust_marks_few_pixels():
 
 # ===================================================================================== protocols
 
-PROTOCOLS = ["seed003-128", "seed003-16", "gfrnet-4x", "gfrnet-8x", "gfrnet-train", "frrnet", "frrnet-train", "frrnet-lowlight", "bfr-severe", "oldphoto", "seed002-train"]
+PROTOCOLS = ["seed003-128", "seed003-16", "gfrnet-4x", "gfrnet-8x", "gfrnet-train", "frrnet", "frrnet-train", "frrnet-train-lighting", "frrnet-lowlight", "bfr-severe", "oldphoto", "seed002-train"]
 
 
 def test_pipeline_names_are_exact():
@@ -396,6 +396,39 @@ def test_frrnet_clean_share_and_labels():
         seen.add((lab["noise"], lab["blur"], lab["relight"]))
     assert abs(clean / n - 0.15) < 0.045
     assert len(seen) == 7  # every non-empty combination of the three classes occurs
+
+
+def test_frrnet_train_lighting_adds_dark_and_screen_light_to_the_relight_operation():
+    small = make_image(32, seed=5)
+    modes, dark_gains = {}, []
+    for i in range(400):
+        out = D.PIPELINES["frrnet-train-lighting"](small, np.random.default_rng(i))
+        lab = out.labels
+        assert lab["protocol"] == "frrnet-train-lighting"
+        if "exposure" not in lab.get("applied", []):
+            assert "light" not in lab["params"]
+            continue
+        assert lab["relight"] == 1
+        mode = lab["params"]["light"]
+        modes[mode] = modes.get(mode, 0) + 1
+    total = sum(modes.values())
+    assert set(modes) == {"exposure", "low_light", "screen"}
+    assert abs(modes["exposure"] / total - 0.5) < 0.1 and abs(modes["low_light"] / total - 0.25) < 0.1
+    grey = np.full((32, 32, 3), 0.6, np.float32)
+    dark = [D.relight(grey, np.random.default_rng(i), {"low_light": 1.0}, {}).mean() / 0.6 for i in range(50)]
+    assert max(dark) < 0.75 and min(dark) < 0.3  # always darker, and darker than the paper's 0.4 floor
+    lit = D.relight(grey, np.random.default_rng(0), {"screen": 1.0}, {})
+    assert np.ptp(lit.mean(axis=2)) > 0.05  # one side lit more than the other
+
+
+def test_frrnet_without_lighting_draws_the_papers_exposure_only():
+    # the `frrnet` protocol and `frrnet-train` keep the paper's relight (and their random streams: same inputs)
+    small = make_image(32, seed=6)
+    for i in range(60):
+        lab = D.frrnet(small, np.random.default_rng(i)).labels
+        assert lab["params"].get("light", "exposure") == "exposure"
+    with pytest.raises(ValueError, match="lighting mode"):
+        D.frrnet(small, np.random.default_rng(0), distorted_share=1, p_each=1, lighting={"candle": 1.0})
 
 
 def test_protocol_rng_is_stable():

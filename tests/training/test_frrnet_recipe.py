@@ -52,6 +52,20 @@ def test_train_export_and_reload_through_the_restorer(tiny_prepared, tmp_path, m
     assert set(restorer.restore(crops)[0].extras) >= {"labels", "mask"}
 
 
+def test_trains_on_the_lighting_degradation_and_refuses_one_without_labels(tiny_prepared, tmp_path):
+    import pytest
+
+    cache = tiny_prepared[0]
+    recipe = Recipe(cache, "cpu", {**TINY, "degradation": "frrnet-train-lighting"}, identity_network=_identity_net())
+    from training.degradations import PIPELINES
+
+    assert recipe.train_set.pipeline is PIPELINES["frrnet-train-lighting"] and recipe.val_set.protocol == "frrnet-train-lighting"
+    summary = train(recipe, LoopSettings(run_dir=tmp_path / "run", quiet=True, val_every=1000))
+    assert summary["step"] == 2 and "acc_relight" in summary["last_val"]
+    with pytest.raises(SystemExit, match="no distortion labels"):
+        Recipe(cache, "cpu", {**TINY, "degradation": "bfr-severe"}, identity_network=_identity_net())
+
+
 def test_target_keeps_the_background_of_the_input():
     hq, lq = torch.ones(1, 3, 4, 4), torch.zeros(1, 3, 4, 4)
     mask = torch.zeros(1, 1, 4, 4)

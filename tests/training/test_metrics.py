@@ -54,6 +54,19 @@ def test_ssim_identical_is_one_and_symmetric():
         M.ssim(A, B, channel="lab")
 
 
+def test_face_psnr_reads_only_the_masked_pixels():
+    truth = np.full((8, 8, 3), 100.0)
+    img = truth.copy()
+    img[:, :4] += 40  # damage outside the face only
+    mask = np.zeros((8, 8))
+    mask[:, 4:] = 1
+    assert M.face_psnr(img, truth, mask) == math.inf and M.psnr(img, truth) < 30
+    img[:, 4:] += 5
+    assert M.face_psnr(img, truth, mask) == pytest.approx(M.psnr(img[:, 4:], truth[:, 4:]))
+    with pytest.raises(ValueError, match="empty"):
+        M.face_psnr(img, truth, np.zeros((8, 8)))
+
+
 def test_ssim_and_psnr_match_scikit_image():
     skm = pytest.importorskip("skimage.metrics")
     kw = dict(data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)

@@ -65,6 +65,35 @@ def test_fine_tuning_starts_from_the_source_ema_and_counts_both_runs(tiny_prepar
         train(FaceIDRecipe(cache, "cpu", {**TINY, "blocks": 2}), LoopSettings(run_dir=tmp_path / "y", init_from=tmp_path / "base", quiet=True))
 
 
+def test_fine_tuning_from_shipped_weights_checks_them_and_counts_their_steps(tiny_prepared, tmp_path):
+    # a fresh checkout has the shipped safetensors and their manifest, not the run that made them
+    from training.export import export
+
+    cache = tiny_prepared[0]
+    _train(cache, tmp_path / "base", 3)
+    entry = export("faceid", tmp_path / "base", data="tiny", device="cpu", out_dir=tmp_path / "weights")
+    shipped = tmp_path / "weights" / entry["file"]
+    recipe = FaceIDRecipe(cache, "cpu", dict(TINY))
+    train(recipe, LoopSettings(run_dir=tmp_path / "tuned", hours=1e-9, init_from=shipped, quiet=True))
+    tuned = torch.load(tmp_path / "tuned" / "checkpoint.pt", weights_only=False)
+    source = torch.load(tmp_path / "base" / "checkpoint.pt", weights_only=False)["ema"]
+    for k, v in source.items():  # within fp16 rounding of the run's EMA, live network and EMA alike
+        if v.is_floating_point():
+            torch.testing.assert_close(tuned["ema"][k], v.half().float(), rtol=0, atol=0)
+            torch.testing.assert_close(recipe.nets[recipe.export_key].state_dict()[k], v.half().float(), rtol=0, atol=0)
+    assert tuned["base"]["steps"] == 3 and entry["sha256"][:12] in tuned["base"]["checkpoint"]
+    train(FaceIDRecipe(cache, "cpu", dict(TINY)), LoopSettings(run_dir=tmp_path / "tuned", max_steps=2, resume=True, quiet=True))
+    again = export("faceid", tmp_path / "tuned", data="tiny", device="cpu", out_dir=tmp_path / "again")
+    assert again["steps"] == 5 and again["fine_tuned_from"]["training"]["steps"] == TINY["steps"]
+    with pytest.raises(SystemExit, match=r"another architecture \(blocks=1\)"):
+        train(FaceIDRecipe(cache, "cpu", {**TINY, "blocks": 2}), LoopSettings(run_dir=tmp_path / "y", init_from=shipped, quiet=True))
+    shipped.write_bytes(shipped.read_bytes()[:-8] + b"corrupt!")
+    with pytest.raises(SystemExit, match="corrupt"):
+        train(FaceIDRecipe(cache, "cpu", dict(TINY)), LoopSettings(run_dir=tmp_path / "z", init_from=shipped, quiet=True))
+    with pytest.raises(SystemExit, match="no entry"):
+        train(FaceIDRecipe(cache, "cpu", dict(TINY)), LoopSettings(run_dir=tmp_path / "w", init_from=tmp_path / "x.safetensors", quiet=True))
+
+
 def test_time_budget_stops_cleanly(tiny_prepared, tmp_path):
     recipe = FaceIDRecipe(tiny_prepared[0], "cpu", dict(TINY))
     summary = train(recipe, LoopSettings(run_dir=tmp_path / "t", hours=1e-9, max_steps=100, quiet=True))

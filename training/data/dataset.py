@@ -37,7 +37,7 @@ CROP = 128
 ARRAYS = ("crops", "landmarks", "masks", "descriptors")
 
 # The multi-labels a pipeline reports, in the order the label tensor holds them.
-LABEL_KEYS: dict[str, tuple[str, ...]] = {name: ("noise", "blur", "relight") for name in ("frrnet", "frrnet-train", "frrnet-lowlight")}
+LABEL_KEYS: dict[str, tuple[str, ...]] = {name: ("noise", "blur", "relight") for name in ("frrnet", "frrnet-train", "frrnet-train-lighting", "frrnet-lowlight")}
 
 # dlib's 68 points under a left-right mirror: after flipping, point k is the mirror image of point
 # MIRROR_68[k] (the image's left eye corner becomes the right one, and so on). Points on the midline map to
@@ -236,7 +236,7 @@ class DegradedFaces(_CacheFaces):
     descriptors are nearly mirror-invariant (0.20 apart for the bundled sample; same person under 0.6).
 
     label_keys: the ``Degraded.labels`` entries stacked into ``labels``; by default frrnet's
-    ``(noise, blur, relight)`` for ``"frrnet"`` / ``"frrnet-train"`` and none otherwise (or for a callable).
+    ``(noise, blur, relight)`` for the frrnet pipelines (:data:`LABEL_KEYS`) and none otherwise (or for a callable).
     """
 
     def __init__(self, cache: FaceCache, indices: Sequence[int] | np.ndarray, pipeline: str | Pipeline,

@@ -50,7 +50,7 @@ Libraries checked (none may need torchvision, which does not work here, or downl
 """
 
 from training.metrics.fd import frechet_distance, frechet_distance_from_stats, gaussian_stats
-from training.metrics.fidelity import ms_ssim, psnr, rgb_to_y, ssim
+from training.metrics.fidelity import face_psnr, ms_ssim, psnr, rgb_to_y, ssim
 from training.metrics.identity import (
     IdentityScores,
     identity_distances,
@@ -63,7 +63,7 @@ from training.metrics.niqe import NiqeModel, fit_niqe, niqe, niqe_features
 from training.metrics.tone import cast_angle, luminance_error
 
 __all__ = [
-    "psnr", "ssim", "ms_ssim", "rgb_to_y",
+    "psnr", "face_psnr", "ssim", "ms_ssim", "rgb_to_y",
     "lmd", "identity_distances", "identity_scores", "IdentityScores", "ipred", "iprecision_irecall",
     "frechet_distance", "frechet_distance_from_stats", "gaussian_stats",
     "NiqeModel", "fit_niqe", "niqe", "niqe_features",

@@ -54,6 +54,21 @@ def psnr(a: np.ndarray, b: np.ndarray, channel: Channel = "y", data_range: float
     return float(10.0 * np.log10(data_range**2 / mse))
 
 
+def face_psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray, channel: Channel = "y", data_range: float = 255.0) -> float:
+    """PSNR over the pixels where ``mask`` (H x W, the ground-truth face mask) is above 0.5.
+
+    The protocols score the whole aligned crop; a model that changes only the face (FRR-Net composites through
+    its mask, and the app pastes back only faces) cannot touch the rest, so its gain is also read on the face."""
+    x, y = _prepare(a, b, channel)
+    keep = np.asarray(mask).reshape(x.shape[:2]) > 0.5
+    if not keep.any():
+        raise ValueError("the face mask is empty")
+    mse = float(np.mean((x[keep] - y[keep]) ** 2))
+    if mse == 0.0:
+        return float("inf")
+    return float(10.0 * np.log10(data_range**2 / mse))
+
+
 def gaussian_window(size: int, sigma: float) -> np.ndarray:
     """2-D normalised Gaussian window; even sizes are centred between pixels (as the reference ``_FSpecialGauss``)."""
     radius = size // 2

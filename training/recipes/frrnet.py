@@ -1,7 +1,7 @@
 """Recipe: FRR-Net (seed 000), restoration + relighting with a distortion classifier and a face mask.
 
 Data: the `frrnet-train` degradation (Algorithm 1: 85 % of faces distorted, with the noise / blur / relight
-multi-labels) on training faces, the blurriest 10 % dropped as targets. The face mask comes from the
+multi-labels; or `frrnet-train-lighting`, which adds low light and screen light, see Config) on training faces, the blurriest 10 % dropped as targets. The face mask comes from the
 prepared landmark hulls. Because the network composites its restored face over the input through its
 predicted mask, the target is the same composite: the HQ face inside the ground-truth mask, the input
 outside it (only faces change, as in the app).
@@ -47,6 +47,10 @@ class Config(TrainConfig):
     lambda_dice: float = 1.0
     lambda_cls: float = 0.1
     drop_blurriest: float = 0.1
+    # Training and validation degradation. The width/depth table's runs use Algorithm 1 as the paper has it; the
+    # shipped W12D2 is then fine-tuned on `frrnet-train-lighting`, which adds low light and screen light to the
+    # relight operation (training/scripts/frrnet.sh).
+    degradation: str = "frrnet-train"
     val_split: str = "val"
     val_faces: int = 96
 
@@ -91,6 +95,7 @@ class Recipe(BaseRecipe):
     def __init__(self, cache, device="cpu", overrides=None, identity_network=None):
         super().__init__(cache, device, overrides)
         from frstudio.models import faceid
+        from training.data.dataset import LABEL_KEYS as LABELLED_PIPELINES
         from training.data.dataset import DegradedFaces, FaceCache, ProtocolFaces
         from training.losses import IdentityFeatureLoss
 
@@ -113,13 +118,16 @@ class Recipe(BaseRecipe):
         params = [p for p in self.net.parameters() if p.requires_grad]
         self.opts = {"net": torch.optim.Adam(params, lr=c.lr, betas=(0.9, 0.99))}
         self.scheds = {"net": torch.optim.lr_scheduler.CosineAnnealingLR(self.opts["net"], T_max=c.steps, eta_min=c.lr * 0.05)}
+        if c.degradation not in LABELLED_PIPELINES:
+            raise SystemExit(f"frrnet: degradation {c.degradation!r} has no distortion labels for the classifier; "
+                             f"use one of {', '.join(LABELLED_PIPELINES)}")
         self.data = FaceCache(cache)
         threshold = self.data.sharpness_threshold("train", c.drop_blurriest) if c.drop_blurriest > 0 else None
         rows = self.data.indices("train", min_sharpness=threshold)
-        self.train_set = DegradedFaces(self.data, rows, "frrnet-train", seed=c.seed, flip=True, label_keys=LABEL_KEYS)
+        self.train_set = DegradedFaces(self.data, rows, c.degradation, seed=c.seed, flip=True, label_keys=LABEL_KEYS)
         val_rows = self.data.indices(c.val_split)[:: max(1, len(self.data.indices(c.val_split)) // c.val_faces)][: c.val_faces]
         # validation on the training distribution: its clean faces check that good faces are left alone
-        self.val_set = ProtocolFaces(self.data, "frrnet-train", split=c.val_split, indices=val_rows)
+        self.val_set = ProtocolFaces(self.data, c.degradation, split=c.val_split, indices=val_rows)
 
     def model_config(self) -> dict:
         return self._model_config

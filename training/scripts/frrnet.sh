@@ -1,0 +1,29 @@
+#!/bin/bash
+# Every frrnet run behind resources/weights/README.md, in order (2-core CPU: ~3.5 h in all; one process at a
+# time). Run from the repository root with the venv active; runs land in runs/ (git-ignored).
+# Usage: training/scripts/frrnet.sh [variants|table|lighting|evaluate]...
+set -euo pipefail
+stage_variants() {  # the paper's Table 1: three width/depth variants, same budget (5,400 steps x batch 8, Algorithm 1)
+    python -m training train frrnet --set width=8 depth=1 --run-dir runs/frrnet_w8d1
+    python -m training train frrnet --run-dir runs/frrnet                     # W12D2, the recipe's defaults
+    python -m training train frrnet --set width=16 depth=3 --run-dir runs/frrnet_w16d3
+}
+stage_table() {  # the card's Table-1-style comparison on 1,000 spread test faces, with CPU speed (idle machine)
+    python -m training table frrnet --run runs/frrnet_w8d1 --run runs/frrnet --run runs/frrnet_w16d3 \
+        --protocols frrnet seed003-128 frrnet-lowlight --spread 1000 --json runs/frrnet_table.json
+}
+stage_lighting() {  # the shipped weights: W12D2 fine-tuned on Algorithm 1 with low light and screen light added
+    python -m training export frrnet --run-dir runs/frrnet --out runs/frrnet/weights
+    python -m training train frrnet --init-from runs/frrnet/weights/frrnet.safetensors --run-dir runs/frrnet_lighting \
+        --set degradation=frrnet-train-lighting steps=6500 lr=5e-4 --val-every 1000
+    python -m training export frrnet --run-dir runs/frrnet_lighting --out runs/frrnet_lighting/weights
+}
+stage_evaluate() {  # the card's numbers for the shipped weights, recorded in the manifest
+    for p in frrnet frrnet-lowlight seed003-128; do
+        python -m training evaluate frrnet --protocol "$p" --spread 1000 --record --json "runs/frrnet_lighting/$p.json"
+    done
+    python benchmarks/composite_ceiling.py --n 1000
+}
+for stage in "${@:-variants table lighting evaluate}"; do
+    for s in $stage; do "stage_$s"; done
+done
