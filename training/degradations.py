@@ -738,7 +738,7 @@ LIGHTING_MODES = {"exposure": 0.5, "low_light": 0.25, "screen": 0.25}
 
 def relight(x: np.ndarray, rng: np.random.Generator, modes: dict[str, float] | None, params: dict) -> np.ndarray:
     """The relight operation of eq. 2: the paper's per-channel exposure gain e in [0.4, 1.5], or, when `modes`
-    is given, one of them drawn by weight. Low light reaches linear gains down to 0.15 (gamma 1 to 2.5, with
+    is given, one of them drawn by weight. Low light reaches linear gains down to 0.2 (gamma 1 to 2, with
     the sensor noise of a dark exposure): the paper's gains stop at 0.4, darker than which FRR-Net never saw a
     face, and an old indoor snapshot is often darker. Screen light is a coloured light from one side."""
     mode = "exposure"
@@ -751,7 +751,7 @@ def relight(x: np.ndarray, rng: np.random.Generator, modes: dict[str, float] | N
         params["e"] = [float(v) for v in rng.uniform(0.4, 1.5, size=3)]
         return exposure(x, params["e"])
     if mode == "low_light":
-        return random_low_light(x, rng, gamma_range=(1.0, 2.5), gain_range=(0.15, 0.6))
+        return random_low_light(x, rng, gamma_range=(1.0, 2.0), gain_range=(0.2, 0.6))
     if mode == "screen":
         return random_screen_illumination(x, rng)
     raise ValueError(f"unknown lighting mode {mode!r}; use one of exposure, low_light, screen")
