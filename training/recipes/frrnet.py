@@ -1,10 +1,10 @@
 """Recipe: FRR-Net (seed 000), restoration + relighting with a distortion classifier and a face mask.
 
 Data: the `frrnet-train` degradation (Algorithm 1: 85 % of faces distorted, with the noise / blur / relight
-multi-labels; or `frrnet-train-lighting`, which adds low light and screen light, see Config) on training faces, the blurriest 10 % dropped as targets. The face mask comes from the
-prepared landmark hulls. Because the network composites its restored face over the input through its
-predicted mask, the target is the same composite: the HQ face inside the ground-truth mask, the input
-outside it (only faces change, as in the app).
+multi-labels; or `frrnet-train-lighting`, which adds low light and screen light, see Config) on training faces,
+the blurriest 10 % dropped as targets. The face mask comes from the prepared landmark hulls. Because the
+network composites its restored face over the input through its predicted mask, the target is the same
+composite: the HQ face inside the ground-truth mask, the input outside it (only faces change, as in the app).
 
 Objective (eq. 4-8): lambda_rec (L1 + channel-wise Huber) + lambda_ang angular colour + lambda_per perceptual
 + lambda_style style (both on the identity network's features, the paper's VGGFace) + lambda_dice Dice on the

@@ -24,9 +24,11 @@ blurriest 10 %: 23,342 aligned 128x128 crops (celeba + aaf); 5,400 steps on frrn
 fine-tuned on frrnet-train-lighting (Algorithm 1 with low light and screen light)"
 }
 stage_evaluate() {  # the card's numbers for the shipped weights, recorded in the manifest
-    for p in frrnet frrnet-lowlight seed003-128; do
+    for p in frrnet-lowlight frrnet seed003-128 frrnet-train; do  # frrnet-train: the classifier on Algorithm 1's mix
         python -m training evaluate frrnet --protocol "$p" --spread 1000 --record --json "runs/frrnet_lighting/$p.json"
     done
+    python -m training evaluate frrnet --protocol bfr-severe --spread 1000 --by-category --record \
+        --json runs/frrnet_lighting/bfr-severe.json  # the vq_unet card's comparison and the pose breakdown
     python benchmarks/composite_ceiling.py --n 1000
 }
 for stage in "${@:-variants table lighting ship evaluate}"; do
