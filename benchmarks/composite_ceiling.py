@@ -20,11 +20,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from training.data.dataset import FaceCache, ProtocolFaces  # noqa: E402
+from training.evaluate import float_to_uint8 as u8  # noqa: E402
 from training.metrics import psnr  # noqa: E402
-
-
-def u8(img: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
 
 
 def ceiling(faces: ProtocolFaces, n: int) -> dict[str, float]:
