@@ -1,0 +1,58 @@
+"""benchmarks/reference_ceiling.py: the bound on what a reference adds, quoted by the GFRNet card."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+
+def _module():
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "reference_ceiling.py"
+    spec = importlib.util.spec_from_file_location("reference_ceiling", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _landmarks(rng, shift=(0.0, 0.0)):
+    # 68 points scattered over the middle of a 64 x 64 crop, as a face's are
+    return rng.uniform(16, 48, size=(68, 2)) + np.asarray(shift)
+
+
+def test_landmark_warp_carries_the_reference_onto_the_target_landmarks():
+    m = _module()
+    rng = np.random.default_rng(0)
+    target = _landmarks(rng)
+    ref_lm = target + [3.0, -2.0]  # the same face, 3 px right and 2 px up in the reference
+    ys, xs = np.mgrid[0:64, 0:64].astype(np.float32)
+    reference = np.stack([xs, ys, xs + ys], axis=2)  # each pixel holds its own coordinates
+    warped = m.landmark_warp(reference, ref_lm, target)
+    # inside the landmarks' hull each target pixel now shows the reference pixel 3 px right, 2 px up
+    for x, y in target[:10].round().astype(int):
+        assert np.allclose(warped[y, x, :2], [x + 3, y - 2], atol=0.05)
+    # the crop's corners are anchored: not moved
+    assert np.allclose(warped[0, 0, :2], [0, 0], atol=0.05)
+
+
+def test_best_gain_fits_correlated_detail_and_refuses_anticorrelated():
+    m = _module()
+    rng = np.random.default_rng(1)
+    detail = rng.normal(size=(32, 32))
+    mask = np.ones((32, 32))
+    assert abs(m.best_gain(detail, 0.5 * detail, mask) - 0.5) < 1e-9
+    assert m.best_gain(detail, -detail, mask) == 0.0  # a detail pointing the wrong way is worth nothing
+    assert m.best_gain(detail, detail, np.zeros_like(mask)) == 0.0  # nothing inside the mask
+
+
+def test_block_gains_never_do_worse_than_one_gain_per_face():
+    m = _module()
+    rng = np.random.default_rng(2)
+    detail = rng.normal(size=(32, 32))
+    # the truth holds the detail at two different strengths in two halves, plus noise
+    error = np.where(np.arange(32)[None, :] < 16, 1.0, 0.2) * detail + 0.1 * rng.normal(size=(32, 32))
+    mask = np.ones((32, 32))
+    one = m.best_gain(detail, error, mask)
+    blocks = m.tile_gains(detail, error, mask, 16)
+    assert np.allclose(blocks[:, :16], 1.0, atol=0.1) and np.allclose(blocks[:, 16:], 0.2, atol=0.1)
+    residual = lambda g: float(((error - g * detail) ** 2).sum())  # noqa: E731
+    assert residual(blocks) < residual(one)

@@ -1,0 +1,43 @@
+#!/bin/bash
+# Every GFRNet run behind resources/weights/README.md, in order (2-core CPU; one process at a time).
+# Run from the repository root with the venv active; runs land in runs/ (git-ignored).
+# Usage: training/scripts/gfrnet.sh [main|noW|noWG|evaluate|ablations|ceiling]...
+set -euo pipefail
+set -f
+COMMON="steps=2400 warp_steps=600 adv_start=400"
+stage_main() {  # the shipped network: 600 WarpNet pre-training steps, then 1,800 end to end (0.68 h)
+    python -m training train gfrnet --set $COMMON --run-dir runs/gfrnet --hours 1.05 --val-every 300
+    python -m training export gfrnet --run-dir runs/gfrnet   # -> resources/weights (shipped)
+}
+stage_noW() {  # the -W ablation: a separate network whose RecNet gets the raw, unwarped reference
+    python -m training train gfrnet --set $COMMON warp=false --run-dir runs/gfrnet_noW --hours 1.0 --val-every 300
+    python -m training export gfrnet --run-dir runs/gfrnet_noW --out runs/gfrnet_noW/weights
+}
+stage_noWG() {  # the paper's -WG: a separate network that never sees a reference (same RecNet, same budget)
+    python -m training train gfrnet --set $COMMON warp=false use_reference=false --run-dir runs/gfrnet_noWG \
+        --hours 1.0 --val-every 300
+    python -m training export gfrnet --run-dir runs/gfrnet_noWG --out runs/gfrnet_noWG/weights
+}
+stage_evaluate() {  # the shipped network with the same person's reference, another person's, and none
+    for p in gfrnet-4x gfrnet-8x; do
+        for r in same random none; do
+            python -m training evaluate gfrnet --protocol $p --reference $r --limit 300 --record \
+                --json runs/gfrnet_eval_${p}_$r.json
+        done
+    done
+    python -m training evaluate gfrnet --protocol gfrnet-4x --reference same --limit 300 --grid runs/gfrnet_fig7.png
+}
+stage_ablations() {  # the separately trained -W and -WG rows (their own weights, same test pairs)
+    for p in gfrnet-4x gfrnet-8x; do
+        for v in noW noWG; do
+            python -m training evaluate gfrnet --weights runs/gfrnet_$v/weights --protocol $p --reference same \
+                --limit 300 --json runs/gfrnet_${v}_eval_$p.json
+        done
+    done
+}
+stage_ceiling() {  # the most a reference's detail can add to the no-reference restoration (oracle alignment)
+    python benchmarks/reference_ceiling.py --protocol gfrnet-4x gfrnet-8x --n 300
+}
+for stage in "${@:-main noW noWG evaluate ablations ceiling}"; do
+    for s in $stage; do "stage_$s"; done
+done
