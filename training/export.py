@@ -84,9 +84,10 @@ def export(name: str, run_dir: Path, data: str, device: str, out_dir: Path | Non
         "params": int(sum(p.numel() for p in net.parameters())),
         "bytes": size,
         "data": data,
-        # a fine-tuned run's weights carry its base run's training too, and a pre-trained prior's
-        "steps": int(payload["step"]) + sum(int(b["steps"]) for b in (base, prior) if b),
-        "hours": round(float(payload["hours"]) + sum(float(b["hours"]) for b in (base, prior) if b), 3),
+        # a fine-tuned run's weights carry its base run's training too, and a pre-trained prior's; a base already
+        # counts the prior it was trained from (fine-tuning reloads the prior only to be overwritten by the base)
+        "steps": int(payload["step"]) + sum(int(b["steps"]) for b in (base, None if base else prior) if b),
+        "hours": round(float(payload["hours"]) + sum(float(b["hours"]) for b in (base, None if base else prior) if b), 3),
         "device": device,
         "training": payload["config"].get("train", {}),
         **({"fine_tuned_from": {k: base[k] for k in ("steps", "hours", "training")}} if base else {}),

@@ -106,8 +106,8 @@ def init_from_checkpoint(source: Path, recipe, ema) -> dict:
 
     The exported network starts from the source's EMA (the weights that run would have shipped), its companions
     (discriminators) from their live state. Returns the provenance kept in this run's checkpoints and manifest
-    entry: the source's steps and hours (counting its own base, if it was itself fine-tuned) and its training
-    config."""
+    entry: the source's steps and hours (counting its own base, if it was itself fine-tuned, or else the
+    pre-trained prior it started from) and its training config."""
     if Path(source).suffix == ".safetensors":
         return init_from_shipped_weights(Path(source), recipe, ema)
     path = checkpoint_path(source)
@@ -122,7 +122,8 @@ def init_from_checkpoint(source: Path, recipe, ema) -> dict:
     for k, v in recipe.nets.items():
         v.load_state_dict(payload["ema"] if k == recipe.export_key else payload["nets"][k])
     ema.load_state_dict(payload["ema"])
-    earlier = payload.get("base") or {"steps": 0, "hours": 0.0}
+    # what went into the source's weights before it: its own base, or else the pre-trained prior it started from
+    earlier = payload.get("base") or payload["config"].get("prior") or {"steps": 0, "hours": 0.0}
     return {
         "checkpoint": str(path),
         "steps": int(payload["step"]) + int(earlier["steps"]),

@@ -110,6 +110,14 @@ def test_run_exports_and_the_app_reproduces_the_ema(tiny_prepared, prior_run, tm
     entry = json.loads((tmp_path / "weights" / "manifest.json").read_text())["models"]["mmrb_stylegan"]
     prior_steps = torch.load(prior_run[0] / "checkpoint.pt", map_location="cpu", weights_only=False)["step"]
     assert entry["prior"]["steps"] == prior_steps and entry["steps"] == 2 + prior_steps
+    # fine-tuned from the run or from its export, the prior is counted once: it is inside the base's steps
+    for source in (tmp_path / "run", tmp_path / "weights" / "mmrb_stylegan.safetensors"):
+        run = tmp_path / f"tuned_{source.suffix or 'run'}"
+        train(_recipe(tiny_prepared[0], prior_run[0]), LoopSettings(run_dir=run, quiet=True, val_every=1000, init_from=source))
+        export_and_reload("mmrb_stylegan", run, run / "weights", monkeypatch, mmrb_stylegan.build, recipe.model_config())
+        tuned = json.loads((run / "weights" / "manifest.json").read_text())["models"]["mmrb_stylegan"]
+        assert tuned["steps"] == 2 + 2 + prior_steps, (source, tuned["steps"])
+        assert tuned["fine_tuned_from"]["steps"] == 2 + prior_steps
 
 
 def test_prior_command_draws_a_grid_and_measures_fd_beside_real_faces(tiny_prepared, prior_run, tmp_path):
