@@ -153,10 +153,10 @@ def test_shipped_vq_unet_restores_severely_degraded_faces(astronaut_crop):
 
 def test_shipped_mmrb_stylegan_restores_severely_degraded_faces(astronaut_crop):
     """A regression guard on the shipped MMRB codec + StyleGAN2 prior, on the sample face under `bfr-severe`:
-    deterministic (the codec's features replace the prior's noise) and better than its input in PSNR on average.
-    It loses identity (see its card): the guard is that it loses no more than the shipped weights do."""
+    deterministic (the codec's features replace the prior's noise), better than its input in PSNR on average, and
+    no further from the true face (the weights before the identity fine-tuning drew a generic one: 0.663 -> 0.701)."""
     restorer, degraded, restored, gains, (before, after) = _under_bfr_severe("mmrb_stylegan", astronaut_crop)
-    # shipped weights: +0.82 dB on average, -1.02 to +1.59 on each of the six
-    assert np.mean(gains) > 0.4 and min(gains) > -1.5, gains
-    assert after < before + 0.08, (before, after)  # shipped weights: 0.663 -> 0.701, further from the true face
+    # shipped weights: +0.95 dB on average, +0.01 to +1.37 on each of the six
+    assert np.mean(gains) > 0.6 and min(gains) > -0.3, gains
+    assert after < before + 0.015, (before, after)  # shipped weights: 0.663 -> 0.657
     np.testing.assert_array_equal(restored, np.stack([r.image for r in restorer.restore(degraded)]))

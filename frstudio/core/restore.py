@@ -245,7 +245,8 @@ class Restorer:
         elif self.spec.takes_reference:
             ref = np.asarray(reference, np.float32)
             ref = np.broadcast_to(ref[None] if ref.ndim == 3 else ref, crops.shape)
-            args.append(torch.from_numpy(np.ascontiguousarray(ref.transpose(0, 3, 1, 2))).to(self.device))
+            # a copy: broadcast_to gives a read-only view, which torch.from_numpy warns about
+            args.append(torch.from_numpy(np.array(ref.transpose(0, 3, 1, 2), order="C")).to(self.device))
         with torch.inference_mode(), torch.autocast(self.device if self.device != "mps" else "cpu", dtype=torch.bfloat16, enabled=self.bf16):
             out = self.network(*args, seed=seed) if self.stochastic else self.network(*args)
         extras_batch = {}

@@ -71,7 +71,7 @@ MODELS: dict[str, ModelSpec] = {
         _spec(
             "mmrb_stylegan",
             "MMRB + StyleGAN2",
-            "Severe damage, through a StyleGAN2 face prior; a weak first run: sharper, but often a generic face.",
+            "Severe damage, through a StyleGAN2 face prior (a weak one): keeps the person, smooths rather than sharpens.",
             128,
         ),
         _spec(

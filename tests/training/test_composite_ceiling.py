@@ -1,17 +1,12 @@
 """benchmarks/composite_ceiling.py: the face-only ceiling the FRR-Net card quotes."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
+
+from tests.support.benchmarks import load_benchmark
 
 
 def _module():
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "composite_ceiling.py"
-    spec = importlib.util.spec_from_file_location("composite_ceiling", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("composite_ceiling")
 
 
 def test_a_perfect_face_gains_only_what_the_mask_covers(tiny_prepared):
