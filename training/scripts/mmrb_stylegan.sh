@@ -20,7 +20,7 @@ stage_evaluate() {  # the card's tables: 1,000 bfr-severe faces with the pose br
         --json runs/mmrb_stylegan/eval_seed003.json
 }
 stage_identity() {  # the shipped weights: main's, fine-tuned 300 steps for identity (adversarial /10, face preserving x3)
-    # Longer is worse: at 600 and 2,000 steps the faces grow coloured squiggles (PSNR and identity still rise);
+    # Longer is worse: at 600 and 2,000 steps the faces grow coloured squiggles and identity falls back;
     # with face preserving off instead, the prior's generic, distorted face comes back (identity falls).
     python -m training train mmrb_stylegan --init-from runs/mmrb_stylegan/weights/mmrb_stylegan.safetensors \
         --set prior=runs/stylegan_prior steps=300 lambda_g=0.002 lambda_l=0.012 lambda_fp=30 \
