@@ -115,17 +115,16 @@ def measure(pairs: ReferencePairs, n: int) -> dict[str, float]:
     half = len(rows) // 2
     for warp_name in ("landmarks", "warpnet"):
         for sigma in SIGMAS:
-            per_face, fitted = [], []
-            gains = [best_gain(detail(r["warps"][warp_name], sigma), r["truth"] - r["plain"], r["mask"]) for r in rows]
-            for i, r in enumerate(rows):
-                d = r["mask"] * detail(r["warps"][warp_name], sigma)
+            details = [r["mask"] * detail(r["warps"][warp_name], sigma) for r in rows]
+            gains = [best_gain(d, r["truth"] - r["plain"], np.ones_like(d)) for d, r in zip(details, rows)]
+            per_face, fitted, local = [], [], []
+            for i, (d, r) in enumerate(zip(details, rows)):
                 per_face.append(psnr_y(r["plain"] + gains[i] * d, r["truth"]))
                 # one gain for all, fitted on the other half (the median: robust to a few large ones)
                 other = gains[half:] if i < half else gains[:half]
                 fitted.append(psnr_y(r["plain"] + float(np.median(other)) * d, r["truth"]))
-            local = [psnr_y(r["plain"] + tile_gains(detail(r["warps"][warp_name], sigma), r["truth"] - r["plain"],
-                                                    r["mask"], TILE) * r["mask"] * detail(r["warps"][warp_name], sigma),
-                            r["truth"]) for r in rows]
+                blocks = tile_gains(d, r["truth"] - r["plain"], np.ones_like(d), TILE)
+                local.append(psnr_y(r["plain"] + blocks * d, r["truth"]))
             report[f"{warp_name} s{sigma:g} local"] = float(np.mean(local))
             report[f"{warp_name} s{sigma:g} oracle"] = float(np.mean(per_face))
             report[f"{warp_name} s{sigma:g} fitted"] = float(np.mean(fitted))

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Every mmrb_stylegan run behind resources/weights/README.md, in order (2-core CPU; one process at a time).
 # Run from the repository root with the venv active; runs land in runs/ (git-ignored).
-# Usage: training/scripts/mmrb_stylegan.sh [prior|main|evaluate|identity]...
+# Usage: training/scripts/mmrb_stylegan.sh [prior|main|identity|evaluate]...
 set -euo pipefail
 set -f
 stage_prior() {  # the StyleGAN2 prior, unconditional, 0.5 h; then its sample grid and FD-dlib on the test split
