@@ -62,21 +62,20 @@ def detail(y: np.ndarray, sigma: float) -> np.ndarray:
     return y - cv2.GaussianBlur(y, (0, 0), sigma)
 
 
-def best_gain(detail_y: np.ndarray, error_y: np.ndarray, mask: np.ndarray) -> float:
-    """The gain a minimising || error - a * mask * detail ||^2 (least squares, clipped at 0: a reference whose
-    detail anti-correlates with the truth gives nothing rather than its negative)."""
-    d = mask * detail_y
-    den = float((d * d).sum())
-    return max(0.0, float((d * error_y).sum()) / den) if den > 0 else 0.0
+def best_gain(detail_y: np.ndarray, error_y: np.ndarray) -> float:
+    """The gain a minimising || error - a * detail ||^2 (least squares, clipped at 0: a reference whose detail
+    anti-correlates with the truth gives nothing rather than its negative). `detail_y` is already masked."""
+    den = float((detail_y * detail_y).sum())
+    return max(0.0, float((detail_y * error_y).sum()) / den) if den > 0 else 0.0
 
 
-def tile_gains(detail_y: np.ndarray, error_y: np.ndarray, mask: np.ndarray, tile: int) -> np.ndarray:
+def tile_gains(detail_y: np.ndarray, error_y: np.ndarray, tile: int) -> np.ndarray:
     """`best_gain` for each tile x tile block: the map of gains (H x W) a local fusion could at most apply."""
     gains = np.zeros_like(detail_y)
     for y in range(0, detail_y.shape[0], tile):
         for x in range(0, detail_y.shape[1], tile):
             block = np.s_[y : y + tile, x : x + tile]
-            gains[block] = best_gain(detail_y[block], error_y[block], mask[block])
+            gains[block] = best_gain(detail_y[block], error_y[block])
     return gains
 
 
@@ -116,14 +115,14 @@ def measure(pairs: ReferencePairs, n: int) -> dict[str, float]:
     for warp_name in ("landmarks", "warpnet"):
         for sigma in SIGMAS:
             details = [r["mask"] * detail(r["warps"][warp_name], sigma) for r in rows]
-            gains = [best_gain(d, r["truth"] - r["plain"], np.ones_like(d)) for d, r in zip(details, rows)]
+            gains = [best_gain(d, r["truth"] - r["plain"]) for d, r in zip(details, rows)]
             per_face, fitted, local = [], [], []
             for i, (d, r) in enumerate(zip(details, rows)):
                 per_face.append(psnr_y(r["plain"] + gains[i] * d, r["truth"]))
                 # one gain for all, fitted on the other half (the median: robust to a few large ones)
                 other = gains[half:] if i < half else gains[:half]
                 fitted.append(psnr_y(r["plain"] + float(np.median(other)) * d, r["truth"]))
-                blocks = tile_gains(d, r["truth"] - r["plain"], np.ones_like(d), TILE)
+                blocks = tile_gains(d, r["truth"] - r["plain"], TILE)
                 local.append(psnr_y(r["plain"] + blocks * d, r["truth"]))
             report[f"{warp_name} s{sigma:g} local"] = float(np.mean(local))
             report[f"{warp_name} s{sigma:g} oracle"] = float(np.mean(per_face))
