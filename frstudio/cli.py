@@ -74,8 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--overwrite", action="store_true", help="redo results that already exist (default: skip them)")
     r.add_argument("--tone", choices=["auto", "match", "model"], default="auto",
                    help="match: pull each restored face's brightness and colour to the photo's; model: keep the "
-                        "model's; auto (default): match, but keep the model's brightness where it found the face "
-                        "badly lit (relighting)")
+                        "model's; auto (default): match, but where the model found faces badly lit and relit them, "
+                        "give the whole photo their new light, so a brightened face is not a lit oval in a dark scene")
     r.add_argument("--mask", choices=["auto", "outline"], default="auto",
                    help="auto (default): blend through the face mask the model predicts, if it predicts one; "
                         "outline: through the landmark outline")
@@ -276,6 +276,8 @@ def _summary(results, missing: int, verbose: bool = False) -> int:
     for r in results:
         if r.output is not None and r.status == "restored":
             print(f"  {r.source} -> {r.output}")
+            if r.note:
+                print(f"    {r.note} (--tone match keeps the photo's own light)")
             for f in r.faces:  # with references: which face used which, and which fell back
                 if f.reference:
                     print(f"    face {f.index}: {f.model} guided by {f.reference}")

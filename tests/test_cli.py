@@ -113,3 +113,13 @@ def test_variants_are_checked_and_explained(tiny_weights, photo, tmp_path, capsy
     err = capsys.readouterr().err
     assert "--variants is for a stochastic model (vq_unet)" in err
     assert not list((tmp_path / "o").glob("*_variants.png"))
+
+
+def test_the_summary_says_when_the_whole_photo_was_relit(tmp_path, capsys):
+    from frstudio.cli import _summary
+    from frstudio.core.pipeline import PhotoResult
+
+    note = "the whole photo brightened to match its relit face (faces' median brightness 0.20 -> 0.45)"
+    _summary([PhotoResult(tmp_path / "a.jpg", "restored", tmp_path / "a_restored.jpg", note=note)], 0)
+    out = capsys.readouterr().out
+    assert note in out and "--tone match keeps the photo's own light" in out

@@ -249,13 +249,15 @@ def test_asking_for_a_face_that_does_not_exist_is_reported(tiny_weights, group_p
     assert "no face 7" in result.message
 
 
-def test_auto_tone_keeps_the_light_of_faces_the_model_relit(group_photo):
-    """Under auto tone, a face the classifier calls badly lit keeps the model's brighter tone; a face it calls
-    well lit is pulled back to the photo's, so a model's drift cannot show."""
-    from frstudio.core.align import align_face
-    from frstudio.core.detect import detect_faces
+def test_auto_tone_gives_the_whole_photo_the_light_of_faces_the_model_relit(group_photo):
+    """Under auto tone, a face the classifier calls badly lit keeps the model's brighter tone, and the rest of the
+    photo is brightened with it (no lit oval in a dark scene); a face it calls well lit is pulled back to the
+    photo's tone and nothing outside it changes. The colour follows the photo's either way."""
+    import cv2
     from types import SimpleNamespace
 
+    from frstudio.core.align import align_face
+    from frstudio.core.detect import detect_faces
     from frstudio.core.pipeline import compose
     from frstudio.core.restore import RestoredFace
 
@@ -264,17 +266,45 @@ def test_auto_tone_keeps_the_light_of_faces_the_model_relit(group_photo):
     aligned = align_face(photo.pixels, face.landmarks, 128)
     brighter = np.clip(aligned.image * 1.6 * np.array([0.8, 1.1, 0.8], np.float32), 0, 1)  # and greener
     outline = np.zeros(photo.pixels.shape[:2], np.uint8)
-    import cv2
-
     cv2.fillPoly(outline, [np.round(face_outline(face.landmarks)).astype(np.int32)], 1)
     inside = outline.astype(bool)
-    gain, green = {}, {}
+    far = _outside_faces(photo.pixels.shape, [face.landmarks], grow=60)
+    gain, green, far_gain = {}, {}, {}
     for relight in (0.9, 0.1):
         result = RestoredFace(brighter, {"labels": np.array([0.1, 0.1, relight], np.float32)}, ("noise", "blur", "relight"))
         out = compose(photo, [face], {face.index: (aligned, result)})  # match_tone None: auto
         before, after = photo.pixels[inside].astype(float).mean(0), out[inside].astype(float).mean(0)
-        gain[relight] = after.mean() - before.mean()
+        gain[relight] = after.mean() / before.mean()
         green[relight] = after[1] / after.mean() - before[1] / before.mean()  # change of the green share
-    assert gain[0.9] > 20  # relit: the new light stays ...
+        far_gain[relight] = out[far].astype(float).mean() / photo.pixels[far].astype(float).mean()
+        if relight < 0.5:
+            np.testing.assert_array_equal(out[far], photo.pixels[far])  # well lit: only the face changes
+        kept = compose(photo, [face], {face.index: (aligned, result)}, match_tone=False)  # --tone model
+        np.testing.assert_array_equal(kept[far], photo.pixels[far])
+    assert gain[0.9] > 1.2  # relit: the new light stays on the face ...
+    assert abs(far_gain[0.9] - gain[0.9]) < 0.05  # ... and reaches the rest of the photo alike: no lit oval
     assert abs(green[0.9]) < 0.03  # ... but the colour follows the photo's
-    assert abs(gain[0.1]) < 3 and abs(green[0.1]) < 0.03  # not relit: brightness and colour matched to the photo
+    assert abs(gain[0.1] - 1) < 0.03 and abs(green[0.1]) < 0.03  # not relit: brightness and colour matched to the photo
+
+
+def test_a_photo_relit_to_match_its_faces_says_so_and_the_original_is_untouched(tiny_weights, tmp_path, group_photo):
+    from frstudio.core.restore import PassThroughRestorer, RestoredFace
+
+    class Relighting(PassThroughRestorer):  # finds every face badly lit and doubles its brightness
+        def restore(self, crops, reference=None, seed=0):
+            labels = np.array([0.1, 0.1, 0.9], np.float32)
+            return [RestoredFace(np.clip(c * 2, 0, 1).astype(np.float32), {"labels": labels}, ("noise", "blur", "relight")) for c in crops]
+
+    dark = (group_photo.pixels * 0.4).astype(np.uint8)
+    path = tmp_path / "dark.png"
+    Image.fromarray(dark).save(path)
+    before = file_digest(path)
+    result, _ = run(restore_photo(path, RestoreOptions(model="tiny"), RestorerCache(lambda name: Relighting())))
+    assert result.status == "restored" and "whole photo brightened" in result.note, result.message
+    assert file_digest(path) == before
+    out = load_photo(result.output).pixels.astype(float)
+    far = _outside_faces(dark.shape, group_photo.landmarks, grow=40)
+    assert out[far].mean() > 1.5 * dark[far].mean()
+    kept, _ = run(restore_photo(path, RestoreOptions(model="tiny", match_tone=True, suffix="_match"), RestorerCache(lambda name: Relighting())))
+    assert kept.note == ""
+    np.testing.assert_array_equal(load_photo(kept.output).pixels[far], dark[far])

@@ -308,3 +308,29 @@ def test_variants_of_a_stochastic_model_are_ranked_and_one_can_be_picked(photo_p
     assert s.stale_faces() == []
     s.variants = 2
     assert s.stale_faces() == [f.index for f in s.faces]
+
+
+class Relighting:
+    """Finds every face badly lit and doubles its brightness, as a relighting model does for a dark photo."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def restore(self, crops, reference=None):
+        labels = np.array([0.1, 0.1, 0.9], np.float32)
+        return [RestoredFace(np.clip(c * 2, 0, 1).astype(np.float32), {"labels": labels}, ("noise", "blur", "relight")) for c in crops]
+
+
+def test_the_preview_relights_the_whole_photo_with_its_relit_faces_and_says_so(tmp_path, group_photo, tiny_weights):
+    path = tmp_path / "dark.png"
+    dark = (group_photo.pixels * 0.4).astype(np.uint8)
+    Image.fromarray(dark).save(path)
+    s = _session(path, RestorerCache(lambda name: Relighting(models.MODELS[name])))
+    assert s.relight_note() == ""  # nothing restored yet
+    run(s.restore())
+    assert "whole photo brightened" in s.relight_note()
+    assert s.preview()[:20, :20].mean() > 1.5 * dark[:20, :20].mean()  # a corner far from every face
+    for i in range(3):
+        s.set_choice(i, strength=0.0)
+    assert s.relight_note() == ""
+    np.testing.assert_array_equal(s.preview(), dark)

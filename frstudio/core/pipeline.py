@@ -20,7 +20,8 @@ from frstudio.core.blend import BlendSettings, blend_face
 from frstudio.core.detect import DetectionSettings, Face, detect_faces
 from frstudio.core.errors import Cancelled, FRStudioError, ModelUnavailableError, PhotoError
 from frstudio.core.imageio import Photo, load_photo, save_image, save_photo, to_uint8
-from frstudio.core.restore import VERDICT_THRESHOLD, PassThroughRestorer, Restorer, default_model, get_spec, model_statuses
+from frstudio.core.relight import apply_tone_curve, photo_relight, relit
+from frstudio.core.restore import PassThroughRestorer, Restorer, default_model, get_spec, model_statuses
 from frstudio.core.routing import auto_model
 from frstudio.models import ModelSpec
 
@@ -90,6 +91,7 @@ class PhotoResult:
     message: str = ""
     faces: list[FaceReport] = field(default_factory=list)
     extra_outputs: list[Path] = field(default_factory=list)
+    note: str = ""  # what was done beyond the faces, e.g. the whole photo relit to match them
 
 
 class CancelToken:
@@ -236,22 +238,24 @@ def _most_faithful(restorer, crops: np.ndarray, refs, aligned: list, count: int,
     return chosen
 
 
-def relit(result) -> bool:
-    """Whether the model's classifier found this face badly lit (so its new brightness is the restoration)."""
-    return getattr(result, "verdict", {}).get("relight", 0.0) >= VERDICT_THRESHOLD
-
-
 def compose(photo: Photo, faces: list[Face], restored: dict[int, tuple], strength: float | dict[int, float] = 1.0,
             match_tone: bool | None = None, use_model_mask: bool = True) -> np.ndarray:
-    """The photo with every restored face blended in; faces not in `restored` stay untouched."""
+    """The photo with every restored face blended in; faces not in `restored` stay untouched.
+
+    `match_tone` None is auto: each face's tone is matched to the photo's, except where the model relit faces
+    (its classifier found them badly lit): then the whole photo takes the light the model gave them
+    (`relight.photo_relight`), and if that change is too small to matter, the relit face alone keeps it."""
     pixels = photo.pixels.copy()
+    curve = photo_relight(faces, restored, strength) if match_tone is None else None
+    if curve is not None:
+        apply_tone_curve(pixels, curve)
     for face in faces:
         if face.index not in restored:
             continue
         aligned, result = restored[face.index]
         s = strength.get(face.index, 1.0) if isinstance(strength, dict) else strength
         match = True if match_tone is None else match_tone
-        keep_light = match_tone is None and relit(result)
+        keep_light = match_tone is None and curve is None and relit(result)
         settings = BlendSettings(s, match, photo.is_grey, use_model_mask, keep_light)
         blend_face(pixels, result.image, aligned, face.landmarks, settings, getattr(result, "mask", None))
     return pixels
@@ -327,7 +331,8 @@ def restore_photo(
         missing = sorted(set(options.faces) - {f.index for f in faces})
         if missing:
             problems.append(f"{path.name} has no face {', '.join(map(str, missing))} (its faces are 0-{len(faces) - 1})")
-    return PhotoResult(path, "restored", output, "; ".join(problems), reports, extras)
+    curve = photo_relight(faces, done, options.strength) if options.match_tone is None else None
+    return PhotoResult(path, "restored", output, "; ".join(problems), reports, extras, curve.describe() if curve else "")
 
 
 def _counted(job: Generator[Progress, None, tuple], before: int, total: int) -> Generator[Progress, None, tuple]:

@@ -41,6 +41,7 @@ from frstudio.core.pipeline import (
     restore_faces,
 )
 from frstudio.core.references import ReferenceMatch, ReferencePhoto
+from frstudio.core.relight import photo_relight
 from frstudio.core.restore import get_spec, model_statuses, verdict_words
 from frstudio.core.routing import auto_model
 
@@ -140,7 +141,7 @@ class PhotoSession:
         restorers: RestorerCache | None = None,
         dlib: DlibInProcess | None = None,  # DlibProcess in the app: dlib's GIL-holding calls off its process
         detection: DetectionSettings | None = None,
-        match_tone: bool | None = None,  # None: the pipeline's auto (keeps a relit face's new tone)
+        match_tone: bool | None = None,  # None: the pipeline's auto (a relit face's new light, on the whole photo)
     ):
         self.photo = photo
         self.restorers = restorers or RestorerCache()
@@ -416,6 +417,21 @@ class PhotoSession:
     def preview(self) -> np.ndarray:
         """The photo with the current results of the included faces blended in at their strengths (same dtype
         as the photo); faces without a result keep their original pixels."""
+        restored, strengths = self._blend_inputs()
+        if not restored:
+            return self.photo.pixels
+        return compose(self.photo, self.faces, restored, strengths, self.match_tone)
+
+    def relight_note(self) -> str:
+        """What the preview does beyond the faces: under auto tone, the whole photo relit to match faces the
+        model relit (`relight.photo_relight`); empty when nothing outside the faces changes."""
+        if self.match_tone is not None:
+            return ""
+        curve = photo_relight(self.faces, *self._blend_inputs())
+        return curve.describe() if curve else ""
+
+    def _blend_inputs(self) -> tuple[dict[int, tuple], dict[int, float]]:
+        """{index: (aligned, restored face)} and {index: strength} of the included faces that have a result."""
         restored, strengths = {}, {}
         for face in self.faces:
             choice = self.choices[face.index]
@@ -423,9 +439,7 @@ class PhotoSession:
             if result is not None:
                 restored[face.index] = (result.aligned, result.chosen(choice.variant)[0])
                 strengths[face.index] = choice.strength
-        if not restored:
-            return self.photo.pixels
-        return compose(self.photo, self.faces, restored, strengths, self.match_tone)
+        return restored, strengths
 
     def output_path(self, settings: ExportSettings) -> Path:
         options = RestoreOptions(output_dir=settings.folder, suffix=settings.suffix, format=settings.format)

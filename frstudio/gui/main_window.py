@@ -68,6 +68,7 @@ class Render:
     display: np.ndarray | None
     crops: dict
     failed: list[int]
+    note: str = ""  # what changed beyond the faces (the whole photo relit to match them)
 
 
 def render(session: PhotoSession, failed: list[int] | None = None) -> Render:
@@ -75,7 +76,8 @@ def render(session: PhotoSession, failed: list[int] | None = None) -> Render:
     pixels = session.preview()
     restored = pixels is not session.photo.pixels
     crops = {f.index: session.crops(f.index) for f in session.faces}
-    return Render(pixels if restored else None, display_copy(pixels) if restored else None, crops, failed or [])
+    note = session.relight_note() if restored else ""
+    return Render(pixels if restored else None, display_copy(pixels) if restored else None, crops, failed or [], note)
 
 
 class MessageBar(QWidget):
@@ -532,6 +534,8 @@ class MainWindow(QMainWindow):
         self.compare.set_result(result.pixels, result.display)
         self.compare.set_crops(result.crops)
         self.choices_changed(recompose=False)
+        if result.note:
+            self._set_status(f"{result.note[0].upper()}{result.note[1:]}")
 
     def add_face(self, box: tuple) -> None:
         if self.session is None:
@@ -632,6 +636,7 @@ class MainWindow(QMainWindow):
         drifted = [f.index + 1 for f in s.faces if s.info(f.index).drifted]
         done = sum(1 for f in s.faces if s.info(f.index).restored)
         note = f"; face {', '.join(map(str, drifted))} may look like someone else (see the panel)" if drifted else ""
+        note += f"; {result.note}" if result.note else ""
         self._set_status(f"{done} face{'s' * (done != 1)} restored{note} — compare with Swipe (Ctrl+3) or B")
 
     def export_photo(self, settings: ExportSettings | None = None) -> None:

@@ -199,3 +199,17 @@ def test_reference_folder_gives_each_face_its_person_in_one_undo_step(qtbot, win
     assert "3 faces" in window.status_text.text()
     window.undo_action.trigger()
     assert [s.choices[i].reference for i in range(3)] == [None] * 3
+
+
+def test_a_photo_relit_with_its_faces_is_named_in_the_status_line(qtbot, window, tmp_path, group_photo):
+    from PIL import Image
+
+    from tests.test_session import Relighting
+
+    path = tmp_path / "dark.png"
+    Image.fromarray((group_photo.pixels * 0.4).astype(np.uint8)).save(path)
+    window.restorers = RestorerCache(lambda name: Relighting(Restorer(name).spec))
+    open_and_wait(qtbot, window, path)
+    window.restore()
+    wait_idle(qtbot, window)
+    assert "3 faces restored; the whole photo brightened to match its relit faces" in window.status_text.text()

@@ -4,6 +4,7 @@ the EMA network's output from the shipped file."""
 import hashlib
 
 import numpy as np
+import pytest
 import torch
 
 from frstudio.models import faceid
@@ -72,3 +73,23 @@ def test_target_keeps_the_background_of_the_input():
     mask[..., 1:3, 1:3] = 1
     target = composite_target(hq, lq, mask)
     assert target[0, 0, 1, 1] == 1 and target[0, 0, 0, 0] == 0
+
+
+def test_the_identity_term_counts_only_when_weighted_and_validation_measures_identity(tiny_prepared, tmp_path):
+    from training.losses import IdentityFeatureLoss
+    from training.recipes.frrnet import Config, frrnet_losses
+
+    torch.manual_seed(0)
+    features = IdentityFeatureLoss(_identity_net())
+    out = {"image": torch.rand(2, 3, 128, 128), "mask": torch.rand(2, 1, 128, 128)}
+    target, mask = torch.rand(2, 3, 128, 128), (torch.rand(2, 1, 128, 128) > 0.5).float()
+    labels = torch.zeros(0)
+    plain = frrnet_losses(out, target, mask, labels, features, Config())
+    weighted = frrnet_losses(out, target, mask, labels, features, Config(lambda_id=5.0))
+    assert "id" not in plain and weighted["id"] > 0
+    assert float(weighted["total"] - plain["total"]) == pytest.approx(5.0 * float(weighted["id"]), rel=1e-2)
+
+    recipe = Recipe(tiny_prepared[0], "cpu", {**TINY, "lambda_id": 1.0}, identity_network=_identity_net())
+    summary = train(recipe, LoopSettings(run_dir=tmp_path / "run", quiet=True, val_every=1000))
+    last = summary["last_val"]
+    assert 0 <= last["faceid_in"] <= 2 and 0 <= last["faceid_out"] <= 2
