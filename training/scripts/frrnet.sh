@@ -1,7 +1,7 @@
 #!/bin/bash
 # Every frrnet run behind resources/weights/README.md, in order (2-core CPU: ~3.5 h in all; one process at a
 # time). Run from the repository root with the venv active; runs land in runs/ (git-ignored).
-# Usage: training/scripts/frrnet.sh [variants|table|lighting|ship|evaluate]...
+# Usage: training/scripts/frrnet.sh [variants|table|lighting|ship|evaluate|identity]...
 set -euo pipefail
 stage_variants() {  # the paper's Table 1: three width/depth variants, same budget (5,400 steps x batch 8, Algorithm 1)
     python -m training train frrnet --set width=8 depth=1 --run-dir runs/frrnet_w8d1
@@ -30,6 +30,14 @@ stage_evaluate() {  # the card's numbers for the shipped weights, recorded in th
     python -m training evaluate frrnet --protocol bfr-severe --spread 1000 --by-category --record \
         --json runs/frrnet_lighting/bfr-severe.json  # the vq_unet card's comparison and the pose breakdown
     python benchmarks/composite_ceiling.py --n 1000
+}
+stage_identity() {  # tried, not shipped (the card says why): the shipped weights + 3,000 steps with the FaceID term
+    python -m training train frrnet --init-from resources/weights/frrnet.safetensors --run-dir runs/frrnet_id \
+        --set degradation=frrnet-train-lighting steps=3000 lr=3e-4 lambda_id=5 --val-every 500
+    python -m training export frrnet --run-dir runs/frrnet_id --out runs/frrnet_id/weights
+    for p in frrnet seed003-128 frrnet-lowlight; do
+        python -m training evaluate frrnet --protocol "$p" --spread 1000 --weights runs/frrnet_id/weights --json "runs/frrnet_id/$p.json"
+    done
 }
 for stage in "${@:-variants table lighting ship evaluate}"; do
     for s in $stage; do "stage_$s"; done
