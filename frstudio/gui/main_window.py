@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
         self.batch_job: Job | None = None
         self._threads: set[Job] = set()  # every job still running, replaced ones too: quitting waits for them all
         self._recompose_wanted = False
+        self._relight_note = ""  # the whole-photo relight the status line last spoke of
         self._redetect_wanted = False  # the small-faces option changed while a job ran: find the faces again after it
         self._closing = False
         self.last_export: list[Path] = []
@@ -408,6 +409,7 @@ class MainWindow(QMainWindow):
     def _show_loaded(self, loaded: Loaded) -> None:
         self.session = loaded.session
         self.undo_stack.clear()
+        self._relight_note = ""
         self.compare.set_photo(loaded.session.photo.pixels, loaded.display)
         w, h = loaded.session.photo.size
         self.setWindowTitle(f"{loaded.session.photo.path.name} ({w} × {h}) — FR Studio")
@@ -534,8 +536,9 @@ class MainWindow(QMainWindow):
         self.compare.set_result(result.pixels, result.display)
         self.compare.set_crops(result.crops)
         self.choices_changed(recompose=False)
-        if result.note:
-            self._set_status(f"{result.note[0].upper()}{result.note[1:]}")
+        if result.note != self._relight_note:  # said once when it starts, and once when it stops
+            self._set_status(f"{result.note[0].upper()}{result.note[1:]}" if result.note else "The photo keeps its own light")
+            self._relight_note = result.note
 
     def add_face(self, box: tuple) -> None:
         if self.session is None:

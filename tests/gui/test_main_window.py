@@ -213,3 +213,6 @@ def test_a_photo_relit_with_its_faces_is_named_in_the_status_line(qtbot, window,
     window.restore()
     wait_idle(qtbot, window)
     assert "3 faces restored; the whole photo brightened to match its relit faces" in window.status_text.text()
+    window.panel.strength.setValue(0)  # every face back as it was: nothing relit any more
+    wait_idle(qtbot, window)
+    assert window.status_text.text() == "The photo keeps its own light"
