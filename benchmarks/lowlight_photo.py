@@ -77,7 +77,7 @@ def regions(shape: tuple[int, int], faces) -> tuple[list[tuple[np.ndarray, np.nd
         apart = eye_distance(np.asarray(face.landmarks, np.float64))
         grow = lambda r: cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))  # noqa: E731
         far, close = grow(max(2, int(0.6 * apart))), grow(max(1, int(0.15 * apart)))
-        pairs.append((inside.astype(bool), (far & ~close).astype(bool)))
+        pairs.append((inside.astype(bool), far.astype(bool) & ~close.astype(bool)))
         near |= far
     return pairs, ~near.astype(bool)
 
