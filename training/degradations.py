@@ -48,7 +48,8 @@ __all__ = [
     "low_light", "random_low_light", "relight", "LIGHTING_MODES", "illumination_map", "screen_illumination", "random_screen_illumination",
     # old photographs
     "film_grain", "random_film_grain", "fade", "random_fade", "sepia", "random_sepia",
-    "greyscale", "scan_dust", "random_scan_dust",
+    "greyscale", "scan_dust", "random_scan_dust", "halftone", "random_halftone",
+    "disk_kernel", "defocus_blur", "colour_cast", "random_colour_cast",
     # protocols
     "Degraded", "PIPELINES", "protocol_rng",
 ]
@@ -635,6 +636,64 @@ def random_scan_dust(
     return scan_dust(img, rng, _integer(rng, specks_range), _integer(rng, scratches_range))
 
 
+def disk_kernel(radius: float) -> np.ndarray:
+    """2-D normalised disk (a defocused lens's blur), float32, anti-aliased at its rim; radius in pixels."""
+    r = max(float(radius), 0.5)
+    half = math.ceil(r)
+    y, x = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float32)
+    k = np.clip(r + 0.5 - np.sqrt(x * x + y * y), 0.0, 1.0)
+    return (k / k.sum()).astype(np.float32)
+
+
+def defocus_blur(img: np.ndarray, radius: float) -> np.ndarray:
+    """Out-of-focus blur: convolution with a disk of ``radius`` pixels. Returns H x W x 3 float32 in [0, 1]."""
+    img = _as_image(img)
+    return _done(cv2.filter2D(img, cv2.CV_32F, disk_kernel(radius), borderType=cv2.BORDER_REFLECT_101))
+
+
+def halftone(img: np.ndarray, cell: float, angle: float = 45.0, softness: float = 0.6) -> np.ndarray:
+    """A printed photo (newspaper, yearbook, magazine) scanned: each channel printed as a screen of ink dots
+    whose area is the ink's share, on a grid of ``cell`` pixels turned by ``angle`` degrees (channels at
+    angles 15 degrees apart, as colour screens are, so they form a rosette rather than moire), then seen by
+    the scanner through a blur of ``softness`` pixels. A grey image gives a grey (single-screen) print.
+    Returns H x W x 3 float32 in [0, 1]."""
+    img = _as_image(img)
+    h, w = img.shape[:2]
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    grey = bool(np.allclose(img[..., 0], img[..., 1], atol=1e-3) and np.allclose(img[..., 1], img[..., 2], atol=1e-3))
+    out = np.empty_like(img)
+    for c in range(3):
+        a = math.radians(angle + (0 if grey else 15 * c))
+        u = (x * math.cos(a) + y * math.sin(a)) * (2 * math.pi / cell)
+        v = (-x * math.sin(a) + y * math.cos(a)) * (2 * math.pi / cell)
+        # the screen's values replaced by their ranks, so that a share t of each cell lies below level t and a dot
+        # covers as much of its cell as there is ink (the raw cosine screen would darken the mid-tones)
+        screen = np.cos(u) * np.cos(v)
+        screen = (np.argsort(np.argsort(screen, axis=None)).reshape(h, w).astype(np.float32) + 0.5) / (h * w)
+        ink = 1.0 - img[..., c]
+        out[..., c] = 1.0 - np.clip((ink - screen) * 4.0 + 0.5, 0.0, 1.0)
+    return gaussian_blur(out, softness)
+
+
+def random_halftone(img: np.ndarray, rng: np.random.Generator, cell_range: Range = (2.0, 4.5)) -> np.ndarray:
+    """Halftone print with a uniform cell size, screen angle and scanner softness."""
+    return halftone(img, _uniform(rng, cell_range), _uniform(rng, (0.0, 90.0)), _uniform(rng, (0.5, 1.2)))
+
+
+def colour_cast(img: np.ndarray, gains: Sequence[float]) -> np.ndarray:
+    """White balance gone wrong (tungsten, fluorescent, aged dyes): per-channel gains rescaled so that the
+    luma of grey is kept, so the cast changes colour, not brightness. Returns H x W x 3 float32 in [0, 1]."""
+    g = np.asarray(gains, np.float32)
+    return exposure(img, g / float(g @ _LUMA))
+
+
+def random_colour_cast(img: np.ndarray, rng: np.random.Generator, strength_range: Range = (0.08, 0.3)) -> np.ndarray:
+    """A colour cast of a random hue: gains 1 + strength * (a random unit direction in RGB)."""
+    direction = rng.standard_normal(3)
+    direction /= max(float(np.linalg.norm(direction)), 1e-6)
+    return colour_cast(img, 1.0 + _uniform(rng, strength_range) * direction)
+
+
 # ========================================================================================= protocols
 
 
@@ -949,6 +1008,123 @@ def oldphoto(hq: np.ndarray, rng: np.random.Generator) -> Degraded:
     return Degraded(x, {"protocol": "oldphoto", "params": p})
 
 
+def everyday_damage(hq: np.ndarray, rng: np.random.Generator) -> Degraded:
+    """``everyday-damage``: a random chain of the damage people bring, each stage on with its own chance,
+    in the order it happens (at least one stage always applies):
+
+    1. focus (70 %): Gaussian blur sigma 0.3-4 (half), camera shake 3-15 px (quarter), defocus disk 1-4 px;
+    2. resolution (60 %): down by r in [1, 8] (log-uniform) and back up, bilinear or bicubic;
+    3. light (35 %): low light, screen light, a colour cast or the paper's per-channel exposure;
+    4. noise (60 %): Gaussian sigma 0.005-0.08, Poisson (30-1000 photons) or film grain 0.01-0.06;
+    5. the print (30 %): sepia or grey, faded (40 %) by 0.05-0.4; a halftone screen (10 %);
+    6. dust and thin scratches (20 %);
+    7. JPEG (70 %), q in [20, 95].
+
+    Labels for FRR-Net's classifier: noise = noise, halftone, dust or JPEG under q 80; blur = focus or
+    resolution; relight = light or fading.
+    """
+    hq = _as_image(hq)
+    p: dict[str, Any] = {}
+    on = {"focus": rng.random() < 0.7, "resolution": rng.random() < 0.6, "light": rng.random() < 0.35,
+          "noise": rng.random() < 0.6, "print": rng.random() < 0.3, "halftone": rng.random() < 0.1,
+          "dust": rng.random() < 0.2, "jpeg": rng.random() < 0.7}
+    if not any(on.values()):
+        on[list(on)[int(rng.integers(len(on)))]] = True
+    x = hq
+    if on["focus"]:
+        u = rng.random()
+        if u < 0.5:
+            p["sigma"] = _uniform(rng, (0.3, 4.0))
+            x = gaussian_blur(x, p["sigma"])
+        elif u < 0.75:
+            p["motion"] = _uniform(rng, (3.0, 15.0))
+            x = motion_blur(x, p["motion"], _uniform(rng, (0.0, 180.0)))
+        else:
+            p["defocus"] = _uniform(rng, (1.0, 4.0))
+            x = defocus_blur(x, p["defocus"])
+    if on["resolution"]:
+        p["r"] = _log_uniform(rng, (1.0, 8.0))
+        p["resize"] = "bicubic" if rng.random() < 0.5 else "bilinear"
+        x = down_up(x, p["r"], down="area", up=p["resize"])
+    if on["light"]:
+        p["light"] = str(rng.choice(["low_light", "screen", "cast", "exposure"]))
+        if p["light"] == "low_light":
+            x = random_low_light(x, rng, gamma_range=(1.0, 2.0), gain_range=(0.2, 0.6))
+        elif p["light"] == "screen":
+            x = random_screen_illumination(x, rng)
+        elif p["light"] == "cast":
+            x = random_colour_cast(x, rng)
+        else:
+            x = exposure(x, rng.uniform(0.4, 1.5, size=3))
+    if on["noise"]:
+        u = rng.random()
+        if u < 0.45:
+            p["delta"] = _uniform(rng, (0.005, 0.08))
+            x = gaussian_noise(x, rng, p["delta"], gray=bool(rng.random() < 0.3))
+        elif u < 0.7:
+            p["photons"] = _log_uniform(rng, (30.0, 1000.0))
+            x = poisson_noise(x, rng, p["photons"])
+        else:
+            p["grain"] = _uniform(rng, (0.01, 0.06))
+            x = film_grain(x, rng, p["grain"], _uniform(rng, (0.5, 1.2)))
+    if on["print"]:
+        p["tone"] = "sepia" if rng.random() < 0.5 else "grey"
+        x = random_sepia(x, rng) if p["tone"] == "sepia" else greyscale(x)
+        if rng.random() < 0.4:
+            p["fade"] = _uniform(rng, (0.05, 0.4))
+            x = fade(x, p["fade"])
+    if on["halftone"]:
+        x = random_halftone(x, rng)
+    if on["dust"]:
+        x = random_scan_dust(x, rng, specks_range=(3, 30), scratches_range=(0, 2))
+    if on["jpeg"]:
+        p["q"] = _integer(rng, (20, 95))
+        x = jpeg(x, p["q"])
+    labels = {
+        "protocol": "everyday-damage", "params": p, "applied": [k for k, v in on.items() if v], "distorted": True,
+        "noise": int(on["noise"] or on["halftone"] or on["dust"] or (on["jpeg"] and p["q"] < 80)),
+        "blur": int(on["focus"] or on["resolution"]),
+        "relight": int(on["light"] or "fade" in p),
+    }
+    return Degraded(_done(x), labels)
+
+
+def _labelled(degraded: Degraded, noise: bool, blur: bool, relight: bool) -> Degraded:
+    degraded.labels.update(noise=int(noise), blur=int(blur), relight=int(relight), distorted=bool(noise or blur or relight))
+    return degraded
+
+
+# What the default model trains on: every evaluation protocol's damage, the everyday chain, and clean faces
+# (which it must hand back unchanged). Weights are shares of the training faces.
+RESTORE_MIX = {
+    "clean": 0.08, "everyday-damage": 0.28, "oldphoto": 0.18, "bfr-severe": 0.14, "seed003-128": 0.14,
+    "frrnet-train-lighting": 0.13, "frrnet-lowlight": 0.05,
+}
+
+
+def restore_mix(hq: np.ndarray, rng: np.random.Generator) -> Degraded:
+    """``restore-mix``: one of :data:`RESTORE_MIX`'s sources drawn by weight, with FRR-Net's noise / blur /
+    relight labels for each (the protocols' own where they have them; otherwise from the damage applied:
+    ``bfr-severe`` and ``seed003-128`` blur, with noise when their noise or JPEG is noticeable; ``oldphoto``
+    blur and noise, relight when faded by more than 0.15). ``labels["source"]`` names the source."""
+    names = list(RESTORE_MIX)
+    weights = np.asarray([RESTORE_MIX[k] for k in names], np.float64)
+    source = names[int(rng.choice(len(names), p=weights / weights.sum()))]
+    if source == "clean":
+        out = _labelled(Degraded(_done(_as_image(hq).copy()), {"protocol": "clean", "params": {}}), False, False, False)
+    else:
+        out = PIPELINES[source](hq, rng)
+        p = out.labels.get("params", {})
+        if source in ("bfr-severe", "seed003-128"):
+            noisy = p.get("delta", 0) > 3 or p.get("q", 100) < 85
+            out = _labelled(out, noisy, True, False)
+        elif source == "oldphoto":
+            out = _labelled(out, True, True, p.get("fade", 0) > 0.15)
+    out.labels["source"] = source
+    out.labels["protocol"] = "restore-mix"
+    return out
+
+
 PIPELINES: dict[str, Callable[[np.ndarray, np.random.Generator], Degraded]] = {
     "seed003-128": seed003_128,
     "seed003-16": seed003_16,
@@ -962,6 +1138,8 @@ PIPELINES: dict[str, Callable[[np.ndarray, np.random.Generator], Degraded]] = {
     "bfr-severe": bfr_severe,
     "seed002-train": seed002_train,
     "oldphoto": oldphoto,
+    "everyday-damage": everyday_damage,
+    "restore-mix": restore_mix,
 }
 
 

@@ -64,6 +64,8 @@ RANDOM_FORMS = {
     "random_fade": D.random_fade,
     "random_sepia": D.random_sepia,
     "random_scan_dust": D.random_scan_dust,
+    "random_halftone": D.random_halftone,
+    "random_colour_cast": D.random_colour_cast,
     "gaussian_noise": lambda im, rng: D.gaussian_noise(im, rng, 0.05),
     "poisson_noise": lambda im, rng: D.poisson_noise(im, rng, 100.0),
     "low_light": lambda im, rng: D.low_light(im, rng),
@@ -85,6 +87,9 @@ FIXED_FORMS = {
     "greyscale": D.greyscale,
     "sepia": D.sepia,
     "fade": lambda im: D.fade(im, 0.3),
+    "defocus_blur": lambda im: D.defocus_blur(im, 2.5),
+    "halftone": lambda im: D.halftone(im, 3.0, 30.0),
+    "colour_cast": lambda im: D.colour_cast(im, (1.2, 1.0, 0.8)),
 }
 
 
@@ -315,7 +320,8 @@ def test_scan_dust_marks_few_pixels():
 
 # ===================================================================================== protocols
 
-PROTOCOLS = ["seed003-128", "seed003-16", "gfrnet-4x", "gfrnet-8x", "gfrnet-train", "frrnet", "frrnet-train", "frrnet-train-lighting", "frrnet-lowlight", "bfr-severe", "oldphoto", "seed002-train"]
+PROTOCOLS = ["seed003-128", "seed003-16", "gfrnet-4x", "gfrnet-8x", "gfrnet-train", "frrnet", "frrnet-train", "frrnet-train-lighting", "frrnet-lowlight", "bfr-severe", "oldphoto", "seed002-train",
+             "everyday-damage", "restore-mix"]
 
 
 def test_pipeline_names_are_exact():
@@ -453,3 +459,44 @@ def test_frrnet_protocol_applies_every_distortion():
         assert set(out.labels["applied"]) == set(D.FRRNET_OPS)
         assert (out.labels["noise"], out.labels["blur"], out.labels["relight"]) == (1, 1, 1)
     assert D.PIPELINES["frrnet-train"](small, np.random.default_rng(0)).labels["protocol"] == "frrnet-train"
+
+
+def test_halftone_prints_dots_a_grey_screen_for_grey_photos_and_keeps_the_tone():
+    grey = np.full((64, 64, 3), 0.5, np.float32)
+    printed = D.halftone(grey, cell=4.0, angle=0.0, softness=0.0)
+    assert printed[..., 0].std() > 0.3  # dots and paper, not a flat grey
+    np.testing.assert_array_equal(printed[..., 0], printed[..., 2])  # one screen for a grey photo
+    assert abs(printed.mean() - 0.5) < 0.05  # the dots' area is the ink's share
+    scanned = D.halftone(grey, cell=4.0, angle=0.0, softness=1.2)
+    assert scanned.std() < printed.std()
+
+
+def test_defocus_and_colour_cast():
+    k = D.disk_kernel(3.0)
+    assert k.shape == (7, 7) and abs(k.sum() - 1) < 1e-6 and k[3, 3] == k.max() and k[0, 0] == 0
+    cast = D.colour_cast(np.full((4, 4, 3), 0.5, np.float32), (1.3, 1.0, 0.7))
+    assert cast[0, 0, 0] > 0.5 > cast[0, 0, 2]
+    assert abs(float(cast[0, 0] @ D._LUMA) - 0.5) < 1e-3  # colour, not brightness
+
+
+def test_restore_mix_draws_every_source_with_classifier_labels():
+    counts = {}
+    for i in range(300):
+        d = D.restore_mix(FACE, np.random.default_rng(i))
+        counts[d.labels["source"]] = counts.get(d.labels["source"], 0) + 1
+        assert {"noise", "blur", "relight"} <= set(d.labels)
+        if d.labels["source"] == "clean":
+            np.testing.assert_array_equal(d.image, FACE)
+            assert d.labels["noise"] == d.labels["blur"] == d.labels["relight"] == 0
+        if d.labels["source"] in ("bfr-severe", "seed003-128", "oldphoto"):
+            assert d.labels["blur"] == 1
+    assert set(counts) == set(D.RESTORE_MIX)
+    for source, share in D.RESTORE_MIX.items():
+        assert abs(counts[source] / 300 - share) < 3.5 * np.sqrt(share * (1 - share) / 300), source
+
+
+def test_everyday_damage_always_damages_and_labels_what_it_did():
+    for i in range(40):
+        d = D.everyday_damage(FACE, np.random.default_rng(i))
+        assert d.labels["applied"] and not np.array_equal(d.image, FACE)
+        assert d.labels["blur"] == int("focus" in d.labels["applied"] or "resolution" in d.labels["applied"])

@@ -37,7 +37,7 @@ CROP = 128
 ARRAYS = ("crops", "landmarks", "masks", "descriptors")
 
 # The multi-labels a pipeline reports, in the order the label tensor holds them.
-LABEL_KEYS: dict[str, tuple[str, ...]] = {name: ("noise", "blur", "relight") for name in ("frrnet", "frrnet-train", "frrnet-train-lighting", "frrnet-lowlight")}
+LABEL_KEYS: dict[str, tuple[str, ...]] = {name: ("noise", "blur", "relight") for name in ("frrnet", "frrnet-train", "frrnet-train-lighting", "frrnet-lowlight", "everyday-damage", "restore-mix")}
 
 # dlib's 68 points under a left-right mirror: after flipping, point k is the mirror image of point
 # MIRROR_68[k] (the image's left eye corner becomes the right one, and so on). Points on the midline map to

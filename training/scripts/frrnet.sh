@@ -1,7 +1,7 @@
 #!/bin/bash
 # Every frrnet run behind resources/weights/README.md, in order (2-core CPU: ~3.5 h in all; one process at a
 # time). Run from the repository root with the venv active; runs land in runs/ (git-ignored).
-# Usage: training/scripts/frrnet.sh [variants|table|lighting|ship|evaluate|identity]...
+# Usage: training/scripts/frrnet.sh [variants|table|lighting|ship|evaluate|identity|mix|mix_more]...
 set -euo pipefail
 stage_variants() {  # the paper's Table 1: three width/depth variants, same budget (5,400 steps x batch 8, Algorithm 1)
     python -m training train frrnet --set width=8 depth=1 --run-dir runs/frrnet_w8d1
@@ -38,6 +38,17 @@ stage_identity() {  # tried, not shipped (the card says why): the shipped weight
     for p in frrnet seed003-128 frrnet-lowlight; do
         python -m training evaluate frrnet --protocol "$p" --spread 1000 --weights runs/frrnet_id/weights --json "runs/frrnet_id/$p.json"
     done
+}
+stage_mix() {  # the default at the paper's size (W28D2, 6.3 M parameters besides the frozen identity network) on the
+    # damage people bring (restore-mix: every protocol's damage, the everyday chain, 8 % clean faces); one session's
+    # CPU budget, resumable with --resume inside a session
+    python -m training train frrnet --run-dir runs/frrnet_mix --hours "${FRRNET_HOURS:-1.7}" --val-every 500 \
+        --set width=28 depth=2 degradation=restore-mix lambda_style=0 lr=7e-4 steps="${FRRNET_STEPS:-5000}" val_faces=64
+}
+stage_mix_more() {  # each later session, on a new machine: continue from the shipped weights
+    python -m training train frrnet --init-from resources/weights/frrnet.safetensors --run-dir runs/frrnet_mix_more \
+        --hours "${FRRNET_HOURS:-2.3}" --val-every 500 \
+        --set width=28 depth=2 degradation=restore-mix lambda_style=0 lr=4e-4 steps="${FRRNET_STEPS:-6500}" val_faces=64
 }
 for stage in "${@:-variants table lighting ship evaluate}"; do
     for s in $stage; do "stage_$s"; done
