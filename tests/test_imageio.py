@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from frstudio.core import imageio
+from frstudio.core import files, imageio
 from frstudio.core.errors import PhotoError
 from frstudio.core.imageio import (
     MAX_PIXELS,
@@ -677,7 +677,7 @@ def test_unwritable_folder(tmp_path, monkeypatch, code, words):
         raise OSError(code, os.strerror(code), str(folder / name))
 
     # Simulated: as root a chmod 0o555 folder stays writable.
-    monkeypatch.setattr(imageio, "_create_temp_file", refuse)
+    monkeypatch.setattr(files, "_create_temp_file", refuse)
     message = one_line_error(save_image, colour_image(), tmp_path / "out.png")
     assert message == f"cannot write to {tmp_path}: {words}"
     assert list(tmp_path.iterdir()) == []
@@ -710,6 +710,34 @@ def test_atomic_write_cleans_up_after_any_error(tmp_path):
     assert list(tmp_path.iterdir()) == []
     written = atomic_write(tmp_path / "y.bin", lambda p: p.write_bytes(b"ok"))
     assert written.read_bytes() == b"ok" and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("fmt, name", [("JPEG", "a.jpg"), ("PNG", "a.png"), ("PNG", "a16.png"), ("TIFF", "a.tif"), ("WEBP", "a.webp"), ("BMP", "a.bmp")])
+def test_an_output_written_short_is_an_error_and_leaves_nothing(tmp_path, monkeypatch, fmt, name):
+    """A nearly full disk: Pillow's encoders write through the file descriptor and ignore a short write, so
+    the encoder returns normally with the file cut short. That must fail like a full disk, not pass as saved."""
+    pixels = colour_image(dtype=np.uint16 if "16" in name else np.uint8)
+    dest = tmp_path / name
+    dest.write_bytes(b"earlier result")
+    encoder = imageio._ENCODERS[fmt]
+
+    def short_write(path, out, quality):
+        encoder(path, out, quality)
+        data = Path(path).read_bytes()
+        Path(path).write_bytes(data[: len(data) * 2 // 3])
+
+    monkeypatch.setitem(imageio._ENCODERS, fmt, short_write)
+    message = one_line_error(save_image, pixels, dest)
+    assert message == f"cannot write {name} to {tmp_path}: it was written incompletely (the disk may be full)"
+    assert dest.read_bytes() == b"earlier result" and leftovers(tmp_path) == []
+    monkeypatch.setitem(imageio._ENCODERS, fmt, encoder)
+    np.testing.assert_array_equal(load_photo(save_image(pixels, dest)).pixels.shape, (48, 64, 3))
+
+
+def test_an_empty_output_is_an_error(tmp_path):
+    with pytest.raises(PhotoError, match="nothing was written"):
+        atomic_write(tmp_path / "x.bin", lambda p: None)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_temp_file_is_hidden_part_file_in_the_same_folder(tmp_path):

@@ -40,13 +40,11 @@ What metadata survives a save (``save_photo``, ``keep_metadata=True``)::
 
 from __future__ import annotations
 
-import errno
 import io
 import logging
 import math
 import os
 import re
-import secrets
 import struct
 import zlib
 from collections.abc import Callable, Iterator
@@ -61,6 +59,7 @@ import numpy as np
 from PIL import Image, ImageCms, TiffImagePlugin, UnidentifiedImageError
 
 from frstudio.core.errors import PhotoError
+from frstudio.core.files import atomic_write
 
 __all__ = [
     "MAX_PIXELS",
@@ -604,36 +603,6 @@ def save_image(pixels: np.ndarray, dest: str | os.PathLike, format: str | None =
     return _write(_Output(pixels=pixels, alpha=None), dest, fmt, quality, grey=pixels.ndim == 2)
 
 
-def atomic_write(dest: Path, write: Callable[[Path], None]) -> Path:
-    """Call write(temp_path) for a hidden temp file next to `dest`, fsync it, then rename it over `dest`.
-
-    Readers (and a crash) see either the old file or the complete new one, never a partial file: the
-    temp file lives in the same folder so os.replace is an atomic rename, and on any failure it is
-    removed. OSErrors become PhotoError with a plain message about the folder or the disk.
-    """
-    dest = Path(dest)
-    folder = dest.parent
-    if not folder.is_dir():
-        raise PhotoError(f"cannot write to {folder}: the folder does not exist")
-    if dest.is_dir():
-        raise PhotoError(f"cannot write {dest}: a folder with that name is already there")
-    try:
-        temp = _create_temp_file(folder, dest.name)
-    except OSError as e:
-        raise PhotoError(_write_error_message(dest, e)) from e
-    try:
-        write(temp)
-        _fsync(temp)
-        os.replace(temp, dest)
-    except BaseException as e:
-        temp.unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise PhotoError(_write_error_message(dest, e)) from e
-        raise
-    _fsync_folder(folder)
-    return dest
-
-
 def _write(out: _Output, dest: Path, fmt: str, quality: int, grey: bool) -> Path:
     _check_fits_format(out.pixels, dest, fmt)
     if fmt not in _SIXTEEN_BIT_FORMATS:
@@ -649,7 +618,46 @@ def _write(out: _Output, dest: Path, fmt: str, quality: int, grey: bool) -> Path
         out.pixels = np.dstack([out.pixels] * 3)
     out.icc = _matching_icc(out.icc, grey=out.pixels.ndim == 2)
     encoder = _ENCODERS[fmt]
-    return atomic_write(dest, lambda temp: encoder(temp, out, quality))
+    return atomic_write(dest, lambda temp: encoder(temp, out, quality), lambda temp: _check_written(temp, dest, fmt))
+
+
+_PNG_END = b"\0\0\0\0IEND\xaeB`\x82"
+
+
+def _check_written(path: Path, dest: Path, fmt: str) -> None:
+    """Refuse a file the encoder left incomplete: its header must parse and its length match what the header
+    or the format's end marker says. Pillow's encoders write through the file descriptor and ignore a short
+    write (a nearly full disk), so "no exception" does not mean "all written"."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(16)
+        f.seek(max(0, size - len(_PNG_END)))
+        tail = f.read()
+    if fmt == "JPEG":
+        complete = head.startswith(b"\xff\xd8\xff") and tail.endswith(b"\xff\xd9")
+    elif fmt == "PNG":
+        complete = head.startswith(b"\x89PNG\r\n\x1a\n") and tail == _PNG_END
+    elif fmt == "WEBP":
+        complete = head[:4] == b"RIFF" and head[8:12] == b"WEBP" and struct.unpack("<I", head[4:8])[0] + 8 == size
+    elif fmt == "BMP":
+        complete = head[:2] == b"BM" and struct.unpack("<I", head[2:6])[0] == size
+    else:
+        complete = _tiff_complete(path, size)
+    if not complete:
+        raise PhotoError(f"cannot write {dest.name} to {dest.parent}: it was written incompletely (the disk may be full)")
+
+
+def _tiff_complete(path: Path, size: int) -> bool:
+    # The directory is read directly, not by Image.open: an upscaled scan may be over Pillow's pixel limit.
+    try:
+        with open(path, "rb") as f:
+            ifd = TiffImagePlugin.ImageFileDirectory_v2(f.read(8))
+            f.seek(ifd.next)
+            ifd.load(f)
+        offsets, counts = ifd.get(273) or (), ifd.get(279) or ()
+    except Exception:  # noqa: BLE001 - a directory that cannot be parsed is an incomplete file here
+        return False
+    return bool(offsets) and max(o + c for o, c in zip(offsets, counts)) <= size
 
 
 def _check_fits_format(pixels: np.ndarray, dest: Path, fmt: str) -> None:
@@ -726,61 +734,6 @@ def _scaled_dpi(dpi: tuple[float, float] | None, old_width: int, new_width: int)
 def _to_grey(pixels: np.ndarray) -> np.ndarray:
     # Luma rather than one channel: a restored grey photo may have drifted slightly apart per channel.
     return cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2GRAY)
-
-
-# ----- atomic write helpers --------------------------------------------------------------------
-
-
-def _create_temp_file(folder: Path, name: str) -> Path:
-    # Not tempfile.mkstemp: it creates the file 0600, and the rename would carry that over to the
-    # user's photo. os.open with 0o666 honours the umask, as a normal save does.
-    for _ in range(100):
-        temp = folder / f".{name}.{secrets.token_hex(4)}.part"
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        except FileExistsError:
-            continue
-        os.close(fd)
-        return temp
-    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(folder))
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))  # Windows needs a writable handle
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable; best effort (not possible on Windows, some file systems)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_error_message(dest: Path, error: OSError) -> str:
-    folder = dest.parent
-    code = error.errno
-    if code in (errno.EACCES, errno.EPERM):
-        return f"cannot write to {folder}: permission denied"
-    if code == errno.EROFS:
-        return f"cannot write to {folder}: the folder is read-only"
-    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        return f"cannot write {dest.name} to {folder}: the disk is full"
-    if code == errno.ENOENT:
-        return f"cannot write to {folder}: the folder does not exist"
-    if code == errno.ENAMETOOLONG:
-        return f"cannot write {dest.name}: the file name is too long"
-    return f"cannot write {dest}: {error.strerror or error}"
 
 
 # ----- encoders: each writes `out` to a path ---------------------------------------------------

@@ -32,6 +32,7 @@ from frstudio.core.align import TEMPLATE_SIZE, align_face, estimate_transform, f
 from frstudio.core.dlib_work import describe_in_process
 from frstudio.core.detect import DetectionSettings, Face, detect_faces
 from frstudio.core.errors import FRStudioError, PhotoError
+from frstudio.core.files import atomic_write_bytes
 from frstudio.core.identity import SAME_PERSON_DISTANCE, descriptor_distance
 from frstudio.core.imageio import load_photo, to_uint8
 
@@ -260,10 +261,9 @@ class ReferenceLibrary:
     def _write_index(self, files: dict) -> None:
         try:
             self.index_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.index_path.with_suffix(".part")
-            tmp.write_text(json.dumps({"version": INDEX_VERSION, "folder": str(self.folder.resolve()), "files": files}), encoding="utf-8")
-            os.replace(tmp, self.index_path)
-        except OSError:
+            data = {"version": INDEX_VERSION, "folder": str(self.folder.resolve()), "files": files}
+            atomic_write_bytes(self.index_path, json.dumps(data).encode("utf-8"))
+        except (OSError, FRStudioError):
             pass  # a read-only cache only costs the next run the indexing again
 
     def index(self, cancel: Callable[[], bool] | None = None) -> Generator[object, None, IndexSummary]:

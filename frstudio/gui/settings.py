@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from frstudio.core.errors import FRStudioError
+from frstudio.core.files import atomic_write_bytes
 from frstudio.core.variants import MAX_VARIANTS
 
 log = logging.getLogger(__name__)
@@ -120,8 +121,6 @@ def save_settings(settings: Settings, path: Path | None = None) -> None:
     path = path or settings_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=".settings-", delete=False) as fh:
-            json.dump(asdict(settings), fh, indent=2)
-        os.replace(fh.name, path)
-    except OSError as exc:  # settings are a convenience: never let them stop the app
+        atomic_write_bytes(path, json.dumps(asdict(settings), indent=2).encode("utf-8"))
+    except (OSError, FRStudioError) as exc:  # settings are a convenience: never let them stop the app
         log.warning("cannot save settings to %s: %s", path, exc)
