@@ -150,3 +150,78 @@ def test_a_failed_predicted_mask_falls_back_to_the_outline(group_photo, faces):
     blend_face(a, white, aligned, face.landmarks, BlendSettings(match_tone=False), tiny)
     blend_face(b, white, aligned, face.landmarks, BlendSettings(match_tone=False))
     np.testing.assert_array_equal(a, b)
+
+
+# ---- faces larger than the crop: the model's correction at its scale, the photo's own finer detail kept ----
+
+@pytest.fixture(scope="module")
+def big_face(astronaut, astronaut_landmarks):
+    """The sample enlarged 4x (eyes ~170 px apart, over five times the 128 px crop's 31.5), its landmarks moved with
+    it, and fine detail added (the enlarged sample has little finer than the crop's)."""
+    big = cv2.resize(astronaut, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    big += np.random.default_rng(0).normal(0, 6, big.shape[:2])[..., None]  # grain: detail of one pixel's size
+    return np.clip(big, 0, 255).astype(np.uint8), (astronaut_landmarks + 0.5) * 4 - 0.5
+
+
+def _face_inside(shape, landmarks, margin=25):
+    return cv2.erode(_outline_mask(shape, landmarks).astype(np.uint8), np.ones((margin, margin), np.uint8)).astype(bool)
+
+
+def test_a_model_that_changes_nothing_changes_nothing_on_a_big_face(big_face):
+    from frstudio.core.blend import larger_than_crop
+
+    photo, landmarks = big_face
+    aligned = align_face(photo, landmarks, 128)
+    assert larger_than_crop(aligned, 128)
+    for denoise in (False, True):
+        out = photo.copy()
+        blend_face(out, aligned.image.copy(), aligned, landmarks, BlendSettings(fine_band_denoise=denoise))
+        # the enlarged crop alone would lose the grain: before scale-aware compositing this differed by ~6 levels
+        assert np.abs(out.astype(int) - photo).mean() < (0.3 if denoise else 0.01)
+        assert np.abs(out.astype(int) - photo).max() <= (40 if denoise else 1)
+
+
+def test_the_plain_warp_of_a_big_face_loses_its_detail(big_face):
+    from frstudio.core import blend
+
+    photo, landmarks = big_face
+    aligned = align_face(photo, landmarks, 128)
+    plain = photo.copy()
+    saved = blend.larger_than_crop
+    blend.larger_than_crop = lambda *args: False
+    try:
+        blend_face(plain, aligned.image.copy(), aligned, landmarks, BlendSettings(fine_band_denoise=False))
+    finally:
+        blend.larger_than_crop = saved
+    inside = _face_inside(photo.shape, landmarks)
+    lap = lambda img: cv2.Laplacian(img.astype(np.float32).mean(axis=2), cv2.CV_32F)[inside].var()  # noqa: E731
+    assert lap(plain) < 0.5 * lap(photo)  # what this issue fixes: the old path's result of the same identity model
+
+
+def test_a_big_face_gets_the_models_correction_at_the_models_scale(big_face):
+    photo, landmarks = big_face
+    aligned = align_face(photo, landmarks, 128)
+    brighter = np.clip(aligned.image + 0.1, 0, 1)  # a correction the crop can hold
+    out = photo.copy()
+    blend_face(out, brighter, aligned, landmarks, BlendSettings(match_tone=False, fine_band_denoise=False))
+    inside = _face_inside(photo.shape, landmarks, margin=4 * int(feather_width(170)))  # where the mask is 1
+    lift = out[inside].astype(float) - photo[inside]
+    unclipped = photo[inside] < 200
+    assert abs(lift[unclipped].mean() - 25.5) < 1.5
+    detail = lambda img: img.astype(float) - cv2.GaussianBlur(img.astype(np.float32), (0, 0), 3)  # noqa: E731
+    keep = inside & (photo.max(axis=2) < 200)  # the grain survives the correction, level for level
+    assert np.percentile(np.abs(detail(out)[keep] - detail(photo)[keep]), 99) < 2.0
+
+
+def test_fine_band_denoise_removes_noise_on_flat_skin_and_keeps_edges():
+    from frstudio.core.blend import denoise_fine_band, fine_band_noise
+
+    rng = np.random.default_rng(1)
+    fine = np.zeros((200, 200, 3), np.float32)
+    fine[:, 100:102] = 0.3  # an edge (a lash, a glasses rim)
+    noisy = fine + rng.normal(0, 0.02, (200, 200))[..., None].astype(np.float32)
+    support = np.ones((200, 200), bool)
+    assert abs(fine_band_noise(noisy, support) - 0.02) < 0.004
+    cleaned = denoise_fine_band(noisy, support)
+    assert np.abs(cleaned[:, :80]).std() < 0.5 * 0.02  # flat part: most of the noise gone
+    assert cleaned[:, 100:102, 0].mean() > 0.25  # the edge stays

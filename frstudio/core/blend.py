@@ -5,6 +5,14 @@ feathered mask built from the landmarks: the jaw line, closed over the brows rai
 mask falls to zero *inside* that outline and inside the crop's footprint, over a width that grows with
 the face, so neither the crop's square nor the outline shows. Only a region around each face is touched
 and converted to float, so a 50 MP photo costs no more memory than a small one.
+
+A face larger than the crop (eyes further apart than the template's 31.5 px at 128) is never replaced by an
+enlarged crop, which would hand back a face with less detail than it had. The model's *correction* is
+carried to the photo's scale instead: ``out = photo + up(restored - crop)``, which is the restored crop
+enlarged plus the photo's own detail finer than the crop could hold (``photo - up(crop)``, the top level of
+a Laplacian pyramid whose reduce step is the alignment's shrink and whose expand step is the warp back).
+A model that changes nothing therefore changes nothing. That fine band is kept as it is unless it holds
+noise: then it is shrunk where it is no stronger than the noise (:func:`denoise_fine_band`).
 """
 
 from __future__ import annotations
@@ -14,7 +22,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from frstudio.core.align import AlignedFace, compose_affine, crop_bounds, eye_distance, pixel_scale, resize_matrix
+from frstudio.core.align import (AlignedFace, affine_scale, compose_affine, crop_bounds, eye_distance, pixel_scale,
+                                resize_matrix, warp_to_crop)
 
 JAW = slice(0, 17)
 BROWS = slice(17, 27)
@@ -27,6 +36,9 @@ class BlendSettings:
     keep_grey: bool = False  # photo is greyscale or toned (sepia): take only luminance from the restored face
     use_model_mask: bool = True  # where the model predicts a face mask, blend through it rather than the outline
     keep_model_light: bool = False  # with match_tone: match only the colour, keep the model's brightness (relighting)
+    # A face larger than the crop: how much of the photo's own fine detail (what the crop could not hold) to keep
+    # where it is no stronger than the noise found in it; 1 keeps it all (see denoise_fine_band).
+    fine_band_denoise: bool = True
 
 
 # A predicted mask covering less than this share of the landmark outline is taken for a failure of the
@@ -118,6 +130,65 @@ def _warped_model_mask(model_mask: np.ndarray, to_roi: np.ndarray, size: int, ro
     return _feather_inwards((warped > 0.5).astype(np.float32), feather)
 
 
+def crop_matrix(aligned: AlignedFace, output_size: int) -> np.ndarray:
+    """2 x 3 map from photo pixels to the pixels of the model's output crop (the alignment's, resized for a
+    model whose output is larger than its input, 16 -> 128)."""
+    if output_size == aligned.size:
+        return aligned.matrix
+    return compose_affine(resize_matrix(aligned.size, output_size), aligned.matrix)
+
+
+def larger_than_crop(aligned: AlignedFace, output_size: int) -> bool:
+    """Whether the face in the photo is larger than the model's output crop of it (more than one photo pixel per
+    crop pixel), so that warping the crop back would enlarge it and lose the photo's own detail."""
+    return affine_scale(crop_matrix(aligned, output_size)) < 1.0
+
+
+def _enlarge(crop: np.ndarray, to_roi: np.ndarray, roi_shape: tuple[int, int]) -> np.ndarray:
+    # bicubic: a crop enlarged many times over shows bilinear's kinks as a faint grid on smooth skin
+    return cv2.warpAffine(np.ascontiguousarray(crop, np.float32), to_roi, (roi_shape[1], roi_shape[0]),
+                          flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _with_fine_band(original: np.ndarray, restored: np.ndarray, crop: np.ndarray, to_roi: np.ndarray,
+                    mask: np.ndarray, denoise: bool) -> np.ndarray:
+    """The restored face at the photo's scale: the photo plus the model's correction (`restored` - `crop`, the
+    photo's own crop at the output's size) enlarged; the photo's fine band denoised when asked."""
+    shape = original.shape[:2]
+    out = original + _enlarge(restored - crop, to_roi, shape)
+    if denoise:
+        fine = original - _enlarge(crop, to_roi, shape)
+        out += denoise_fine_band(fine, mask > 0.05) - fine
+    return out
+
+
+# How far (in noise deviations) the fine band's local energy must rise above the noise before it counts as detail
+FINE_BAND_NOISE_FACTOR = 1.0
+
+
+def fine_band_noise(fine: np.ndarray, support: np.ndarray) -> float:
+    """The noise deviation in a fine band (H x W x 3 float), from its diagonal detail at the pixel scale (the
+    HH band of a Haar step), where a photo's own content is weakest, by the median absolute deviation inside
+    `support` (Donoho's estimator): texture and edges are a minority and do not move the median."""
+    luma = _luma(fine)
+    hh = (luma[:-1:2, :-1:2] - luma[1::2, :-1:2] - luma[:-1:2, 1::2] + luma[1::2, 1::2]) / 2.0
+    inside = support[:-1:2, :-1:2][: hh.shape[0], : hh.shape[1]]
+    values = hh[inside] if inside.any() else hh.ravel()
+    return float(np.median(np.abs(values)) / 0.6745) if values.size else 0.0
+
+
+def denoise_fine_band(fine: np.ndarray, support: np.ndarray) -> np.ndarray:
+    """The fine band with its noise shrunk: a local Wiener gain (local energy minus the noise's, over the local
+    energy), so edges, lashes and texture stronger than the noise stay and flat skin loses its noise."""
+    sigma = fine_band_noise(fine, support)
+    if sigma <= 1e-4:
+        return fine
+    energy = cv2.GaussianBlur(_luma(fine) ** 2, (0, 0), 1.5, borderType=cv2.BORDER_REFLECT_101)
+    noise = (FINE_BAND_NOISE_FACTOR * sigma) ** 2
+    gain = np.clip((energy - noise) / np.maximum(energy, 1e-8), 0.0, 1.0)
+    return fine * gain[..., None]
+
+
 def blend_face(
     pixels: np.ndarray,
     restored: np.ndarray,
@@ -150,7 +221,9 @@ def blend_face(
     roi_w, roi_h = x1 - x0, y1 - y0
     to_roi = inverse.copy()
     to_roi[:, 2] -= (x0, y0)
-    warped = cv2.warpAffine(restored.astype(np.float32), to_roi, (roi_w, roi_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    large = larger_than_crop(aligned, size)
+    warped = None if large else cv2.warpAffine(
+        restored.astype(np.float32), to_roi, (roi_w, roi_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     # Where the crop actually covers the photo, shrunk and softened like the outline so its square never shows.
     coverage = cv2.warpAffine(np.ones((size, size), np.float32), to_roi, (roi_w, roi_h), flags=cv2.INTER_LINEAR, borderValue=0)
     coverage = _feather_inwards((coverage > 0.999).astype(np.float32), feather)
@@ -164,6 +237,11 @@ def blend_face(
     scale = pixel_scale(pixels)
     region = pixels[y0:y1, x0:x1]
     original = region.astype(np.float32) / scale
+    if large:
+        # the crop sampled again from `pixels` as they are now (a relit photo's, under a whole-photo relight), so
+        # the correction carries only what the model did beyond that light
+        crop = warp_to_crop(pixels, crop_matrix(aligned, size), size)
+        warped = _with_fine_band(original, restored, crop, to_roi, mask, settings.fine_band_denoise)
     if settings.match_tone:
         sigma = max(2.0, 0.35 * eyes_apart)
         support = (mask > 0.05).astype(np.float32)

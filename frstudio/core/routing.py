@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from frstudio.core.restore import VERDICT_THRESHOLD
 from frstudio.models import ModelSpec
 
 TINY_FACE_MODEL = "progressive_16"
@@ -47,3 +48,22 @@ def auto_model(eye_distance: float, has_reference: bool, available: Sequence[Mod
         return TINY_FACE_MODEL
     blind = sorted((s.name for s in available if not s.takes_reference), key=lambda name: name == TINY_FACE_MODEL)
     return blind[0] if blind else None
+
+
+# What "Auto" does with a face its model's own classifier calls clean (no noise, blur or bad light found): keeps it
+# as it was. A model cannot improve a clean face, only move it (the no-harm benchmark: a clean face restored
+# comes back softer); a user who wants it restored anyway picks the model by name. Measured in the README's
+# no-harm table (benchmarks/no_harm.py), with how often damaged faces are called clean.
+CLEAN_FACE_STRENGTH = 0.0
+CLEAN_FACE_MESSAGE = "looked clean: kept as it was"
+
+
+def looks_clean(verdict: dict[str, float], threshold: float = VERDICT_THRESHOLD) -> bool:
+    """Whether a classifier's verdict ({"noise": p, "blur": p, "relight": p}) found nothing; False for a model
+    without a classifier (an empty verdict), which cannot say."""
+    return bool(verdict) and all(p < threshold for p in verdict.values())
+
+
+def auto_strength(verdict: dict[str, float], strength: float) -> float:
+    """The strength Auto blends a face at: the user's, or CLEAN_FACE_STRENGTH for a face that looked clean."""
+    return min(strength, CLEAN_FACE_STRENGTH) if looks_clean(verdict) else strength

@@ -7,8 +7,9 @@ what an interactive editor needs and a batch run does not:
 - a cache of restored crops keyed by what determines them (the face's landmarks, the model, the reference),
   so restoring again after a change recomputes only the faces that changed, and a strength change only
   recomposes the photo;
-- what the app can tell about each face: its size, the classifier's verdict, and how far restoration moved
-  its identity (dlib descriptor distance, input crop -> restored crop).
+- what the app can tell about each face: its size, the classifier's verdict, how far restoration moved its
+  identity (dlib descriptor distance, input crop -> restored crop), and its sharpness in the photo against the
+  input's (so a softer result is said, not called "fine").
 
 Long steps are generators yielding pipeline `Progress` events, so a GUI worker can run them off its event
 loop and cancel between faces. No Qt here.
@@ -41,9 +42,10 @@ from frstudio.core.pipeline import (
     restore_faces,
 )
 from frstudio.core.references import ReferenceMatch, ReferencePhoto
+from frstudio.core.quality import sharpness_ratio
 from frstudio.core.relight import photo_relight
 from frstudio.core.restore import get_spec, model_statuses, verdict_words
-from frstudio.core.routing import auto_model
+from frstudio.core.routing import auto_model, auto_strength, looks_clean
 
 AUTO = "auto"
 # Identity drift worth a warning. dlib calls two faces the same person below 0.6; between two *different photos*
@@ -86,6 +88,8 @@ class FaceInfo:
     message: str = ""  # why the face kept its original, when it did
     variants: list = field(default_factory=list)  # frstudio.core.variants.Variant, most faithful first
     variant: int | None = None  # the seed of the variant in use, when there are variants
+    sharpness: float | None = None  # the restored face's sharpness in the photo over the input's (full strength)
+    kept_clean: bool = False  # Auto kept it as it was: its model's classifier found nothing to restore
 
     @property
     def verdict(self) -> list[str]:
@@ -120,6 +124,7 @@ class _Result:
     labels: dict[str, float]
     drift: float | None = None
     variants: list = field(default_factory=list)  # frstudio.core.variants.Variant, most faithful first
+    sharpness: float | None = None  # in the photo, over the input's (quality.sharpness_ratio), at full strength
 
     def chosen(self, seed: int | None) -> tuple[object, float | None]:
         """(RestoredFace, identity drift) of the variant with this seed; the most faithful for None (or a seed
@@ -333,6 +338,7 @@ class PhotoSession:
                 new.append((by_index[index], result))
         yield Progress("identity", (finished + len(faces)) / max(total, 1), finished + len(faces), total, self.photo.path)
         self._measure_drift(new)
+        self._measure_sharpness([(by_index[i], self._results[self._result_key(by_index[i], choices[i])]) for i in done])
         return {r.index: r.message or "the model could not restore this face" for r in reports if not r.restored}
 
     def _aligned128(self, face: Face) -> tuple[np.ndarray, np.ndarray]:
@@ -347,6 +353,16 @@ class PhotoSession:
         if key not in self._descriptors:
             self._descriptors[key] = self.dlib.describe([self._aligned128(face)])[0]
         return self._descriptors[key]
+
+    def _measure_sharpness(self, new: list[tuple[Face, _Result]]) -> None:
+        """Each new result's sharpness in the photo over the input's, blended at full strength with the photo's
+        own tone (a relight's brightness is not detail)."""
+        if not new:
+            return
+        restored = {face.index: (result.aligned, result.restored) for face, result in new}
+        after = compose(self.photo, [face for face, _ in new], restored, 1.0, match_tone=True)
+        for face, result in new:
+            result.sharpness = sharpness_ratio(self.photo.pixels, after, face.landmarks)
 
     def _measure_drift(self, new: list[tuple[Face, _Result]]) -> None:
         if not new:
@@ -397,6 +413,8 @@ class PhotoSession:
         info = FaceInfo(index, face.eye_distance, manual=face.detector == "manual", message=self._failures.get(index, ""))
         if result is not None:
             info.restored, info.model, info.labels = True, result.model, result.labels
+            info.sharpness = result.sharpness
+            info.kept_clean = choice.model == AUTO and looks_clean(result.labels)
             _, info.drift = result.chosen(choice.variant)
             if result.variants:
                 info.variants = result.variants
@@ -438,7 +456,7 @@ class PhotoSession:
             result = self._current(face) if choice.included else None
             if result is not None:
                 restored[face.index] = (result.aligned, result.chosen(choice.variant)[0])
-                strengths[face.index] = choice.strength
+                strengths[face.index] = auto_strength(result.labels, choice.strength) if choice.model == AUTO else choice.strength
         return restored, strengths
 
     def output_path(self, settings: ExportSettings) -> Path:

@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from frstudio.core.identity import SAME_PERSON_DISTANCE
+from frstudio.core.quality import SOFTER_THAN_INPUT
+from frstudio.core.routing import CLEAN_FACE_MESSAGE
 from frstudio.core.session import AUTO, DRIFT_WARNING, FaceInfo, PhotoSession
 from frstudio.core.restore import ModelStatus
 from frstudio.core.variants import MAX_VARIANTS
@@ -345,6 +347,13 @@ def face_facts(info: FaceInfo, model: str | None, statuses: dict) -> str:
     lines.append(f"Model: {title}")
     if info.labels:
         lines.append("Looks: " + (", ".join(info.verdict) if info.verdict else "no noise, blur or low light found"))
+    if info.kept_clean:
+        lines.append(f"{CLEAN_FACE_MESSAGE.capitalize()} (pick the model by name to restore it anyway)")
+    elif info.sharpness is not None:
+        if info.sharpness < SOFTER_THAN_INPUT:
+            lines.append(warn.format(f"Softer than the original: {info.sharpness:.2f}× its sharpness; lower the strength or try another model"))
+        else:
+            lines.append(f"Sharpness: {info.sharpness:.2f}× the original's")
     if info.drift is not None:
         text = f"Identity change: {info.drift:.2f}"
         if info.drifted:

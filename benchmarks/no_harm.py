@@ -1,0 +1,264 @@
+"""Never make a face worse: every model on faces photographed at five scales, clean and damaged at photo scale.
+
+    python benchmarks/no_harm.py [--n 8] [--models frrnet vq_unet ...] [--scales 30 60 120 250 500] [--json OUT]
+
+Sources: the bundled public-domain sample (`resources/samples/astronaut.jpg`) and `--n` test-split photos spread
+over the split. Each is resized (Lanczos up, area down) so the eyes of its largest face lie `scale` px apart; faces
+of the test split hold eye distances of ~43-50 px at their native size, so above that they are enlarged. A clean
+photo is the face as it is; a damaged one is that photo as a scan of a big print carries it, the damage applied
+*after* resizing, in photo pixels: Gaussian blur sigma 1.2, film grain 0.03, Gaussian noise 4/255, JPEG q 60.
+
+The faces' landmarks are the source's, scaled (detection is not what is measured). Every model restores through
+the app's own path (`pipeline.restore_faces`, `pipeline.compose`), and is scored inside the face outline:
+
+- clean: face PSNR of the output against the input, and the sharpness ratio (Laplacian variance of the face's
+  luma, output over input);
+- damaged: face PSNR and dlib identity distance against the clean face, the damaged input's own beside them.
+
+For the default model (the first of `--models`) the ways of composing are compared:
+``plain warp`` (before scale-aware compositing: the crop enlarged back), ``fine band kept`` and ``fine band
+denoised`` (see `frstudio/core/blend.py`), and ``256 px`` (the network, fully convolutional, run on a 256 px crop
+of faces larger than 128 px crops hold), which decides whether a larger working size pays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from frstudio.core import blend, pipeline  # noqa: E402
+from frstudio.core.align import TEMPLATE_EYE_DISTANCE, TEMPLATE_SIZE  # noqa: E402
+from frstudio.core.blend import BlendSettings, face_outline  # noqa: E402
+from frstudio.core.detect import Face, detect_faces  # noqa: E402
+from frstudio.core.references import describe_photo_faces  # noqa: E402
+from frstudio.core.restore import RestoredFace  # noqa: E402
+from training import degradations as D  # noqa: E402
+
+SCALES = (30, 60, 120, 250, 500)
+SAMPLE = REPO / "resources" / "samples" / "astronaut.jpg"
+WAYS = ("plain warp", "fine band kept", "fine band denoised", "256 px")
+
+
+def test_photos(faces_dir: Path, n: int) -> list[Path]:
+    """`n` test-split photos spread evenly over the split (CelebA and All-Age-Faces), in manifest order."""
+    if n <= 0 or not (faces_dir / "manifest.csv").is_file():
+        return []
+    with open(faces_dir / "manifest.csv", newline="") as f:
+        rows = [r["file"] for r in csv.DictReader(f) if r["split"] == "test"]
+    picks = np.unique(np.linspace(0, len(rows) - 1, min(n, len(rows))).round().astype(int))
+    return [faces_dir / rows[i] for i in picks]
+
+
+def largest_face(pixels: np.ndarray) -> Face | None:
+    faces = detect_faces(pixels)
+    return max(faces, key=lambda f: f.eye_distance) if faces else None
+
+
+def place(pixels: np.ndarray, face: Face, scale: float) -> tuple[np.ndarray, Face]:
+    """The photo resized so that `face`'s eyes are `scale` px apart, and the face's landmarks moved with it."""
+    f = scale / face.eye_distance
+    h, w = pixels.shape[:2]
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    resized = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.LANCZOS if f > 1 else Image.Resampling.BOX))
+    fx, fy = size[0] / w, size[1] / h
+    landmarks = (np.asarray(face.landmarks, np.float64) + 0.5) * (fx, fy) - 0.5
+    box = tuple((np.asarray(face.box, np.float64).reshape(2, 2) * (fx, fy)).ravel())
+    return np.ascontiguousarray(resized), Face(0, box, landmarks.astype(np.float32), face.score)
+
+
+def damage_at_photo_scale(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A scan of a big print: blur, grain, noise and JPEG in photo pixels (uint8 RGB in and out)."""
+    x = D.gaussian_blur(pixels.astype(np.float32) / 255, 1.2)
+    x = D.film_grain(x, rng, 0.03, 0.8)
+    x = D.gaussian_noise(x, rng, 4 / 255)
+    x = D.jpeg(x, 60)
+    return np.clip(np.round(x * 255), 0, 255).astype(np.uint8)
+
+
+def face_region(shape: tuple[int, int], face: Face) -> np.ndarray:
+    region = np.zeros(shape, np.uint8)
+    cv2.fillPoly(region, [np.round(face_outline(face.landmarks)).astype(np.int32)], 1)
+    return region.astype(bool)
+
+
+def region_psnr(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
+    mse = float(np.mean((a[region].astype(np.float64) - b[region].astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def sharpness(pixels: np.ndarray, region: np.ndarray) -> float:
+    """Laplacian variance of the luma inside `region` (the outline's own edge left out)."""
+    luma = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    inner = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    return float(cv2.Laplacian(luma, cv2.CV_32F, ksize=3)[inner].var())
+
+
+def identity_distance(a: np.ndarray, b: np.ndarray, face: Face) -> float:
+    da, db = describe_photo_faces(a, [face]) + describe_photo_faces(b, [face])
+    return float(np.linalg.norm(da - db))
+
+
+@contextmanager
+def composing(way: str):
+    """pipeline.compose as it composes under `way` (plain warp: as before scale-aware compositing)."""
+    saved_large, saved_settings = blend.larger_than_crop, pipeline.BlendSettings
+    if way == "plain warp":
+        blend.larger_than_crop = lambda aligned, size: False
+    elif way == "fine band kept":
+        pipeline.BlendSettings = functools.partial(BlendSettings, fine_band_denoise=False)
+    elif way == "fine band denoised":
+        pipeline.BlendSettings = functools.partial(BlendSettings, fine_band_denoise=True)
+    try:
+        yield
+    finally:
+        blend.larger_than_crop, pipeline.BlendSettings = saved_large, saved_settings
+
+
+def restored_faces(photo, faces: list[Face], restorer) -> dict:
+    job = pipeline.restore_faces(photo, faces, restorer)
+    while True:
+        try:
+            next(job)
+        except StopIteration as stop:
+            return stop.value[0]
+
+
+def restored_at_256(photo, face: Face, restorer) -> dict:
+    """The network run on a 256 px crop of the face (FRR-Net and the other 128 px models are fully
+    convolutional), for the working-size question; the Restorer itself only takes its own size."""
+    import torch
+
+    from frstudio.core.align import align_face
+
+    aligned = align_face(photo.pixels, face.landmarks, 2 * TEMPLATE_SIZE)
+    x = torch.from_numpy(np.ascontiguousarray(aligned.image.transpose(2, 0, 1)))[None]
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=restorer.bf16):
+        out = restorer.network(x)
+    extras = {}
+    if isinstance(out, dict):
+        extras = {k: v[0].float().numpy() for k, v in out.items() if k != "image" and hasattr(v, "shape")}
+        out = out["image"]
+    image = out[0].float().clamp(0, 1).permute(1, 2, 0).numpy()
+    return {face.index: (aligned, RestoredFace(np.ascontiguousarray(image), extras, restorer.label_names))}
+
+
+def score_clean(out: np.ndarray, clean: np.ndarray, region: np.ndarray) -> dict:
+    return {"psnr": region_psnr(out, clean, region), "sharpness": sharpness(out, region) / max(sharpness(clean, region), 1e-6)}
+
+
+def score_damaged(out: np.ndarray, clean: np.ndarray, region: np.ndarray, face: Face) -> dict:
+    return {"psnr": region_psnr(out, clean, region), "id": identity_distance(out, clean, face)}
+
+
+def run(sources: list[Path], models: list[str], scales: list[int]) -> dict:
+    """{model: {way: {scale: {"clean": [...], "damaged": [...]}}}}, plus the damaged inputs' own scores under
+    the key "input"."""
+    cache = pipeline.RestorerCache()
+    default = models[0]
+    results: dict = {}
+
+    def add(model, way, scale, kind, row):
+        results.setdefault(model, {}).setdefault(way, {}).setdefault(scale, {"clean": [], "damaged": []})[kind].append(row)
+
+    for k, path in enumerate(sources):
+        source = np.asarray(Image.open(path).convert("RGB"))
+        face0 = largest_face(source)
+        if face0 is None:
+            print(f"{path.name}: no face found, left out")
+            continue
+        for scale in scales:
+            clean, face = place(source, face0, scale)
+            damaged = damage_at_photo_scale(clean, np.random.default_rng([k, scale]))
+            region = face_region(clean.shape[:2], face)
+            add("input", "input", scale, "damaged", score_damaged(damaged, clean, region, face))
+            for model in models:
+                restorer = cache.get(model)
+                for kind, pixels in (("clean", clean), ("damaged", damaged)):
+                    photo = SimpleNamespace(pixels=pixels, is_grey=False, path=path)
+                    done = restored_faces(photo, [face], restorer)
+                    ways = WAYS if model == default else ("rule",)
+                    for way in ways:
+                        if way == "256 px":
+                            if scale <= TEMPLATE_EYE_DISTANCE:  # a face no larger than the 128 px crop holds
+                                continue
+                            with composing("fine band kept"):
+                                out = pipeline.compose(photo, [face], restored_at_256(photo, face, restorer))
+                        else:
+                            with composing(way):
+                                out = pipeline.compose(photo, [face], done)
+                        row = score_clean(out, clean, region) if kind == "clean" else score_damaged(out, clean, region, face)
+                        add(model, way, scale, kind, row)
+        print(f"{k + 1}/{len(sources)} {path.name}", flush=True)
+    return results
+
+
+def summary(results: dict) -> dict:
+    """Means per model, way, scale and kind."""
+    out: dict = {}
+    for model, ways in results.items():
+        for way, scales in ways.items():
+            for scale, kinds in scales.items():
+                for kind, rows in kinds.items():
+                    if rows:
+                        means = {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
+                        out.setdefault(model, {}).setdefault(way, {}).setdefault(str(scale), {})[kind] = {**means, "n": len(rows)}
+    return out
+
+
+def print_tables(table: dict, scales: list[int]) -> None:
+    inputs = table["input"]["input"]
+    head = "| model | way | " + " | ".join(f"{s} px" for s in scales) + " |"
+    rule = "|---|---|" + "---|" * len(scales)
+    cell = lambda d, f: f(d) if d else "–"  # noqa: E731
+    print("\nClean faces: face PSNR output vs input (dB) / sharpness ratio output / input")
+    print(head + "\n" + rule)
+    for model, ways in table.items():
+        for way, by_scale in ways.items():
+            if model == "input":
+                continue
+            cells = [cell(by_scale.get(str(s), {}).get("clean"), lambda d: f"{d['psnr']:.1f} / {d['sharpness']:.2f}") for s in scales]
+            print(f"| {model} | {way} | " + " | ".join(cells) + " |")
+    print("\nDamaged at photo scale: face PSNR vs the clean face (dB) / identity distance; input first")
+    print(head + "\n" + rule)
+    cells = [cell(inputs.get(str(s), {}).get("damaged"), lambda d: f"{d['psnr']:.2f} / {d['id']:.3f}") for s in scales]
+    print("| input | – | " + " | ".join(cells) + " |")
+    for model, ways in table.items():
+        for way, by_scale in ways.items():
+            if model == "input":
+                continue
+            cells = [cell(by_scale.get(str(s), {}).get("damaged"), lambda d: f"{d['psnr']:.2f} / {d['id']:.3f}") for s in scales]
+            print(f"| {model} | {way} | " + " | ".join(cells) + " |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=8, help="test-split photos besides the bundled sample (default 8)")
+    parser.add_argument("--models", nargs="+", help="default: every shipped model, the default first")
+    parser.add_argument("--scales", nargs="+", type=int, default=list(SCALES), help="eye distances in px")
+    parser.add_argument("--faces", type=Path, default=REPO.parent / "shared" / "data" / "faces")
+    parser.add_argument("--json", type=Path, help="write the means here")
+    args = parser.parse_args()
+    models = args.models or [s.spec.name for s in pipeline.model_statuses() if s.available and s.spec.name != "faceid"]
+    sources = [SAMPLE] + test_photos(args.faces, args.n)
+    table = summary(run(sources, models, args.scales))
+    print_tables(table, args.scales)
+    if args.json:
+        args.json.write_text(json.dumps(table, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
