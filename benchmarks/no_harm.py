@@ -11,14 +11,16 @@ photo is the face as it is; a damaged one is that photo as a scan of a big print
 The faces' landmarks are the source's, scaled (detection is not what is measured). Every model restores through
 the app's own path (`pipeline.restore_faces`, `pipeline.compose`), and is scored inside the face outline:
 
-- clean: face PSNR of the output against the input, and the sharpness ratio (Laplacian variance of the face's
-  luma, output over input);
+- clean: face PSNR of the output against the input, and the sharpness ratio (`quality.sharpness_ratio`, the
+  app's own: Laplacian variance of the face's luma, output over input);
 - damaged: face PSNR and dlib identity distance against the clean face, the damaged input's own beside them.
 
 For the default model (the first of `--models`) the ways of composing are compared:
 ``plain warp`` (before scale-aware compositing: the crop enlarged back), ``fine band kept`` and ``fine band
-denoised`` (see `frstudio/core/blend.py`), and ``256 px`` (the network, fully convolutional, run on a 256 px crop
-of faces larger than 128 px crops hold), which decides whether a larger working size pays.
+denoised`` (see `frstudio/core/blend.py`), ``256 px`` (the network, fully convolutional, run on a 256 px crop
+of faces larger than 128 px crops hold), which decides whether a larger working size pays, and ``auto`` (the
+shipped compositing with Auto's rule: a face the model's classifier calls clean is kept as it was). The other
+models' row, ``rule``, is the shipped compositing with the model picked by name.
 """
 
 from __future__ import annotations
@@ -43,13 +45,15 @@ from frstudio.core import blend, pipeline  # noqa: E402
 from frstudio.core.align import TEMPLATE_EYE_DISTANCE, TEMPLATE_SIZE  # noqa: E402
 from frstudio.core.blend import BlendSettings, face_outline  # noqa: E402
 from frstudio.core.detect import Face, detect_faces  # noqa: E402
+from frstudio.core.quality import sharpness_ratio  # noqa: E402
 from frstudio.core.references import describe_photo_faces  # noqa: E402
 from frstudio.core.restore import RestoredFace  # noqa: E402
+from frstudio.core.routing import auto_strength  # noqa: E402
 from training import degradations as D  # noqa: E402
 
 SCALES = (30, 60, 120, 250, 500)
 SAMPLE = REPO / "resources" / "samples" / "astronaut.jpg"
-WAYS = ("plain warp", "fine band kept", "fine band denoised", "256 px")
+WAYS = ("plain warp", "fine band kept", "fine band denoised", "256 px", "auto")
 
 
 def test_photos(faces_dir: Path, n: int) -> list[Path]:
@@ -97,13 +101,6 @@ def face_region(shape: tuple[int, int], face: Face) -> np.ndarray:
 def region_psnr(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
     mse = float(np.mean((a[region].astype(np.float64) - b[region].astype(np.float64)) ** 2))
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
-
-
-def sharpness(pixels: np.ndarray, region: np.ndarray) -> float:
-    """Laplacian variance of the luma inside `region` (the outline's own edge left out)."""
-    luma = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    inner = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-    return float(cv2.Laplacian(luma, cv2.CV_32F, ksize=3)[inner].var())
 
 
 def identity_distance(a: np.ndarray, b: np.ndarray, face: Face) -> float:
@@ -155,8 +152,8 @@ def restored_at_256(photo, face: Face, restorer) -> dict:
     return {face.index: (aligned, RestoredFace(np.ascontiguousarray(image), extras, restorer.label_names))}
 
 
-def score_clean(out: np.ndarray, clean: np.ndarray, region: np.ndarray) -> dict:
-    return {"psnr": region_psnr(out, clean, region), "sharpness": sharpness(out, region) / max(sharpness(clean, region), 1e-6)}
+def score_clean(out: np.ndarray, clean: np.ndarray, region: np.ndarray, face: Face) -> dict:
+    return {"psnr": region_psnr(out, clean, region), "sharpness": sharpness_ratio(clean, out, face.landmarks)}
 
 
 def score_damaged(out: np.ndarray, clean: np.ndarray, region: np.ndarray, face: Face) -> dict:
@@ -196,10 +193,13 @@ def run(sources: list[Path], models: list[str], scales: list[int]) -> dict:
                                 continue
                             with composing("fine band kept"):
                                 out = pipeline.compose(photo, [face], restored_at_256(photo, face, restorer))
+                        elif way == "auto":  # the app's Auto: a face its model calls clean is kept as it was
+                            strengths = {i: auto_strength(r.verdict, 1.0) for i, (_, r) in done.items()}
+                            out = pipeline.compose(photo, [face], done, strengths)
                         else:
                             with composing(way):
                                 out = pipeline.compose(photo, [face], done)
-                        row = score_clean(out, clean, region) if kind == "clean" else score_damaged(out, clean, region, face)
+                        row = score_clean(out, clean, region, face) if kind == "clean" else score_damaged(out, clean, region, face)
                         add(model, way, scale, kind, row)
         print(f"{k + 1}/{len(sources)} {path.name}", flush=True)
     return results

@@ -160,3 +160,30 @@ def test_shipped_mmrb_stylegan_restores_severely_degraded_faces(astronaut_crop):
     assert np.mean(gains) > 0.6 and min(gains) > -0.3, gains
     assert after < before + 0.015, (before, after)  # shipped weights: 0.663 -> 0.657
     np.testing.assert_array_equal(restored, np.stack([r.image for r in restorer.restore(degraded)]))
+
+
+def test_shipped_default_keeps_a_big_sharp_face_as_sharp(astronaut, astronaut_landmarks):
+    """Never hand back a face with less detail than it had: the sample's face enlarged to eyes 250 px apart with a
+    photo's fine grain, restored by the default model picked by name (not Auto, which may keep a clean face)."""
+    import cv2
+
+    from frstudio.core.align import eye_distance
+    from frstudio.core.detect import Face
+    from frstudio.core.pipeline import compose, restore_faces
+    from frstudio.core.quality import sharpness_ratio
+    from frstudio.core.restore import Restorer, default_model
+
+    f = 250 / eye_distance(astronaut_landmarks)
+    big = cv2.resize(astronaut, None, fx=f, fy=f, interpolation=cv2.INTER_LANCZOS4).astype(np.float32)
+    big += np.random.default_rng(0).normal(0, 3, big.shape[:2])[..., None]
+    photo = type("Photo", (), {"pixels": np.clip(big, 0, 255).astype(np.uint8), "is_grey": False, "path": None})()
+    face = Face(0, (0, 0, 1, 1), ((astronaut_landmarks + 0.5) * f - 0.5).astype(np.float32), 1.0)
+    job = restore_faces(photo, [face], Restorer(default_model(), device="cpu"))
+    while True:
+        try:
+            next(job)
+        except StopIteration as stop:
+            done = stop.value[0]
+            break
+    out = compose(photo, [face], done)
+    assert sharpness_ratio(photo.pixels, out, face.landmarks) >= 0.95

@@ -11,8 +11,8 @@ enlarged crop, which would hand back a face with less detail than it had. The mo
 carried to the photo's scale instead: ``out = photo + up(restored - crop)``, which is the restored crop
 enlarged plus the photo's own detail finer than the crop could hold (``photo - up(crop)``, the top level of
 a Laplacian pyramid whose reduce step is the alignment's shrink and whose expand step is the warp back).
-A model that changes nothing therefore changes nothing. That fine band is kept as it is unless it holds
-noise: then it is shrunk where it is no stronger than the noise (:func:`denoise_fine_band`).
+A model that changes nothing therefore changes nothing. That fine band is kept as it is (it is the photo's
+grain and texture, which goes on around the face); :func:`denoise_fine_band` can shrink its noise instead.
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ class BlendSettings:
     keep_grey: bool = False  # photo is greyscale or toned (sepia): take only luminance from the restored face
     use_model_mask: bool = True  # where the model predicts a face mask, blend through it rather than the outline
     keep_model_light: bool = False  # with match_tone: match only the colour, keep the model's brightness (relighting)
-    # A face larger than the crop: how much of the photo's own fine detail (what the crop could not hold) to keep
-    # where it is no stronger than the noise found in it; 1 keeps it all (see denoise_fine_band).
-    fine_band_denoise: bool = True
+    # A face larger than the crop: shrink the noise in the photo's own fine detail (what the crop could not hold).
+    # Off: that band is the photo's grain and texture, which goes on around the face; denoised, the face comes
+    # back smoother than its surroundings, and the no-harm benchmark measured little PSNR for it (README).
+    fine_band_denoise: bool = False
 
 
 # A predicted mask covering less than this share of the landmark outline is taken for a failure of the
