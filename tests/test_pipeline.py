@@ -96,7 +96,8 @@ def test_compare_and_crops(tiny_weights, group_png):
     result, _ = run(restore_photo(group_png, RestoreOptions(model="tiny", compare=True, save_crops=True), RestorerCache()))
     names = sorted(p.name for p in result.extra_outputs)
     assert "family_restored_compare.jpg" in names
-    assert "family_restored_face0_before.png" in names and "family_restored_face2_after.png" in names
+    assert "family_restored_face1_before.png" in names and "family_restored_face3_after.png" in names  # numbered from 1
+    assert "family_restored_face0_before.png" not in names
     compare = Image.open(group_png.with_name("family_restored_compare.jpg"))
     assert compare.width > 2 * Image.open(group_png).width - 1
 
@@ -243,10 +244,15 @@ def test_progress_is_reported_per_face(tiny_weights, group_png):
     assert [e.face for e in events if e.stage == "restore"] == [1, 2, 3]
 
 
-def test_asking_for_a_face_that_does_not_exist_is_reported(tiny_weights, group_png):
-    result, _ = run(restore_photo(group_png, RestoreOptions(model="tiny", faces=frozenset({1, 7})), RestorerCache()))
-    assert [f.index for f in result.faces] == [1]
-    assert "no face 7" in result.message
+def test_asking_for_a_face_that_does_not_exist_is_an_error_and_writes_nothing(tiny_weights, group_png):
+    """Restoring the faces that exist would leave a `_restored` file that the corrected re-run skips as done."""
+    options = RestoreOptions(model="tiny", faces=frozenset({1, 98}))  # indices: faces 2 and 99 as people count
+    result, _ = run(restore_photo(group_png, options, RestorerCache()))
+    assert result.status == "failed" and result.output is None
+    assert result.message == "family.png has no face 99 (its faces are 1-3); nothing written"
+    assert not list(group_png.parent.glob("family_restored*"))
+    result, _ = run(restore_photo(group_png, RestoreOptions(model="tiny", faces=frozenset({2})), RestorerCache()))
+    assert result.status == "restored" and [f.index for f in result.faces] == [2]
 
 
 def test_auto_tone_gives_the_whole_photo_the_light_of_faces_the_model_relit(group_photo):

@@ -8,6 +8,8 @@ batch goes on; an output that already exists is not redone, so an interrupted ba
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
@@ -19,23 +21,28 @@ from frstudio.core.align import align_face
 from frstudio.core.blend import BlendSettings, blend_face
 from frstudio.core.detect import DetectionSettings, Face, detect_faces
 from frstudio.core.errors import Cancelled, FRStudioError, ModelUnavailableError, PhotoError
+from frstudio.core.files import remove_stale_temp_files, write_error_message
 from frstudio.core.imageio import Photo, load_photo, save_image, save_photo, to_uint8
+from frstudio.core.quality import sharpness_ratio
 from frstudio.core.relight import apply_tone_curve, photo_relight, relit
 from frstudio.core.restore import PassThroughRestorer, Restorer, default_model, get_spec, model_statuses
-from frstudio.core.routing import auto_model
+from frstudio.core.routing import CLEAN_FACE_MESSAGE, auto_model, auto_strength
 from frstudio.models import ModelSpec
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"}
 FORMAT_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "BMP": ".bmp"}
 FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF"}
+SUFFIX_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP", ".bmp": "BMP"}
 FACE_BATCH = 4  # faces per network call: enough to use the CPU's vector units, few enough that cancel is prompt
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class RestoreOptions:
     model: str | None = None  # None or "auto": per face, the model frstudio.core.routing.auto_model picks
     strength: float = 1.0
-    faces: frozenset[int] | None = None  # indices to restore; None = every face
+    faces: frozenset[int] | None = None  # face indices (0-based; people see them from 1) to restore; None = every face
     reference: Path | None = None  # a good photo of the same person (for models that take one)
     reference_dir: Path | None = None  # or a folder of good photos: each face gets its own person's best one
     output_dir: Path | None = None  # None: next to each input
@@ -81,6 +88,7 @@ class FaceReport:
     verdict: dict = field(default_factory=dict)  # the model's classifier, e.g. {"noise": 0.9, "blur": 0.2, "relight": 0.7}
     reference: str = ""  # the reference photo that guided it, e.g. "mum_1990.jpg (distance 0.41)"
     variants: list = field(default_factory=list)  # frstudio.core.variants.Variant, most faithful (the one used) first
+    sharpness: float | None = None  # the face's sharpness in the result over the input's (quality.sharpness_ratio)
 
 
 @dataclass
@@ -132,14 +140,23 @@ def is_auto(name: str | None) -> bool:
 
 
 def resolve_model(name: str | None) -> str:
-    """The model a name stands for; "auto" (or None): the default model, the one a batch loads up front."""
+    """The model a name stands for; "auto" (or None): the default model, the one a batch loads up front.
+    The default is the table's first model: when its weights are missing that is said, and no other model is
+    used in its place without the user choosing it."""
     if is_auto(name):
-        chosen = default_model()
-        if chosen is None:
+        statuses = model_statuses()
+        if default_model() is None:
             raise ModelUnavailableError(
                 "no trained weights are bundled yet: no model can restore faces in this version"
             )
-        return chosen
+        default = statuses[0]
+        if not default.available:
+            why = ("its network is not part of this version" if not default.implemented
+                   else f"{default.weights_path.name} is missing" if default.entry else "its weights are not in the manifest")
+            raise ModelUnavailableError(
+                f"the default model, {default.spec.title} ({default.spec.name}), cannot be used: {why}; choose another model"
+            )
+        return default.spec.name
     if name != "passthrough":
         get_spec(name)
     return name
@@ -280,59 +297,99 @@ def restore_photo(
     reference: np.ndarray | None = None,
     root: Path | None = None,
     references=None,
+    dest: Path | None = None,
 ) -> Generator[Progress, None, PhotoResult]:
-    """Restore one photo file and write the result. Returns a PhotoResult; raises only Cancelled.
+    """Restore one photo file and write the result. Returns a PhotoResult; raises only Cancelled: whatever goes
+    wrong with this photo (OpenCV, dlib, Pillow, the OS) is its error, so a batch goes on.
     `reference`: one aligned reference face for every face; `references`: a `frstudio.core.references` source
-    (ReferencePhoto or ReferenceLibrary) that picks one per face, for models that take a reference."""
+    (ReferencePhoto or ReferenceLibrary) that picks one per face, for models that take a reference.
+    `dest`: where to write (default `output_path_for`; a batch passes names made distinct by `plan_outputs`)."""
     path = Path(path)
-    dest = output_path_for(path, options, root)
-    if dest.exists() and not options.overwrite:
-        return PhotoResult(path, "skipped", dest, f"{dest.name} already exists (done earlier)")
+    dest = Path(dest) if dest is not None else output_path_for(path, options, root)
     try:
-        if dest.resolve() == path.resolve():
-            raise PhotoError(f"{path.name}: the output would replace the original; choose another suffix or folder")
-        yield Progress("load", 0.0, path=path)
-        photo = load_photo(path)
-        yield Progress("detect", 0.1, path=path)
-        faces = detect_faces(to_uint8(photo.pixels), options.detection)
-        chosen = [f for f in faces if options.faces is None or f.index in options.faces]
-        if not faces and options.no_faces == "skip":
-            return PhotoResult(path, "no_faces", None, f"{path.name}: no face found; nothing written")
-        done, reports = {}, []
-        has_reference = reference is not None or references is not None
-        for model, group in models_for_faces(chosen, options.model, has_reference).items():
-            restorer = restorers.get(model)
-            if references is not None and restorer.spec.takes_reference:
-                job = restore_guided(photo, group, restorer, references, restorers, cancel, options.variants)
-            else:
-                job = restore_faces(photo, group, restorer, reference, cancel, options.variants)
-            more, more_reports = yield from _counted(job, len(reports), len(chosen))
-            done.update(more)
-            reports = sorted(reports + more_reports, key=lambda r: r.index)
-        if cancel:
-            cancel.raise_if_cancelled()
-        yield Progress("blend", 0.85, len(chosen), len(chosen), path)
-        pixels = compose(photo, faces, done, options.strength, options.match_tone, options.use_model_mask)
-        yield Progress("save", 0.9, len(chosen), len(chosen), path)
-        _make_folder(dest.parent)
-        output = save_photo(photo, pixels, dest, format=options.format, quality=options.quality, keep_metadata=options.keep_metadata)
-        extras = _save_extras(photo, pixels, faces, done, dest, options)
+        return (yield from _restore_photo(path, dest, options, restorers, cancel, reference, references))
     except Cancelled:
         raise
     except FRStudioError as exc:
         return PhotoResult(path, "failed", None, str(exc))
     except MemoryError:
         return PhotoResult(path, "failed", None, f"{path.name}: not enough memory to process this photo")
+    except Exception as exc:  # noqa: BLE001 - one photo's problem, whatever raised it
+        log.debug("restoring %s failed", path, exc_info=True)
+        return PhotoResult(path, "failed", None, _one_line(path, dest, exc))
+
+
+def _one_line(path: Path, dest: Path, error: Exception) -> str:
+    if isinstance(error, OSError):
+        if error.filename is not None and Path(os.fsdecode(error.filename)) == path:
+            return f"{path.name}: cannot be read ({error.strerror or error})"
+        return f"{path.name}: {write_error_message(dest, error)}"
+    text = (str(error).strip().splitlines() or [""])[0][:200]
+    return f"{path.name}: {type(error).__name__}" + (f": {text}" if text else "")
+
+
+def _restore_photo(path: Path, dest: Path, options: RestoreOptions, restorers: RestorerCache, cancel, reference, references):
+    if _same_file(dest, path):
+        raise PhotoError(f"{path.name}: the output would replace the original; choose another suffix or folder")
+    if dest.exists() and not options.overwrite:
+        return PhotoResult(path, "skipped", dest, f"{dest.name} already exists (done earlier)")
+    yield Progress("load", 0.0, path=path)
+    photo = load_photo(path)
+    yield Progress("detect", 0.1, path=path)
+    faces = detect_faces(to_uint8(photo.pixels), options.detection)
+    _check_face_selection(path, faces, options.faces)
+    chosen = [f for f in faces if options.faces is None or f.index in options.faces]
+    if not faces and options.no_faces == "skip":
+        return PhotoResult(path, "no_faces", None, f"{path.name}: no face found; nothing written")
+    done, reports = {}, []
+    has_reference = reference is not None or references is not None
+    for model, group in models_for_faces(chosen, options.model, has_reference).items():
+        restorer = restorers.get(model)
+        if references is not None and restorer.spec.takes_reference:
+            job = restore_guided(photo, group, restorer, references, restorers, cancel, options.variants)
+        else:
+            job = restore_faces(photo, group, restorer, reference, cancel, options.variants)
+        more, more_reports = yield from _counted(job, len(reports), len(chosen))
+        done.update(more)
+        reports = sorted(reports + more_reports, key=lambda r: r.index)
+    if cancel:
+        cancel.raise_if_cancelled()
+    yield Progress("blend", 0.85, len(chosen), len(chosen), path)
+    pixels = compose(photo, faces, done, options.strength, options.match_tone, options.use_model_mask)
+    yield Progress("save", 0.9, len(chosen), len(chosen), path)
+    _make_folder(dest.parent)
+    # The photo itself is written last: its existence is what marks it done for the next run, so a failed
+    # extra (a comparison image on a full disk) must not leave it behind.
+    extras = _save_extras(photo, pixels, faces, done, dest, options)
+    try:
+        # The format follows the output's name: a JPEG misnamed .png is written as a real PNG.
+        fmt = options.format or SUFFIX_FORMAT.get(dest.suffix.lower())
+        output = save_photo(photo, pixels, dest, format=fmt, quality=options.quality, keep_metadata=options.keep_metadata)
+    except BaseException:
+        _remove(extras)
+        raise
     yield Progress("done", 1.0, len(chosen), len(chosen), path)
     if not faces:
         return PhotoResult(path, "no_faces", output, f"{path.name}: no face found; copied unchanged", [], extras)
     problems = list(dict.fromkeys(r.message for r in reports if not r.restored))  # one line per distinct problem
-    if options.faces is not None:
-        missing = sorted(set(options.faces) - {f.index for f in faces})
-        if missing:
-            problems.append(f"{path.name} has no face {', '.join(map(str, missing))} (its faces are 0-{len(faces) - 1})")
     curve = photo_relight(faces, done, options.strength) if options.match_tone is None else None
     return PhotoResult(path, "restored", output, "; ".join(problems), reports, extras, curve.describe() if curve else "")
+
+
+def _same_file(dest: Path, source: Path) -> bool:
+    if dest.resolve() == source.resolve():
+        return True
+    return dest.exists() and source.exists() and os.path.samefile(dest, source)  # hard links, case-insensitive names
+
+
+def _check_face_selection(path: Path, faces: list[Face], wanted: frozenset[int] | None) -> None:
+    """A face number the photo does not have is an error: restoring the others would write a result the
+    corrected re-run then skips as done."""
+    missing = sorted(set(wanted or ()) - {f.index for f in faces})
+    if not missing:
+        return
+    has = f"its faces are 1-{len(faces)}" if len(faces) > 1 else "it has one face, 1" if faces else "no face was found in it"
+    raise PhotoError(f"{path.name} has no face {', '.join(str(i + 1) for i in missing)} ({has}); nothing written")
 
 
 def _counted(job: Generator[Progress, None, tuple], before: int, total: int) -> Generator[Progress, None, tuple]:
@@ -407,7 +464,18 @@ def _make_folder(folder: Path) -> None:
 
 
 def _save_extras(photo: Photo, pixels: np.ndarray, faces: list[Face], done: dict, dest: Path, options: RestoreOptions) -> list[Path]:
-    written = []
+    """The images beside the result, named after it with the face numbers people see (from 1). If one cannot
+    be written, those written so far are removed and the error goes on."""
+    written: list[Path] = []
+    try:
+        _write_extras(photo, pixels, done, dest, options, written)
+    except BaseException:
+        _remove(written)
+        raise
+    return written
+
+
+def _write_extras(photo: Photo, pixels: np.ndarray, done: dict, dest: Path, options: RestoreOptions, written: list[Path]) -> None:
     stem = dest.with_suffix("").name
     if options.compare:
         written.append(save_image(comparison_image(photo.pixels, pixels), dest.with_name(f"{stem}_compare.jpg"), quality=90))
@@ -415,20 +483,26 @@ def _save_extras(photo: Photo, pixels: np.ndarray, faces: list[Face], done: dict
             if "warped" in result.extras:  # a guided face: before | reference | warped reference | after
                 strip = [aligned.image, result.extras["reference"], result.extras["warped"].transpose(1, 2, 0), result.image]
                 crops = [_u8(c) for c in strip]
-                written.append(save_image(np.concatenate(crops, axis=1), dest.with_name(f"{stem}_face{index}_reference.png")))
+                written.append(save_image(np.concatenate(crops, axis=1), dest.with_name(f"{stem}_face{index + 1}_reference.png")))
     for index, (aligned, result) in sorted(done.items()):
         ranked = result.extras.get("variants", [])
         if len(ranked) > 1:  # the user asked for variants: show them all, most faithful (the one used) first
             strip = [aligned.image] + [v.restored.image for v in ranked]
             size = max(np.asarray(c).shape[0] for c in strip)
             crops = [_u8(_resized(c, size)) for c in strip]
-            written.append(save_image(np.concatenate(crops, axis=1), dest.with_name(f"{stem}_face{index}_variants.png")))
+            written.append(save_image(np.concatenate(crops, axis=1), dest.with_name(f"{stem}_face{index + 1}_variants.png")))
     if options.save_crops:
         for index, (aligned, result) in sorted(done.items()):
             for tag, img in (("before", aligned.image), ("after", result.image)):
-                crop = _u8(img)
-                written.append(save_image(crop, dest.with_name(f"{stem}_face{index}_{tag}.png")))
-    return written
+                written.append(save_image(_u8(img), dest.with_name(f"{stem}_face{index + 1}_{tag}.png")))
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            log.debug("cannot remove %s", path, exc_info=True)
 
 
 def _u8(image: np.ndarray) -> np.ndarray:
@@ -442,19 +516,71 @@ def _resized(image: np.ndarray, size: int) -> np.ndarray:
     return image if image.shape[0] == size else cv2.resize(image, (size, size), interpolation=cv2.INTER_CUBIC)
 
 
-def expand_inputs(inputs: Iterable[Path], recursive: bool = False) -> list[tuple[Path, Path | None]]:
+def expand_inputs(inputs: Iterable[Path], recursive: bool = False, problems: list[tuple[Path, str]] | None = None) -> list[tuple[Path, Path | None]]:
     """Files to process as (file, batch root): folders expand to their images (sorted), files stay as given.
-    Outputs of an earlier run (names ending in the suffix) are not treated as inputs."""
+    A folder that cannot be read is added to `problems` as (folder, one-line message), not skipped silently."""
+    problems = [] if problems is None else problems
     found: list[tuple[Path, Path | None]] = []
     for item in inputs:
         item = Path(item)
         if item.is_dir():
-            pattern = item.rglob("*") if recursive else item.glob("*")
-            files = sorted(p for p in pattern if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
-            found.extend((p, item) for p in files)
+            found.extend((p, item) for p in sorted(_photos_in(item, recursive, problems)))
         else:
             found.append((item, None))
     return found
+
+
+def _photos_in(folder: Path, recursive: bool, problems: list[tuple[Path, str]]) -> list[Path]:
+    """The photo files in `folder` (and, `recursive`, its sub-folders; folder links are not followed)."""
+    try:
+        with os.scandir(folder) as scan:
+            entries = list(scan)
+    except OSError as exc:
+        problems.append((folder, f"{folder}: cannot be read ({exc.strerror or exc}); its photos were left out"))
+        return []
+    photos = []
+    for entry in entries:
+        path = folder / entry.name
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                if recursive:
+                    photos += _photos_in(path, True, problems)
+            elif path.suffix.lower() in IMAGE_SUFFIXES and not entry.name.startswith(".") and entry.is_file():
+                photos.append(path)
+        except OSError as exc:
+            problems.append((path, f"{path}: cannot be read ({exc.strerror or exc})"))
+    return photos
+
+
+def plan_outputs(files: list[tuple[Path, Path | None]], options: RestoreOptions) -> list[tuple[Path, Path | None, Path]]:
+    """(file, root, output) for each photo of a batch, in input order. Outputs of an earlier run found among the
+    inputs (the output folder inside an input folder) are left out. Outputs that would collide (a/x.jpg and
+    b/x.jpg into one folder; y.jpg and y.png with --format png) or land on another input get -2, -3... in input
+    order, so a re-run gives each photo the same name again and finds it done."""
+    if options.suffix:  # without a suffix an output cannot be told from an original by its name
+        outputs = {_key(dest): _key(f) for (f, _), dest in zip(files, _distinct_outputs(files, options, set()))}
+        files = [(f, root) for f, root in files if outputs.get(_key(f), _key(f)) == _key(f)]
+    named = _distinct_outputs(files, options, {_key(f) for f, _ in files})
+    return [(f, root, dest) for (f, root), dest in zip(files, named)]
+
+
+def _distinct_outputs(files: list[tuple[Path, Path | None]], options: RestoreOptions, inputs: set[str]) -> list[Path]:
+    claimed: set[str] = set()
+    named = []
+    for f, root in files:
+        base = dest = output_path_for(f, options, root)
+        number = 1
+        # its own input is left alone here: restore_photo refuses it with a message
+        while _key(dest) in claimed or (_key(dest) in inputs and _key(dest) != _key(f)):
+            number += 1
+            dest = base.with_name(f"{base.stem}-{number}{base.suffix}")
+        claimed.add(_key(dest))
+        named.append(dest)
+    return named
+
+
+def _key(path: Path) -> str:
+    return os.path.normcase(os.path.realpath(path))
 
 
 @dataclass
@@ -472,10 +598,12 @@ def restore_batch(
     cancel: CancelToken | None = None,
     recursive: bool = False,
 ) -> Generator[BatchEvent, None, list[PhotoResult]]:
-    """Restore many photos; bad files are reported and skipped, finished outputs are not redone."""
+    """Restore many photos; bad files and unreadable folders are reported and the batch goes on; finished
+    outputs are not redone."""
     restorers = restorers or RestorerCache()
-    files = expand_inputs(inputs, recursive)
-    results: list[PhotoResult] = []
+    problems: list[tuple[Path, str]] = []
+    planned = plan_outputs(expand_inputs(inputs, recursive, problems), options)
+    total = len(problems) + len(planned)
     # Load the model before the first photo: missing weights are one clear error, not one per photo.
     spec = restorers.get(resolve_model(options.model)).spec
     references = None
@@ -487,26 +615,31 @@ def restore_batch(
             references.faces  # detect it now: a reference without a face is one clear error, not one per photo
         elif options.reference_dir is not None:
             references = ReferenceLibrary(options.reference_dir, options.detection)
-            yield from (BatchEvent(0, len(files), progress=p) for p in references.index(lambda: bool(cancel and cancel.cancelled)))
+            yield from (BatchEvent(0, total, progress=p) for p in references.index(lambda: bool(cancel and cancel.cancelled)))
         else:
             raise ModelUnavailableError(f"{spec.title} needs a reference photo of the same person (--reference or --reference-dir)")
-    # Outputs written in this run must not be picked up again when the output folder is inside an input folder.
-    outputs = {output_path_for(f, options, root).resolve() for f, root in files}
-    files = [(f, root) for f, root in files if f.resolve() not in outputs]
-    for i, (path, root) in enumerate(files):
+    results: list[PhotoResult] = []
+    for folder, message in problems:
+        results.append(PhotoResult(folder, "failed", None, message))
+        yield BatchEvent(len(results) - 1, total, result=results[-1])
+    for folder in dict.fromkeys(dest.parent for _, _, dest in planned):
+        for temp in remove_stale_temp_files(folder):  # left by a run that was killed while writing
+            log.info("removed %s, left by an interrupted run", temp)
+    for k, (path, root, dest) in enumerate(planned):
+        i = len(results)
         if cancel and cancel.cancelled:
-            results.extend(PhotoResult(p, "cancelled") for p, _ in files[i:])
+            results.extend(PhotoResult(p, "cancelled") for p, _, _ in planned[k:])
             break
-        job = restore_photo(path, options, restorers, cancel, None, root, references)
+        job = restore_photo(path, options, restorers, cancel, None, root, references, dest)
         try:
             while True:
-                yield BatchEvent(i, len(files), progress=next(job))
+                yield BatchEvent(i, total, progress=next(job))
         except StopIteration as stop:
             result = stop.value
         except Cancelled:
-            results.extend(PhotoResult(p, "cancelled") for p, _ in files[i:])
-            yield BatchEvent(i, len(files), result=results[i])
+            results.extend(PhotoResult(p, "cancelled") for p, _, _ in planned[k:])
+            yield BatchEvent(i, total, result=results[i])
             break
         results.append(result)
-        yield BatchEvent(i, len(files), result=result)
+        yield BatchEvent(i, total, result=result)
     return results
