@@ -2,8 +2,9 @@
 path alone (`frstudio PHOTO`, what a file manager runs for "Open with FR Studio") it opens the app on that photo.
 `frstudio --self-test` checks the installation without a window.
 
-Exit codes: 0 everything done; 1 some photos failed; 2 bad command line or unreadable input for `detect`;
-3 no usable model (weights missing or corrupt); 130 cancelled with Ctrl-C.
+Exit codes: 0 everything done; 1 some photos failed; 2 bad command line (unknown model, bad option values, a
+reference photo that cannot be used) or unreadable input for `detect`; 3 no usable model (weights missing or
+corrupt); 130 cancelled with Ctrl-C. Faces are numbered from 1, as `detect` prints them and the app shows them.
 """
 
 from __future__ import annotations
@@ -17,16 +18,40 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_NO_MODEL, EXIT_CANCELLED = 0, 1, 2, 
 
 
 def _faces_arg(text: str) -> frozenset[int]:
+    """Face numbers as people see them (from 1) -> the engine's face indices (from 0)."""
     try:
-        return frozenset(int(t) for t in text.split(",") if t.strip())
+        numbers = [int(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError("--faces takes face numbers separated by commas, e.g. 0,2") from None
+        numbers = []
+    if not numbers or min(numbers) < 1:
+        raise argparse.ArgumentTypeError("--faces takes face numbers from 1 (as 'frstudio detect' prints them) separated by commas, e.g. 1,3")
+    return frozenset(n - 1 for n in numbers)
 
 
 def _strength_arg(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError("--strength must be between 0 and 1")
+    return value
+
+
+def _quality_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError("--quality must be between 1 and 100")
+    return value
+
+
+def _min_face_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("--min-face must be more than 0 pixels")
     return value
 
 
@@ -62,10 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     refs.add_argument("--reference-dir", type=Path, metavar="FOLDER", help="a folder of good photos: each face gets its "
                       "own person's best one; faces with nobody there use the default model")
     r.add_argument("--strength", type=_strength_arg, default=1.0, help="0 = original, 1 = fully restored (default 1)")
-    r.add_argument("--faces", type=_faces_arg, help="only these face numbers (see 'frstudio detect'), e.g. 0,2")
+    r.add_argument("--faces", type=_faces_arg, help="only these faces, numbered from 1 as 'frstudio detect' prints them, e.g. 1,3")
     r.add_argument("--recursive", action="store_true", help="include sub-folders of folders")
     r.add_argument("--format", choices=["jpeg", "jpg", "png", "tiff", "tif", "webp", "bmp"], help="output format (default: same as input)")
-    r.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
+    r.add_argument("--quality", type=_quality_arg, default=95, help="JPEG/WebP quality, 1-100 (default 95)")
     r.add_argument("--suffix", default="_restored", help="added to the file name (default _restored)")
     r.add_argument("--compare", action="store_true", help="also save a side-by-side before/after image")
     r.add_argument("--crops", action="store_true", help="also save each face's before/after crops")
@@ -85,13 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "photo, most faithful first (default 1)")
     r.add_argument("--detector", choices=["hog", "cnn"], default="hog", help="face detector (cnn: slower, finds more)")
     r.add_argument("-v", "--verbose", action="store_true", help="one line per face: model, what it found (noise, blur, low light) and its size")
-    r.add_argument("--min-face", type=float, default=20.0, help="smallest eye distance in px to look for (default 20)")
+    r.add_argument("--min-face", type=_min_face_arg, default=20.0, help="smallest eye distance in px to look for (default 20)")
 
     d = sub.add_parser("detect", help="list the faces in a photo")
     d.add_argument("path", type=Path)
     d.add_argument("--json", action="store_true", help="print boxes and landmarks as JSON")
     d.add_argument("--detector", choices=["hog", "cnn"], default="hog")
-    d.add_argument("--min-face", type=float, default=20.0)
+    d.add_argument("--min-face", type=_min_face_arg, default=20.0)
 
     m = sub.add_parser("models", help="the models, their weights and test metrics")
     m.add_argument("--json", action="store_true")
@@ -121,12 +146,13 @@ def cmd_detect(args) -> int:
     faces = detect_faces(to_uint8(photo.pixels), settings)
     width, height = photo.size
     if args.json:
-        print(json.dumps({"path": str(args.path), "width": width, "height": height, "faces": [f.to_json() for f in faces]}))
+        numbered = [{"face": f.index + 1, **{k: v for k, v in f.to_json().items() if k != "index"}} for f in faces]
+        print(json.dumps({"path": str(args.path), "width": width, "height": height, "faces": numbered}))
     else:
         print(f"{args.path.name}: {width} x {height}, {len(faces)} face(s)")
         for f in faces:
             x0, y0, x1, y1 = f.box
-            print(f"  face {f.index}: box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f}), eye distance {f.eye_distance:.0f} px, score {f.score:.2f}")
+            print(f"  face {f.index + 1}: box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f}), eye distance {f.eye_distance:.0f} px, score {f.score:.2f}")
         floor = smallest_detectable_eye_distance(width, height, settings)
         if floor > settings.min_eye_distance + 0.5:
             print(f"  (in a photo this large, faces under ~{floor:.0f} px between the eyes may be missed)")
@@ -137,7 +163,8 @@ def cmd_models(args) -> int:
     from frstudio.core.restore import default_model, model_statuses
 
     statuses = model_statuses()
-    default = default_model()
+    # the table's first model is the default; no other takes its place when its weights are missing
+    default = statuses[0].spec.name if statuses and statuses[0].available else None
     if args.json:
         print(json.dumps({"default": default, "models": [s.to_json() for s in statuses]}, indent=2))
         return EXIT_OK
@@ -150,8 +177,10 @@ def cmd_models(args) -> int:
             inp, out = m.get("input", {}), m.get("output", {})
             shown = ", ".join(f"{k} {inp.get(k, float('nan')):.3g}->{v:.3g}" for k, v in out.items() if isinstance(v, (int, float)))
             print(f"      {protocol} (n={m.get('n')}): {shown}")
-    if default is None:
+    if default_model() is None:
         print("No trained weights are bundled yet: 'frstudio restore' cannot restore faces in this version.")
+    elif default is None:
+        print(f"The default model, {statuses[0].spec.name}, has no weights here: 'frstudio restore' needs --model.")
     return EXIT_OK
 
 
@@ -183,15 +212,15 @@ def _restore_options(args):
 def cmd_restore(args) -> int:
     from tqdm import tqdm
 
-    from frstudio.core.errors import FRStudioError
+    from frstudio.core.errors import FRStudioError, ModelUnavailableError, WeightsError
     from frstudio.core.pipeline import CancelToken, RestorerCache, restore_batch
     from frstudio.core.restore import get_spec, model_statuses
 
     options = _restore_options(args)
-    if args.output is not None:
-        if args.output.exists() and not args.output.is_dir():
-            print(f"error: {args.output} is a file, not a folder", file=sys.stderr)
-            return EXIT_USAGE
+    problem = _command_line_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     missing = [p for p in args.paths if not p.exists()]
     for p in missing:
         print(f"error: {p}: no such file or folder", file=sys.stderr)
@@ -242,7 +271,9 @@ def cmd_restore(args) -> int:
         if bar:
             bar.close()
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_NO_MODEL
+        # 3 only for a model that cannot be used; anything else before the first photo (a reference photo
+        # without a face) is a problem with what the command line gave
+        return EXIT_NO_MODEL if isinstance(exc, (WeightsError, ModelUnavailableError)) else EXIT_USAGE
     except KeyboardInterrupt:
         cancel.cancel()
         if bar:
@@ -252,6 +283,29 @@ def cmd_restore(args) -> int:
     if bar:
         bar.close()
     return _summary(results, len(missing), args.verbose)
+
+
+def _command_line_problem(args) -> str:
+    """What is wrong with the command line before anything runs (exit 2), or ""."""
+    from frstudio.core.errors import FRStudioError
+    from frstudio.core.pipeline import is_auto
+    from frstudio.core.restore import get_spec
+
+    if args.output is not None and args.output.exists() and not args.output.is_dir():
+        return f"{args.output} is a file, not a folder"
+    if args.reference is not None and not args.reference.is_file():
+        return f"{args.reference}: no such photo (--reference)"
+    if args.reference_dir is not None and not args.reference_dir.is_dir():
+        return f"{args.reference_dir}: no such folder (--reference-dir)"
+    if is_auto(args.model) or args.model == "passthrough":
+        return ""
+    try:
+        spec = get_spec(args.model)
+    except FRStudioError as exc:
+        return str(exc)
+    if spec.takes_reference and args.reference is None and args.reference_dir is None:
+        return f"{spec.name} needs a reference photo of the same person: add --reference PHOTO or --reference-dir FOLDER"
+    return ""
 
 
 def _found(verdict: dict[str, float]) -> str:
@@ -280,17 +334,17 @@ def _summary(results, missing: int, verbose: bool = False) -> int:
                 print(f"    {r.note} (--tone match keeps the photo's own light)")
             for f in r.faces:  # with references: which face used which, and which fell back
                 if f.reference:
-                    print(f"    face {f.index}: {f.model} guided by {f.reference}")
+                    print(f"    face {f.index + 1}: {f.model} guided by {f.reference}")
                 elif f.restored and f.message:
-                    print(f"    face {f.index}: {f.model}, {f.message}")
+                    print(f"    face {f.index + 1}: {f.model}, {f.message}")
                 elif f.restored and f.variants:
                     others = ", ".join(f"{v.score:.2f}" for v in f.variants[1:])
-                    print(f"    face {f.index}: {f.model}, kept {f.variants[0].describe()} of {len(f.variants)} "
+                    print(f"    face {f.index + 1}: {f.model}, kept {f.variants[0].describe()} of {len(f.variants)} "
                           f"(the others, in order: {others})")
                 elif f.restored and verbose:
                     # the eye distance says why "auto" chose this model (tiny faces: the 16 -> 128 one)
                     found = f", {_found(f.verdict)}" if f.verdict else ""
-                    print(f"    face {f.index}: {f.model}{found} (eyes {f.eye_distance:.0f} px apart)")
+                    print(f"    face {f.index + 1}: {f.model}{found} (eyes {f.eye_distance:.0f} px apart)")
     return EXIT_SOME_FAILED if counts["failed"] or missing else EXIT_OK
 
 

@@ -31,7 +31,7 @@ def test_restore_end_to_end(tiny_weights, photo, tmp_path, capsys):
 
 
 def test_default_model_is_used_when_none_is_named(tiny_weights, photo, capsys):
-    assert main(["restore", str(photo), "--faces", "0,2"]) == EXIT_OK
+    assert main(["restore", str(photo), "--faces", "1,3"]) == EXIT_OK
     assert "1 restored (2 faces)" in capsys.readouterr().out
 
 
@@ -54,7 +54,7 @@ def test_bad_files_are_reported_and_the_rest_done(tiny_weights, photo, capsys):
 def test_detect_json(photo, capsys):
     assert main(["detect", str(photo), "--json"]) == EXIT_OK
     data = json.loads(capsys.readouterr().out)
-    assert [f["index"] for f in data["faces"]] == [0, 1, 2]
+    assert [f["face"] for f in data["faces"]] == [1, 2, 3]  # numbered from 1, as --faces takes them
     assert len(data["faces"][0]["landmarks"]) == 68 and len(data["faces"][0]["box"]) == 4
 
 
@@ -92,7 +92,7 @@ def test_verbose_names_what_the_classifier_found(tiny_weights, photo, tmp_path, 
     assert main(["restore", str(photo), "-o", str(tmp_path / "v"), "--model", "tiny", "-v"]) == EXIT_OK
     lines = [line.strip() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("face ")]
     assert len(lines) == 3  # one per face, each with the tiny net's verdict in words
-    assert all(line.startswith(f"face {k}: tiny, ") and ("found " in line or "looked clean" in line) for k, line in enumerate(lines))
+    assert all(line.startswith(f"face {n}: tiny, ") and ("found " in line or "looked clean" in line) for n, line in enumerate(lines, 1))
 
 
 def test_verdict_words():

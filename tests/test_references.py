@@ -168,7 +168,7 @@ def test_pipeline_guides_matching_faces_and_falls_back_for_the_others(guided_wei
     assert set(by_model) == {"gfrnet", "tiny"} and all(f.restored for f in result.faces)
     assert by_model["gfrnet"].reference.startswith("mum.png") and "warped" in by_model["gfrnet"].extras
     assert by_model["tiny"].reference == "" and "no reference of this person" in by_model["tiny"].message
-    strip = tmp_path / "in" / f"family_restored_face{by_model['gfrnet'].index}_reference.png"
+    strip = tmp_path / "in" / f"family_restored_face{by_model['gfrnet'].index + 1}_reference.png"
     assert strip in result.extra_outputs and Image.open(strip).size == (4 * 128, 128)
     assert not any(e.message.startswith("warning") for e in events)
 
@@ -202,7 +202,7 @@ def test_cli_reference_dir_indexes_once_and_reports_each_face(guided_weights, tm
     save(folder / "mum.png", portrait)
     photo = save(tmp_path / "old.png", np.ascontiguousarray(portrait[:, ::-1]))  # mirrored: same person, 0.2 away
     assert main(["restore", str(photo), "--model", "gfrnet", "--reference-dir", str(folder)]) == EXIT_OK
-    assert "face 0: gfrnet guided by mum.png" in capsys.readouterr().out
+    assert "face 1: gfrnet guided by mum.png" in capsys.readouterr().out
     assert len(list((tmp_path / "cache" / "references").glob("*.json"))) == 1
 
 

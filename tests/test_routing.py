@@ -156,8 +156,8 @@ def test_cli_verbose_names_each_faces_model_and_size(with_progressive, two_sizes
     assert main(["restore", str(path), "-o", str(path.parent / "out"), "-v"]) == EXIT_OK
     lines = [line.strip() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("face ")]
     assert len(lines) == 2
-    assert lines[0].startswith("face 0: progressive_16 (eyes ") and lines[0].endswith(" px apart)")
-    assert lines[1].startswith("face 1: tiny, ") and "px apart" in lines[1]
+    assert lines[0].startswith("face 1: progressive_16 (eyes ") and lines[0].endswith(" px apart)")
+    assert lines[1].startswith("face 2: tiny, ") and "px apart" in lines[1]
 
 
 def test_the_session_routes_with_the_same_threshold(with_progressive, two_sizes, monkeypatch):
