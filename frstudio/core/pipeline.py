@@ -89,6 +89,7 @@ class FaceReport:
     reference: str = ""  # the reference photo that guided it, e.g. "mum_1990.jpg (distance 0.41)"
     variants: list = field(default_factory=list)  # frstudio.core.variants.Variant, most faithful (the one used) first
     sharpness: float | None = None  # the face's sharpness in the result over the input's (quality.sharpness_ratio)
+    sharpness: float | None = None  # the face's sharpness in the result over the input's (quality.sharpness_ratio)
 
 
 @dataclass
@@ -355,7 +356,9 @@ def _restore_photo(path: Path, dest: Path, options: RestoreOptions, restorers: R
     if cancel:
         cancel.raise_if_cancelled()
     yield Progress("blend", 0.85, len(chosen), len(chosen), path)
-    pixels = compose(photo, faces, done, options.strength, options.match_tone, options.use_model_mask)
+    strengths = face_strengths(done, reports, options)
+    pixels = compose(photo, faces, done, strengths, options.match_tone, options.use_model_mask)
+    measure_sharpness(photo.pixels, pixels, faces, reports)
     yield Progress("save", 0.9, len(chosen), len(chosen), path)
     _make_folder(dest.parent)
     # The photo itself is written last: its existence is what marks it done for the next run, so a failed
@@ -372,7 +375,7 @@ def _restore_photo(path: Path, dest: Path, options: RestoreOptions, restorers: R
     if not faces:
         return PhotoResult(path, "no_faces", output, f"{path.name}: no face found; copied unchanged", [], extras)
     problems = list(dict.fromkeys(r.message for r in reports if not r.restored))  # one line per distinct problem
-    curve = photo_relight(faces, done, options.strength) if options.match_tone is None else None
+    curve = photo_relight(faces, done, strengths) if options.match_tone is None else None
     return PhotoResult(path, "restored", output, "; ".join(problems), reports, extras, curve.describe() if curve else "")
 
 
@@ -390,6 +393,29 @@ def _check_face_selection(path: Path, faces: list[Face], wanted: frozenset[int] 
         return
     has = f"its faces are 1-{len(faces)}" if len(faces) > 1 else "it has one face, 1" if faces else "no face was found in it"
     raise PhotoError(f"{path.name} has no face {', '.join(str(i + 1) for i in missing)} ({has}); nothing written")
+
+
+def face_strengths(done: dict[int, tuple], reports: list[FaceReport], options: RestoreOptions) -> dict[int, float]:
+    """Each restored face's blend strength: the user's, except that Auto keeps a face its model's classifier
+    found clean as it was (`routing.auto_strength`), and says so in the face's report."""
+    strengths = {}
+    for report in reports:
+        if report.index not in done:
+            continue
+        strengths[report.index] = options.strength
+        if is_auto(options.model):
+            strengths[report.index] = auto_strength(report.verdict, options.strength)
+            if strengths[report.index] < options.strength and not report.message:
+                report.message = CLEAN_FACE_MESSAGE
+    return strengths
+
+
+def measure_sharpness(before: np.ndarray, after: np.ndarray, faces: list[Face], reports: list[FaceReport]) -> None:
+    """Each restored face's sharpness in the result over the input's (`quality.sharpness_ratio`), into its report."""
+    landmarks = {f.index: f.landmarks for f in faces}
+    for report in reports:
+        if report.restored and report.index in landmarks:
+            report.sharpness = sharpness_ratio(before, after, landmarks[report.index])
 
 
 def _counted(job: Generator[Progress, None, tuple], before: int, total: int) -> Generator[Progress, None, tuple]:
