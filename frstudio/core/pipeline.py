@@ -89,7 +89,6 @@ class FaceReport:
     reference: str = ""  # the reference photo that guided it, e.g. "mum_1990.jpg (distance 0.41)"
     variants: list = field(default_factory=list)  # frstudio.core.variants.Variant, most faithful (the one used) first
     sharpness: float | None = None  # the face's sharpness in the result over the input's (quality.sharpness_ratio)
-    sharpness: float | None = None  # the face's sharpness in the result over the input's (quality.sharpness_ratio)
 
 
 @dataclass
