@@ -205,11 +205,14 @@ class MainWindow(QMainWindow):
         self.batch_action = a("Open Photos or Folder as &Batch…", lambda: self.choose_batch(), "Ctrl+Shift+O")
         self.export_action = a("&Export…", lambda: self.export_photo(), QKeySequence.StandardKey.Save)
         self.quit_action = a("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
-        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+        # Not QUndoStack.createUndoAction: that one re-enables itself whenever the stack changes, busy or not.
+        self.undo_action = a("&Undo", self.undo_stack.undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = a("&Redo", self.undo_stack.redo, QKeySequence.StandardKey.Redo)
         self.draw_action = a("&Draw a Missed Face", self._toggle_drawing, "D", checkable=True, tip="Drag a box around a face the detector missed")
+        stack = self.undo_stack
+        for signal in (stack.canUndoChanged, stack.canRedoChanged, stack.undoTextChanged, stack.redoTextChanged):
+            signal.connect(self._update_edit_actions)
+        self._update_edit_actions()
         self.small_faces_action = a("Find &Small Faces (Slower)", self.set_find_small_faces, checkable=True, tip=SMALL_FACES_TIP)
         self.small_faces_action.setToolTip(SMALL_FACES_TIP)
         self.small_faces_action.setChecked(self.settings.find_small_faces)
@@ -352,6 +355,22 @@ class MainWindow(QMainWindow):
         self.panel.show_session(self.session, busy)
         self.restore_action.setEnabled(not busy)
         self.export_action.setEnabled(not busy and self.session is not None)
+        self._update_edit_actions()
+
+    def _update_edit_actions(self, *_) -> None:
+        """Undo, redo and drawing a face add or remove faces: a running job (restore, detect, even a recompose)
+        reads the session's faces, so they are off until it ends. Choices (include, model, strength) stay
+        editable: a job works on a snapshot of them."""
+        editable = self.job is None
+        stack = self.undo_stack
+        self.undo_action.setEnabled(editable and stack.canUndo())
+        self.redo_action.setEnabled(editable and stack.canRedo())
+        self.undo_action.setText(f"&Undo {stack.undoText()}".rstrip())
+        self.redo_action.setText(f"&Redo {stack.redoText()}".rstrip())
+        self.draw_action.setEnabled(editable)
+        if not editable and self.draw_action.isChecked():
+            self.draw_action.setChecked(False)
+            self._toggle_drawing(False)
 
     def _set_status(self, text: str) -> None:
         self.status_text.setText(text)
@@ -541,7 +560,7 @@ class MainWindow(QMainWindow):
             self._relight_note = result.note
 
     def add_face(self, box: tuple) -> None:
-        if self.session is None:
+        if self.session is None or self.job is not None:
             return
         try:
             face = self.session.add_face(box)
@@ -785,11 +804,12 @@ class MainWindow(QMainWindow):
             self.batch.summary.setText("Done: " + ", ".join(f"{n} {words.get(k, k)}" for k, n in counts.items()) + ".")
         else:
             self.batch.summary.setText(problem)
-            if "Cancelled" in problem:
-                for row, status in enumerate(self.batch.statuses()):
-                    if status == "Waiting" or status.endswith("…"):
-                        self.batch.table.item(row, 1).setText("Cancelled")
-            else:
+            # photos the batch did not get to must not look as if they were still coming
+            left = "Cancelled" if "Cancelled" in problem else "Not done"
+            for row, status in enumerate(self.batch.statuses()):
+                if status == "Waiting" or status.endswith("…"):
+                    self.batch.table.item(row, 1).setText(left)
+            if left == "Not done":
                 self.message.show_message(problem)
         self._emit_idle()
 
