@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from frstudio.core.detect import SMALL_FACES_MIN_EYE_DISTANCE, DetectionSettings
 from frstudio.core.dlib_work import DlibProcess
 from frstudio.core.errors import FRStudioError
-from frstudio.core.pipeline import IMAGE_SUFFIXES, Progress, RestoreOptions, RestorerCache, expand_inputs, restore_batch
+from frstudio.core.pipeline import IMAGE_SUFFIXES, Progress, RestoreOptions, RestorerCache, expand_inputs, plan_outputs, restore_batch
 from frstudio.core.references import ReferenceLibrary
 from frstudio.core.restore import get_spec, model_statuses
 from frstudio.core.session import AUTO, ExportSettings, OutputExistsError, PhotoSession
@@ -733,7 +733,8 @@ class MainWindow(QMainWindow):
         if self.batch_job is not None:
             self.message.show_message("A batch is running: wait for it to finish or cancel it before starting another.", warning=False)
             return
-        files = [f for f, _root in expand_inputs(paths)]
+        # as the batch will see them: restored copies from an earlier run are not listed as photos to do
+        files = [f for f, _root, _dest in plan_outputs(expand_inputs(paths), self._batch_options())]
         self.batch.set_inputs(paths, files, note)
         self.batch_dock.show()
         if not files:
@@ -802,6 +803,10 @@ class MainWindow(QMainWindow):
                 counts[r.status] = counts.get(r.status, 0) + 1
             words = {"restored": "restored", "skipped": "already done", "no_faces": "without faces", "failed": "failed", "cancelled": "cancelled"}
             self.batch.summary.setText("Done: " + ", ".join(f"{n} {words.get(k, k)}" for k, n in counts.items()) + ".")
+            for row, status in enumerate(self.batch.statuses()):  # listed before the output folder changed
+                if status == "Waiting":
+                    self.batch.table.item(row, 1).setText("Left out")
+                    self.batch.table.item(row, 2).setText("a restored copy of another photo of this batch")
         else:
             self.batch.summary.setText(problem)
             # photos the batch did not get to must not look as if they were still coming

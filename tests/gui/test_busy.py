@@ -56,3 +56,19 @@ def test_a_batch_stopped_by_an_error_leaves_no_photo_waiting(qtbot, window, tmp_
     wait_batch(qtbot, window)
     assert window.batch.statuses() == ["Not done"] * len(files)
     assert "tiny.safetensors is corrupt" in window.message.label.text()
+
+
+def test_restored_copies_from_an_earlier_run_are_not_left_waiting(qtbot, window, tmp_path):
+    from tests.test_batch_safety import blank
+
+    folder = tmp_path / "in"
+    blank(folder / "a.jpg"), blank(folder / "a_restored.jpg", seed=1)  # no face: copied, no network
+    window.add_to_batch([folder])
+    assert window.batch.table.rowCount() == 1  # the earlier result is not a photo to do
+    window.set_batch_output(tmp_path / "elsewhere")
+    window.add_to_batch([folder])
+    assert window.batch.table.rowCount() == 2  # into another folder it is a photo like any other ...
+    window.set_batch_output(None)  # ... until the output goes back next to the photos
+    window.start_batch()
+    wait_batch(qtbot, window)
+    assert window.batch.statuses() == ["Already done", "Left out"]
