@@ -28,6 +28,8 @@ class CompareArea(QWidget):
         self.views.addWidget(self.left)
         self.views.addWidget(self.main)
         self.views.setChildrenCollapsible(False)
+        for pane in (0, 1):  # side by side: two equal halves, as the window grows or shrinks
+            self.views.setStretchFactor(pane, 1)
         # Side by side: each view follows the other's zoom and scroll position (only then: the hidden left view
         # must not drag the main view back to its own zoom).
         self.main.viewChanged.connect(lambda: self.left.match(self.main) if self.mode == "side" else None)
@@ -86,6 +88,8 @@ class CompareArea(QWidget):
         self.main.set_outlines(mode != "swipe")
         self.main.set_mode("swipe" if mode == "swipe" else "before" if (mode == "result" and self.show_original) else "after")
         if mode == "side":
+            # The left pane was hidden: without this the splitter hands it nearly all the width
+            self.views.setSizes([1 << 20, 1 << 20])
             self.left.match(self.main)
 
     def set_show_original(self, on: bool) -> None:
@@ -126,7 +130,7 @@ class CompareArea(QWidget):
             self.faceSelected.emit(item.data(Qt.ItemDataRole.UserRole))
 
     def fit(self) -> None:
-        self.main.fit()
+        self.main.fit()  # side by side, the left pane follows (PhotoView.match)
 
     def zoom_to_faces(self) -> None:
         """Fill the view with the faces, and put the swipe line through the middle of them."""

@@ -234,9 +234,12 @@ class PhotoView(QGraphicsView):
 
     def fit(self) -> None:
         self._fitted = True
+        self._fit_view()
+        self._changed()
+
+    def _fit_view(self) -> None:
         if self.has_photo:
             self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
-        self._changed()
 
     def show_region(self, rect: QRectF) -> None:
         """Zoom so that `rect` (photo pixels) fills the view."""
@@ -280,12 +283,15 @@ class PhotoView(QGraphicsView):
             return
         self._syncing = True
         self._fitted = other._fitted
-        self.setTransform(other.transform())
-        self.horizontalScrollBar().setValue(other.horizontalScrollBar().value())
-        self.verticalScrollBar().setValue(other.verticalScrollBar().value())
+        if self._fitted:
+            # Fitted means fitted to this pane: copying the other pane's scale would carry its size over (a
+            # narrow pane's scale made both show a thumbnail).
+            self._fit_view()
+        else:
+            self.setTransform(other.transform())
+            self.horizontalScrollBar().setValue(other.horizontalScrollBar().value())
+            self.verticalScrollBar().setValue(other.verticalScrollBar().value())
         self._syncing = False
-        self._fitted = True  # follow the window's size until the user zooms
-        self.outlines = True
         self._detail_timer.start()
 
     def _changed(self, *_) -> None:
@@ -305,8 +311,8 @@ class PhotoView(QGraphicsView):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if self._fitted and self.has_photo:
-            self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        if self._fitted:
+            self._fit_view()
         self._detail_timer.start()
 
     # ---- mouse: click a face, draw a box, drag the swipe line ------------------------------------------
