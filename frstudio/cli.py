@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "one most like the person (and the reference photo, if given) and save all N beside the "
                         "photo, most faithful first (default 1)")
     r.add_argument("--detector", choices=["hog", "cnn"], default="hog", help="face detector (cnn: slower, finds more)")
-    r.add_argument("-v", "--verbose", action="store_true", help="one line per face: model, what it found (noise, blur, low light) and its size")
+    r.add_argument("-v", "--verbose", action="store_true", help="one line per face: model, what it found (noise, blur, low light), its size and its sharpness against the input's")
     r.add_argument("--min-face", type=_min_face_arg, default=20.0, help="smallest eye distance in px to look for (default 20)")
 
     d = sub.add_parser("detect", help="list the faces in a photo")
@@ -315,6 +315,21 @@ def _found(verdict: dict[str, float]) -> str:
     return "found " + ", ".join(words) if words else "looked clean"
 
 
+def _softer(face) -> bool:
+    from frstudio.core.quality import SOFTER_THAN_INPUT
+
+    return face.sharpness is not None and face.sharpness < SOFTER_THAN_INPUT
+
+
+def _sharpness(face) -> str:
+    """', sharpness 0.98x the input's', or a warning when the result is softer than the input."""
+    if face.sharpness is None:
+        return ""
+    if _softer(face):
+        return f"; softer than the input ({face.sharpness:.2f}x its sharpness): try a lower --strength or another model"
+    return f", sharpness {face.sharpness:.2f}x the input's"
+
+
 def _summary(results, missing: int, verbose: bool = False) -> int:
     from collections import Counter
 
@@ -341,10 +356,10 @@ def _summary(results, missing: int, verbose: bool = False) -> int:
                     others = ", ".join(f"{v.score:.2f}" for v in f.variants[1:])
                     print(f"    face {f.index + 1}: {f.model}, kept {f.variants[0].describe()} of {len(f.variants)} "
                           f"(the others, in order: {others})")
-                elif f.restored and verbose:
+                elif f.restored and (verbose or _softer(f)):
                     # the eye distance says why "auto" chose this model (tiny faces: the 16 -> 128 one)
                     found = f", {_found(f.verdict)}" if f.verdict else ""
-                    print(f"    face {f.index + 1}: {f.model}{found} (eyes {f.eye_distance:.0f} px apart)")
+                    print(f"    face {f.index + 1}: {f.model}{found} (eyes {f.eye_distance:.0f} px apart){_sharpness(f)}")
     return EXIT_SOME_FAILED if counts["failed"] or missing else EXIT_OK
 
 

@@ -123,3 +123,20 @@ def test_the_summary_says_when_the_whole_photo_was_relit(tmp_path, capsys):
     _summary([PhotoResult(tmp_path / "a.jpg", "restored", tmp_path / "a_restored.jpg", note=note)], 0)
     out = capsys.readouterr().out
     assert note in out and "--tone match keeps the photo's own light" in out
+
+
+def test_summary_says_when_a_face_came_back_softer_than_it_went_in(capsys):
+    from pathlib import Path
+
+    from frstudio import cli
+    from frstudio.core.pipeline import FaceReport, PhotoResult
+
+    soft = FaceReport(0, (0, 0, 1, 1), 250.0, True, "frrnet", sharpness=0.5)
+    sharp = FaceReport(1, (0, 0, 1, 1), 250.0, True, "frrnet", sharpness=0.99)
+    result = PhotoResult(Path("a.jpg"), "restored", Path("a_restored.jpg"), faces=[soft, sharp])
+    cli._summary([result], 0, verbose=False)
+    out = capsys.readouterr().out
+    assert "face 1: frrnet" in out and "softer than the input (0.50x" in out
+    assert "face 2" not in out  # only -v lists every face
+    cli._summary([result], 0, verbose=True)
+    assert "face 2: frrnet (eyes 250 px apart), sharpness 0.99x the input's" in capsys.readouterr().out
