@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="faces from its test split; without a "
                    "cache, faces cut from resources/samples/astronaut.jpg")
     p.add_argument("--n", type=int, default=4, help="number of faces (rows)")
+    p.add_argument("--mix", metavar="PIPELINE", help="instead: draws of one training mix per face, e.g. restore-mix")
+    p.add_argument("--draws", type=int, default=8, help="with --mix: draws per face (columns)")
     p = sub.add_parser("samples", help="a grid of degraded input / model output / ground truth")
     p.add_argument("model")
     p.add_argument("--out", type=Path, required=True, help="the PNG to write")
@@ -121,8 +123,12 @@ def main(argv: list[str] | None = None) -> int:
             sample = Path(__file__).resolve().parents[1] / "resources" / "samples" / "astronaut.jpg"
             print(f"no face cache at {args.cache}: using faces from {sample}")
             faces = montage.sample_faces(sample, args.n)
-        montage.write_montage(args.montage, montage.degradation_montage(faces))
-        print(f"wrote {args.montage} ({len(faces)} faces x {len(montage.montage_columns())} columns)")
+        if args.mix:
+            montage.write_montage(args.montage, montage.mix_montage(faces, args.mix, args.draws))
+            print(f"wrote {args.montage} ({len(faces)} faces x {args.draws} draws of {args.mix})")
+        else:
+            montage.write_montage(args.montage, montage.degradation_montage(faces))
+            print(f"wrote {args.montage} ({len(faces)} faces x {len(montage.montage_columns())} columns)")
     elif args.command == "loader-speed":
         import torch
 

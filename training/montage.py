@@ -92,6 +92,22 @@ def degradation_montage(faces: list[tuple[str, np.ndarray]]) -> np.ndarray:
     return canvas
 
 
+def mix_montage(faces: list[tuple[str, np.ndarray]], pipeline: str, draws: int = 8) -> np.ndarray:
+    """What a training mix (e.g. ``restore-mix``) hands a model: per face, the HQ crop then ``draws`` draws of
+    ``pipeline``, each tile captioned with the source it drew (``labels["source"]``, else its protocol)."""
+    canvas = _canvas(len(faces), ["HQ"] + [f"draw {k + 1}" for k in range(draws)])
+    for r, (name, hq) in enumerate(faces):
+        drawn = [PIPELINES[pipeline](hq, protocol_rng(f"{pipeline}#{k}", name)) for k in range(draws)]
+        _fill_row(canvas, r, [hq] + [d.image for d in drawn])
+        y = HEADER + r * (TILE + GAP) + TILE - 5
+        for c, d in enumerate(drawn, start=1):
+            caption = str(d.labels.get("source", d.labels.get("protocol", "")))
+            x = c * (TILE + GAP) + 3
+            cv2.putText(canvas, caption, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.36, (255, 255, 255), 3, cv2.LINE_AA)
+            cv2.putText(canvas, caption, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.36, (0, 0, 0), 1, cv2.LINE_AA)
+    return canvas
+
+
 def restoration_grid(faces: list[tuple[str, np.ndarray]], restorer, protocols: list[str]) -> np.ndarray:
     """Per face: for each protocol its degraded input and the model's output, then the ground truth.
     Inputs are drawn with ``protocol_rng`` as in the evaluation, so cache faces show the measured inputs."""

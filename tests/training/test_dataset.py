@@ -344,3 +344,15 @@ def test_loader_speed_command(tiny_prepared, capsys):
                  "--batch", "4", "--batches", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1].split()[:2] == ["frrnet", "0"] and float(lines[-1].split()[2]) > 0
+
+
+def test_mix_montage_shows_draws_of_one_training_mix(tiny_prepared, tmp_path):
+    import cv2
+
+    from training.__main__ import main
+    from training.montage import montage_size
+
+    out = tmp_path / "mix.png"
+    assert main(["degradations", "--montage", str(out), "--cache", str(tiny_prepared[0]), "--n", "2", "--mix", "restore-mix", "--draws", "3"]) == 0
+    img = cv2.imread(str(out))
+    assert img.shape == (*montage_size(2, 4), 3)
