@@ -118,8 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--detector", choices=["hog", "cnn"], default="hog")
     d.add_argument("--min-face", type=_min_face_arg, default=20.0)
 
-    m = sub.add_parser("models", help="the models, their weights and test metrics")
-    m.add_argument("--json", action="store_true")
+    m = sub.add_parser("models", help="the models: what each is for, and whether its weights are bundled")
+    m.add_argument("--json", action="store_true", help="everything, with the technical names and test metrics")
+    m.add_argument("--details", action="store_true", help="also each model's technical name, sizes and test metrics")
 
     add_gui_arguments(parser)  # `frstudio --open PHOTO ...` opens the app like `frstudio gui --open PHOTO ...`
     add_gui_arguments(sub.add_parser("gui", help="open the desktop app"))
@@ -172,11 +173,14 @@ def cmd_models(args) -> int:
         state = "ready" if s.available else ("not implemented yet" if not s.implemented else "no trained weights bundled")
         mark = "*" if s.spec.name == default else " "
         ref = ", needs a reference photo" if s.spec.takes_reference else ""
-        print(f"{mark} {s.spec.name:16s} {s.spec.title}: {s.spec.description} [{s.spec.input_size}->{s.spec.output_size}{ref}] - {state}")
-        for protocol, m in s.entry.get("metrics", {}).items():
-            inp, out = m.get("input", {}), m.get("output", {})
-            shown = ", ".join(f"{k} {inp.get(k, float('nan')):.3g}->{v:.3g}" for k, v in out.items() if isinstance(v, (int, float)))
-            print(f"      {protocol} (n={m.get('n')}): {shown}")
+        print(f"{mark} {s.spec.name:16s} {s.spec.title} - {state}{ref}")
+        print(f"{'':19s}{s.spec.description}")
+        if args.details:
+            print(f"{'':19s}{s.spec.technical or s.spec.name}, {s.spec.input_size} -> {s.spec.output_size} px faces")
+            for protocol, m in s.entry.get("metrics", {}).items():
+                inp, out = m.get("input", {}), m.get("output", {})
+                shown = ", ".join(f"{k} {inp.get(k, float('nan')):.3g}->{v:.3g}" for k, v in out.items() if isinstance(v, (int, float)))
+                print(f"{'':21s}{protocol} (n={m.get('n')}): {shown}")
     if default_model() is None:
         print("No trained weights are bundled yet: 'frstudio restore' cannot restore faces in this version.")
     elif default is None:

@@ -75,6 +75,20 @@ def test_models_lists_the_table_and_weights(tiny_weights, capsys):
     assert gfr["takes_reference"] and not gfr["weights_present"]
 
 
+def test_models_speaks_plainly_and_keeps_the_figures_for_details(tiny_weights, capsys):
+    assert main(["models"]) == EXIT_OK
+    plain = capsys.readouterr().out
+    assert "Everyday restore" in plain and "Tiny faces" in plain
+    assert "psnr" not in plain and "iprecision" not in plain and "GFRNet" not in plain
+    assert max(len(line) for line in plain.splitlines()) < 200
+    assert main(["models", "--details"]) == EXIT_OK
+    details = capsys.readouterr().out
+    assert "GFRNet" in details and "Stochastic VQ U-Net" in details
+    assert main(["models", "--json"]) == EXIT_OK
+    vq = next(m for m in json.loads(capsys.readouterr().out)["models"] if m["name"] == "vq_unet")
+    assert vq["title"] == "Severe damage — several versions" and vq["technical"].startswith("Stochastic VQ U-Net")
+
+
 def test_bad_arguments_exit_2(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["restore", "x.jpg", "--strength", "3"])

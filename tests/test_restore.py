@@ -38,7 +38,7 @@ def test_default_model_is_the_first_with_weights(tiny_weights):
 
 
 def test_missing_entry_file_and_corruption_are_clear_errors(tiny_weights):
-    with pytest.raises(WeightsError, match="no trained weights for FR"):
+    with pytest.raises(WeightsError, match=r"no trained weights for Everyday restore \(frrnet\)"):
         Restorer("frrnet")
     weights = tiny_weights / "tiny.safetensors"
     data = bytearray(weights.read_bytes())

@@ -642,7 +642,7 @@ def restore_batch(
             references = ReferenceLibrary(options.reference_dir, options.detection)
             yield from (BatchEvent(0, total, progress=p) for p in references.index(lambda: bool(cancel and cancel.cancelled)))
         else:
-            raise ModelUnavailableError(f"{spec.title} needs a reference photo of the same person (--reference or --reference-dir)")
+            raise ModelUnavailableError(f"the model '{spec.title}' needs a reference photo of the same person (--reference or --reference-dir)")
     results: list[PhotoResult] = []
     for folder, message in problems:
         results.append(PhotoResult(folder, "failed", None, message))

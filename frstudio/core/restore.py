@@ -71,6 +71,7 @@ class ModelStatus:
             "name": self.spec.name,
             "title": self.spec.title,
             "description": self.spec.description,
+            "technical": self.spec.technical,
             "input_size": self.spec.input_size,
             "output_size": self.spec.output_size,
             "takes_reference": self.spec.takes_reference,
@@ -202,11 +203,11 @@ class Restorer:
         import torch
 
         self.spec = get_spec(name)
-        self.config, state, self.entry = load_verified_state(name, directory, self.spec.weights, self.spec.title)
+        self.config, state, self.entry = load_verified_state(name, directory, self.spec.weights, self.spec.label)
         try:
             module = importlib.import_module(self.spec.module)
         except ImportError as exc:
-            raise ModelUnavailableError(f"the network of {self.spec.title} is not part of this version ({exc})") from exc
+            raise ModelUnavailableError(f"the network of {self.spec.label} is not part of this version ({exc})") from exc
         network = module.build(self.config)
         self.label_names = tuple(getattr(module, "LABELS", ()))
         _load_into(network, state, self.entry)
@@ -241,7 +242,7 @@ class Restorer:
             # a network that can also restore without its guide says so (GFRNet's no-reference path, used to
             # measure what the reference adds); the others cannot run at all
             if not getattr(self.network, "reference_optional", False):
-                raise ModelUnavailableError(f"{self.spec.title} needs a reference photo of the same person")
+                raise ModelUnavailableError(f"the model '{self.spec.title}' needs a reference photo of the same person")
         elif self.spec.takes_reference:
             ref = np.asarray(reference, np.float32)
             ref = np.broadcast_to(ref[None] if ref.ndim == 3 else ref, crops.shape)

@@ -317,7 +317,7 @@ class PhotoSession:
         if spec.takes_reference:
             path = choices[faces[0].index].reference
             if path is None:
-                return {f.index: f"{spec.title} needs a reference photo of this person: choose one, or pick another model" for f in faces}
+                return {f.index: f"the model '{spec.title}' needs a reference photo of this person: choose one, or pick another model" for f in faces}
             reference = self.reference_match(faces[0].index, path, spec.input_size).aligned
         restorer = self.restorers.get(model)
         job = restore_faces(self.photo, faces, restorer, reference, cancel, variants, self.dlib.describe)

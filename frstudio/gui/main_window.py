@@ -761,7 +761,7 @@ class MainWindow(QMainWindow):
         inputs, options = list(self.batch.inputs), self._batch_options()
         model = options.model if options.model != AUTO else None
         if model and get_spec(model).takes_reference:
-            self.message.show_message(f"{get_spec(model).title} needs a reference photo per person; choose another model for a batch.")
+            self.message.show_message(f"The model '{get_spec(model).title}' needs a reference photo per person; choose another model for a batch.")
             return
         self.settings.pending_batch = [str(p) for p in inputs]
         save_settings(self.settings)

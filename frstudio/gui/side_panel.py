@@ -31,24 +31,39 @@ from PySide6.QtWidgets import (
 
 from frstudio.core.identity import SAME_PERSON_DISTANCE
 from frstudio.core.quality import SOFTER_THAN_INPUT
-from frstudio.core.routing import CLEAN_FACE_MESSAGE
+from frstudio.core.routing import CLEAN_FACE_MESSAGE, TINY_FACE_EYE_DISTANCE, TINY_FACE_MODEL
 from frstudio.core.session import AUTO, DRIFT_WARNING, FaceInfo, PhotoSession
 from frstudio.core.restore import ModelStatus
 from frstudio.core.variants import MAX_VARIANTS
+from frstudio.gui.elided import ElidedLabel
 from frstudio.gui.images import to_pixmap
 
-VARIANTS_TIP = ("A stochastic model (Stochastic VQ U-Net) can restore each face several ways. FR Studio ranks them by "
-                "how much each still looks like the person (and the reference photo, if there is one) and uses the "
-                "most faithful; the face panel shows them all so you can pick another.")
+VARIANTS_TIP = ("{models} can restore each face several ways. FR Studio ranks the versions by how much each "
+                "still looks like the person (and the reference photo, if there is one) and uses the most faithful; "
+                "the face panel shows them all so you can pick another.")
+VARIANTS_OFF_TIP = "Only for {models}: choose it as the model to make several versions of each face."
 
-AUTO_DESCRIPTION = "Picks a model for each face: the default one, a guided one where a face has a reference photo."
+AUTO_DESCRIPTION = "Picks a model for each face."
 
 
-def metrics_line(status: ModelStatus | None) -> str:
-    """One line of the manifest's test metrics, e.g. 'Test (frrnet, 300 faces): PSNR 20.2 → 20.9 dB · ...'."""
-    if status is None:
-        return ""
-    for protocol, m in status.entry.get("metrics", {}).items():
+def auto_details(statuses: list[ModelStatus]) -> str:
+    """What Auto picks, in the installed models' plain names (frstudio.core.routing.auto_model)."""
+    blind = [s.spec for s in statuses if not s.spec.takes_reference and s.spec.name != TINY_FACE_MODEL]
+    lines = [f"Most faces: {blind[0].title}." if blind else ""]
+    tiny = [s.spec for s in statuses if s.spec.name == TINY_FACE_MODEL]
+    if tiny:
+        lines.append(f"Faces under {TINY_FACE_EYE_DISTANCE:g} px between the eyes: {tiny[0].title}.")
+    guided = [s.spec for s in statuses if s.spec.takes_reference]
+    if guided:
+        lines.append(f"A face with a reference photo: {guided[0].title}.")
+    lines.append("A face its model finds clean (no noise, blur or bad light) is kept as it was.")
+    return "\n".join(line for line in lines if line)
+
+
+def metrics_lines(status: ModelStatus | None) -> list[str]:
+    """The manifest's test figures, one line per test, e.g. 'Tested on 1000 damaged faces (frrnet): PSNR ...'."""
+    lines = []
+    for protocol, m in (status.entry.get("metrics", {}) if status else {}).items():
         before, after = m.get("input", {}), m.get("output", {})
         if "psnr" in before and "psnr" in after:
             parts = [f"PSNR {before['psnr']:.1f} → {after['psnr']:.1f} dB"]
@@ -56,8 +71,21 @@ def metrics_line(status: ModelStatus | None) -> str:
                 parts.append(f"faithful to the person (iPrecision) {before['iprecision']:.0%} → {after['iprecision']:.0%}")
             if "id_match" in before and "id_match" in after:
                 parts.append(f"recognised as the same person {before['id_match']:.0%} → {after['id_match']:.0%}")
-            return f"Tested on {m.get('n', '?')} damaged faces ({protocol}): " + "; ".join(parts)
-    return ""
+            lines.append(f"Tested on {m.get('n', '?')} damaged faces ({protocol}): " + "; ".join(parts))
+    return lines
+
+
+def metrics_line(status: ModelStatus | None) -> str:
+    """The first of `metrics_lines`."""
+    return next(iter(metrics_lines(status)), "")
+
+
+def model_details(status: ModelStatus | None, statuses: list[ModelStatus]) -> str:
+    """What the "Details" disclosure shows: the research name and the test figures (for Auto: what it picks)."""
+    if status is None:
+        return auto_details(statuses)
+    name = f"{status.spec.technical} — {status.spec.name}" if status.spec.technical else status.spec.name
+    return "\n".join([f"Technical name: {name}", *metrics_lines(status)])
 
 
 def _slider() -> QSlider:
@@ -110,6 +138,8 @@ class SidePanel(QWidget):
     def __init__(self, statuses: list[ModelStatus], parent=None):
         super().__init__(parent)
         self.statuses = {s.spec.name: s for s in statuses}
+        stochastic = " or ".join(f"'{s.spec.title}'" for s in statuses if s.spec.stochastic)
+        self._variants_tips = (VARIANTS_TIP.format(models=stochastic), VARIANTS_OFF_TIP.format(models=stochastic))
         self.setMinimumWidth(300)
         self.setMaximumWidth(380)
         layout = QVBoxLayout(self)
@@ -122,9 +152,19 @@ class SidePanel(QWidget):
         self.description = _wrapping()
         self.description.setObjectName("description")
         form.addRow(self.description)
-        self.metrics = _wrapping()
-        self.metrics.setStyleSheet("color: #5f6368;")
-        form.addRow(self.metrics)
+        # The research name and the test figures, for those who want them: closed by default
+        self.details_button = QToolButton()
+        self.details_button.setText("Details")
+        self.details_button.setCheckable(True)
+        self.details_button.setAutoRaise(True)
+        self.details_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.details_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.details_button.toggled.connect(self._show_details)
+        form.addRow(self.details_button)
+        self.details = _wrapping()
+        self.details.setStyleSheet("color: #5f6368;")
+        self.details.hide()
+        form.addRow(self.details)
         self.strength = _slider()
         self.strength_label = QLabel("100 %")
         self.strength.valueChanged.connect(self._strength_moved)
@@ -132,7 +172,6 @@ class SidePanel(QWidget):
         form.addRow("Strength", self._with_label(self.strength, self.strength_label))
         self.variants = QSpinBox()
         self.variants.setRange(1, MAX_VARIANTS)
-        self.variants.setToolTip(VARIANTS_TIP)
         self.variants.valueChanged.connect(lambda n: self.signalsBlocked() or self.variantsChosen.emit(n))
         form.addRow("Variants", self.variants)
         if not any(s.spec.stochastic for s in statuses):  # nothing would use it
@@ -174,16 +213,18 @@ class SidePanel(QWidget):
         self.face_strength.sliderReleased.connect(lambda: self._emit_face(self.faceStrengthChosen, self.face_strength.value() / 100, False))
         face_form.addRow("Strength", self._with_label(self.face_strength, self.face_strength_label))
         ref_row = QHBoxLayout()
-        self.reference = QLabel("none")
-        self.reference.setToolTip("A good photo of the same person guides models that take one. You can also drop a photo on the face.")
+        self.reference = ElidedLabel("none")
+        self.reference.setWhatsThis("A good photo of the same person guides models that take one. You can also drop a photo on the face.")
         choose = QPushButton("Choose…")
         choose.clicked.connect(lambda: self._emit_face(self.referenceRequested))
         self.clear_reference = QPushButton("Clear")
         self.clear_reference.clicked.connect(lambda: self._emit_face(self.referenceCleared))
-        ref_row.addWidget(self.reference, 1)
+        ref_row.addStretch(1)
         ref_row.addWidget(choose)
         ref_row.addWidget(self.clear_reference)
-        face_form.addRow("Reference", ref_row)
+        # the name on a row of its own: beside the buttons it left no room for the name or the row's label
+        face_form.addRow("Reference", self.reference)
+        face_form.addRow(ref_row)
         self.variant_strip = VariantStrip()
         self.variant_strip.chosen.connect(lambda seed: self._emit_face(self.faceVariantChosen, seed))
         face_form.addRow(self.variant_strip)
@@ -230,7 +271,18 @@ class SidePanel(QWidget):
     def _show_model_text(self, name: str) -> None:
         status = self.statuses.get(name)
         self.description.setText(status.spec.description if status else AUTO_DESCRIPTION)
-        self.metrics.setText(metrics_line(status or self.statuses.get(next(iter(self.statuses), ""))))
+        self.details.setText(model_details(status, list(self.statuses.values())))
+
+    def _show_details(self, on: bool) -> None:
+        self.details_button.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+        self.details.setVisible(on)
+
+    def _enable_variants(self, session: PhotoSession | None) -> None:
+        """Variants do something only for a stochastic model: the global one, or one a face was given."""
+        chosen = {self.model.model()} | ({c.model for c in session.choices.values()} if session else set())
+        on = any(name in self.statuses and self.statuses[name].spec.stochastic for name in chosen)
+        self.variants.setEnabled(on)
+        self.variants.setToolTip(self._variants_tips[0 if on else 1])
 
     # ---- showing the session ---------------------------------------------------------------------------
 
@@ -242,6 +294,7 @@ class SidePanel(QWidget):
             self.variants.setValue(variants)
         self.blockSignals(False)
         self._show_model_text(model)
+        self._enable_variants(None)
 
     def show_session(self, session: PhotoSession | None, busy: bool = False) -> None:
         self.blockSignals(True)
@@ -256,6 +309,7 @@ class SidePanel(QWidget):
                 self.restore_button.setText("Restore faces")
             self.export_button.setEnabled(bool(session) and not busy)
             self.folder_button.setEnabled(has_faces and not busy)
+            self._enable_variants(session)
             if has_faces and self.current is not None:
                 self._show_face(session, self.current)
             else:
@@ -272,7 +326,7 @@ class SidePanel(QWidget):
             self.current = indices[0] if indices else None
         for face in session.faces if session else []:
             info = session.info(face.index)
-            item = QListWidgetItem(self._face_line(info))
+            item = QListWidgetItem(self._face_line(info, session.choices[face.index].included))
             item.setData(Qt.ItemDataRole.UserRole, face.index)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if session.choices[face.index].included else Qt.CheckState.Unchecked)
@@ -281,8 +335,9 @@ class SidePanel(QWidget):
                 self.faces.setCurrentItem(item)
 
     @staticmethod
-    def _face_line(info: FaceInfo) -> str:
-        state = "restored" if info.restored else "kept as it was" if info.message else "not restored yet"
+    def _face_line(info: FaceInfo, included: bool = True) -> str:
+        # a face left out keeps its earlier result in the cache, but not in the photo
+        state = "left out" if not included else "restored" if info.restored else "kept as it was" if info.message else "not restored yet"
         warn = "  ⚠" if info.drifted or (info.reference and info.reference.different_person) or info.message else ""
         manual = ", drawn" if info.manual else ""
         return f"Face {info.index + 1}: {info.eye_distance:.0f} px{manual}, {state}{warn}"
@@ -314,7 +369,8 @@ class VariantStrip(QWidget):
         self.row.setContentsMargins(0, 0, 0, 0)
         self.row.setSpacing(2)
         self.buttons: list[QToolButton] = []
-        self.setToolTip(VARIANTS_TIP)
+        self.setToolTip("Each version of this face, the one most like the person first, with its identity distance "
+                        "(lower: more like the person). Click one to use it.")
         self.hide()
 
     def show_variants(self, variants: list, current: int | None) -> None:
@@ -331,12 +387,19 @@ class VariantStrip(QWidget):
             button.setIconSize(QSize(self.ICON, self.ICON))
             button.setText(f"{variant.distance:.2f}")
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
-            button.setToolTip(f"{'Most faithful: ' if rank == 0 else ''}{variant.describe()}")
-            button.setAccessibleName(f"Variant {rank + 1}, {variant.describe()}")
+            words = version_words(rank, variant)
+            button.setToolTip(f"{'Most faithful: ' if rank == 0 else ''}{words}")
+            button.setAccessibleName(words)
             button.clicked.connect(lambda _checked, seed=variant.seed: self.chosen.emit(seed))
             self.row.addWidget(button)
             self.buttons.append(button)
         self.setVisible(bool(variants))
+
+
+def version_words(rank: int, variant) -> str:
+    """'Version 2 (identity distance 0.31, 0.40 to the reference)': numbered from 1 by rank, not by seed."""
+    ref = f", {variant.reference_distance:.2f} to the reference" if variant.reference_distance is not None else ""
+    return f"Version {rank + 1} (identity distance {variant.distance:.2f}{ref})"
 
 
 def face_facts(info: FaceInfo, model: str | None, statuses: dict) -> str:
@@ -362,8 +425,9 @@ def face_facts(info: FaceInfo, model: str | None, statuses: dict) -> str:
             lines.append(f"{text} (fine: below {DRIFT_WARNING:.2f})")
     if info.variants:
         scores = [v.score for v in info.variants]
-        lines.append(f"Variants: {len(scores)}, most faithful first (identity distance {min(scores):.3f}–{max(scores):.3f}); "
-                     f"using seed {info.variant}")
+        used = next((rank for rank, v in enumerate(info.variants) if v.seed == info.variant), 0)
+        lines.append(f"Versions: {len(scores)}, most like the person first (identity distance {min(scores):.2f}–{max(scores):.2f}); "
+                     f"using version {used + 1}")
     if info.reference is not None:
         r = info.reference
         if r.different_person:

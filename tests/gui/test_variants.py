@@ -33,7 +33,8 @@ def test_variants_are_shown_ranked_and_one_can_be_picked_and_undone(qtbot, make_
     strip = panel.variant_strip
     assert strip.isVisibleTo(window) and len(strip.buttons) == COUNT
     assert strip.buttons[0].isChecked() and "Most faithful" in strip.buttons[0].toolTip()
-    assert f"Variants: {COUNT}, most faithful first" in panel.info.text() and f"using seed {COUNT - 1}" in panel.info.text()
+    assert f"Versions: {COUNT}, most like the person first" in panel.info.text() and "using version 1" in panel.info.text()
+    assert "seed" not in panel.info.text() and strip.buttons[1].accessibleName().startswith("Version 2 ")
     distances = [float(b.text()) for b in strip.buttons]
     assert distances == sorted(distances)
     before = window.compare.main.after.full.copy()
@@ -47,6 +48,18 @@ def test_variants_are_shown_ranked_and_one_can_be_picked_and_undone(qtbot, make_
     wait_idle(qtbot, window)
     assert window.session.choices[face].variant is None and panel.variant_strip.buttons[0].isChecked()
     np.testing.assert_array_equal(window.compare.main.after.full, before)
+
+
+def test_variants_can_be_set_only_for_a_stochastic_model(qtbot, make_window, group_png, monkeypatch):
+    monkeypatch.setitem(models.MODELS, "tiny", replace(models.MODELS["tiny"], stochastic=True))
+    window = make_window()  # the model: tiny, stochastic here
+    panel = window.panel
+    assert panel.variants.isVisibleTo(window) and panel.variants.isEnabled()
+    window.set_model_for_all("auto")  # Auto never picks a stochastic model
+    assert not panel.variants.isEnabled() and "Only for 'Tiny test net'" in panel.variants.toolTip()
+    open_and_wait(qtbot, window, group_png)
+    window.panel.faceModelChosen.emit(0, "tiny")  # one face given the stochastic model: its variants count
+    assert panel.variants.isEnabled()
 
 
 def test_without_a_stochastic_model_there_is_no_variants_control(make_window):

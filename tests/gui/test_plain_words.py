@@ -1,0 +1,49 @@
+"""What a new user reads: plain model names and one-line descriptions; the research names and test figures only
+behind "Details"; faces numbered from 1; versions of a face numbered from 1, not by seed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from frstudio import models
+from frstudio.core.restore import ModelStatus
+from frstudio.gui.side_panel import SidePanel
+
+JARGON = ("GAN", "Net", "VQ", "StyleGAN", "MMRB", "U-Net", "seed", "iPrecision", "PSNR", "first short run")
+FIGURES = {"bfr-severe": {"n": 1000, "input": {"psnr": 22.0, "id_match": 0.28, "iprecision": 0.87},
+                          "output": {"psnr": 23.5, "id_match": 0.44, "iprecision": 0.79}}}
+
+
+def shipped_statuses() -> list[ModelStatus]:
+    return [ModelStatus(spec, Path(spec.weights), True, True, {"metrics": FIGURES}) for spec in models.MODELS.values()
+            if spec.name != "tiny"]
+
+
+def test_the_model_table_speaks_plainly():
+    for spec in models.MODELS.values():
+        if spec.name == "tiny":
+            continue
+        words = f"{spec.title} {spec.description}"
+        assert not [j for j in JARGON if j in words], spec.name
+        assert spec.technical and "\n" not in spec.description
+    assert models.MODELS["frrnet"].title == "Everyday restore"
+    assert models.MODELS["gfrnet"].title == "Guided by a photo of the same person"
+    assert models.MODELS["progressive_16"].title == "Tiny faces"
+
+
+def test_figures_and_research_names_are_behind_details(qtbot):
+    panel = SidePanel(shipped_statuses())
+    qtbot.addWidget(panel)
+    panel.show()
+    combo = [panel.model.itemText(i) for i in range(panel.model.count())]
+    assert combo[:3] == ["Auto", "Everyday restore", "Guided by a photo of the same person"]
+    shown = [w.text() for w in panel.findChildren(type(panel.description)) if w.isVisible()]
+    assert not any("iPrecision" in t or "PSNR" in t for t in shown), shown  # Auto's caption: no figures
+    assert not panel.details.isVisible() and panel.details_button.text() == "Details"
+    assert "Everyday restore" in panel.details.text()  # Auto's details: what it picks, by plain name
+
+    panel.show_globals("vq_unet", 1.0)
+    assert "generic face" in panel.description.text()
+    panel.details_button.click()
+    assert panel.details.isVisible()
+    assert "Stochastic VQ U-Net" in panel.details.text() and "iPrecision) 87% → 79%" in panel.details.text()
