@@ -213,7 +213,7 @@ def restore_faces(
             try:
                 aligned.append((face, align_face(photo.pixels, face.landmarks, spec.input_size)))
             except ValueError as exc:
-                reports.append(FaceReport(face.index, face.box, face.eye_distance, False, spec.name, f"face {face.index}: {exc}"))
+                reports.append(FaceReport(face.index, face.box, face.eye_distance, False, spec.name, f"face {face.index + 1}: {exc}"))
         if aligned:
             crops = np.stack([a.image for _, a in aligned])
             try:

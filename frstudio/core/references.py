@@ -107,8 +107,7 @@ class ReferenceMatch:
 
     def describe(self) -> str:
         """`photo.jpg (face 1, distance 0.42)`: for summaries."""
-        face = f"face {self.face}, " if self.face else ""
-        return f"{self.path.name} ({face}distance {self.distance:.2f})"
+        return f"{self.path.name} (face {self.face + 1}, distance {self.distance:.2f})"
 
 
 def describe_photo_faces(pixels: np.ndarray, faces: list[Face], describe: Describer | None = None) -> list[np.ndarray]:
@@ -350,6 +349,6 @@ def match_faces(pixels: np.ndarray, faces: list[Face], source: ReferencePhoto | 
             continue
         found.matches[face.index] = match
         if match.different_person:
-            found.warnings.append(f"face {face.index}: the reference {match.describe()} looks like a different person "
+            found.warnings.append(f"face {face.index + 1}: the reference {match.describe()} looks like a different person "
                                   f"(same person is under {SAME_PERSON_DISTANCE}); restoring with it anyway")
     return found

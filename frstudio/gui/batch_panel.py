@@ -147,7 +147,7 @@ class BatchPanel(QWidget):
             p = event.progress
             words = STAGE_WORDS.get(p.stage, p.stage)
             if p.stage == "restore" and p.faces:
-                words += f" face {p.face} of {p.faces}"
+                words += f" face {min(p.face + 1, p.faces)} of {p.faces}"  # p.face: faces done so far
             self.table.item(self._row_for(p.path), 1).setText(words + "…")
             self.summary.setText(f"Photo {event.index + 1} of {event.total}: {p.path.name}")
 
