@@ -32,6 +32,7 @@ STATUS_WORDS = {
     "cancelled": "Cancelled",
 }
 STAGE_WORDS = {"load": "Opening", "detect": "Finding faces", "restore": "Restoring", "blend": "Blending", "save": "Saving", "done": "Saving"}
+PAUSED = "Paused"
 
 
 class BatchPanel(QWidget):
@@ -44,6 +45,7 @@ class BatchPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.inputs: list[Path] = []
+        self.paused = False
         self.output: Path | None = None
         self._rows: dict[str, int] = {}
         layout = QVBoxLayout(self)
@@ -99,6 +101,9 @@ class BatchPanel(QWidget):
 
     def set_running(self, running: bool) -> None:
         self.running = running
+        if not running:
+            self.paused = False
+            self.start_button.setText("Start")  # "Resume" was for one unfinished batch only
         self.start_button.setEnabled(not running and bool(self.inputs))
         self.pause_button.setEnabled(running)
         self.cancel_button.setEnabled(running)
@@ -121,6 +126,21 @@ class BatchPanel(QWidget):
         self.progress.setValue(0)
         self.summary.setText(note or f"{len(files)} photo{'s' * (len(files) != 1)} in the queue.")
         self.set_running(False)
+
+    def offer_resume(self) -> None:
+        """The queue is a batch interrupted last time: Start goes on with it."""
+        self.start_button.setText("Resume")
+        self.summary.setText("An unfinished batch from last time: press Resume to go on (finished photos are not redone).")
+
+    def set_paused(self, paused: bool) -> None:
+        """The photo being worked on waits with the batch: its row says so, not the step it stopped before."""
+        self.paused = paused
+        for row, status in enumerate(self.statuses()):
+            if paused and status.endswith("…"):
+                self.table.item(row, 1).setText(PAUSED)
+            elif not paused and status == PAUSED:
+                self.table.item(row, 1).setText("Continuing…")
+        self.summary.setText("Paused after the current face. Quit now and the batch resumes next time." if paused else "Continuing…")
 
     def _add_row(self, path: Path, status: str, message: str) -> int:
         row = self.table.rowCount()
@@ -148,7 +168,8 @@ class BatchPanel(QWidget):
             words = STAGE_WORDS.get(p.stage, p.stage)
             if p.stage == "restore" and p.faces:
                 words += f" face {min(p.face + 1, p.faces)} of {p.faces}"  # p.face: faces done so far
-            self.table.item(self._row_for(p.path), 1).setText(words + "…")
+            # pausing takes effect after the current face: a step reported after it is where the photo waits
+            self.table.item(self._row_for(p.path), 1).setText(PAUSED if self.paused else words + "…")
             self.summary.setText(f"Photo {event.index + 1} of {event.total}: {p.path.name}")
 
     def show_result(self, result: PhotoResult) -> None:

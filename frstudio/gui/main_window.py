@@ -42,6 +42,7 @@ from frstudio.gui.export_dialog import ExportDialog, export_settings
 from frstudio.gui.images import display_copy
 from frstudio.gui.settings import Settings, save_settings
 from frstudio.gui.side_panel import SidePanel
+from frstudio.gui.status import measurable, progress_words, restored_summary
 from frstudio.gui.worker import Job
 
 PHOTO_FILTER = "Photos (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
@@ -49,7 +50,7 @@ SMALL_FACES_TIP = (
     f"Also look for small faces, down to {SMALL_FACES_MIN_EYE_DISTANCE:g} px between the eyes (group photos): "
     "finding faces is slower and may mark things that are not faces. Applies to the open photo and to batches."
 )
-STAGE_WORDS = {"load": "Opening the photo", "detect": "Finding faces", "restore": "Restoring", "identity": "Checking identity", "blend": "Blending", "done": "Finishing"}
+DRAW_PROMPT = "Drag a box around the face"
 
 
 @dataclass
@@ -126,6 +127,8 @@ class MainWindow(QMainWindow):
         self._threads: set[Job] = set()  # every job still running, replaced ones too: quitting waits for them all
         self._recompose_wanted = False
         self._relight_note = ""  # the whole-photo relight the status line last spoke of
+        self._summary_shown = False  # the status line holds the restoration summary: said again after each change
+        self._status_before_drawing = ""
         self._redetect_wanted = False  # the small-faces option changed while a job ran: find the faces again after it
         self._closing = False
         self.last_export: list[Path] = []
@@ -275,7 +278,7 @@ class MainWindow(QMainWindow):
         for view in (c.main, c.left):
             view.faceClicked.connect(self.toggle_face)
             view.boxDrawn.connect(self.add_face)
-            view.drawingEnded.connect(lambda: self.draw_action.setChecked(False))
+            view.drawingEnded.connect(self._drawing_ended)
             view.referenceDropped.connect(lambda i, path: self.set_reference(i, Path(path)))
             view.filesDropped.connect(lambda paths: self.open_paths([Path(x) for x in paths]))
         c.faceSelected.connect(self.select_face)
@@ -351,7 +354,7 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
         if busy:
-            self.progress.setValue(0)
+            self.progress.setRange(0, 0)  # "busy" until a step reports how far it is
         self.panel.show_session(self.session, busy)
         self.restore_action.setEnabled(not busy)
         self.export_action.setEnabled(not busy and self.session is not None)
@@ -372,19 +375,24 @@ class MainWindow(QMainWindow):
             self.draw_action.setChecked(False)
             self._toggle_drawing(False)
 
-    def _set_status(self, text: str) -> None:
+    def _set_status(self, text: str, summary: bool = False) -> None:
         self.status_text.setText(text)
+        self._summary_shown = summary
+
+    def _show_summary(self) -> None:
+        self._set_status(restored_summary(self.session, self._relight_note), summary=True)
 
     def _show_progress(self, event) -> None:
         if isinstance(event, Loaded):
             self._show_loaded(event)
             return
         if isinstance(event, Progress):
-            words = STAGE_WORDS.get(event.stage, event.stage)
-            if event.stage == "restore" and event.faces:
-                words += f" face {min(event.face + 1, event.faces)} of {event.faces}"
-            self._set_status(words + "…")
-            self.progress.setValue(round(event.fraction * 1000))
+            self._set_status(progress_words(event))
+            if measurable(event):
+                self.progress.setRange(0, 1000)
+                self.progress.setValue(round(event.fraction * 1000))
+            else:
+                self.progress.setRange(0, 0)
 
     def cancel(self) -> None:
         if self.job is not None:
@@ -539,6 +547,8 @@ class MainWindow(QMainWindow):
             warning = info.drifted or bool(info.message) or bool(info.reference and info.reference.different_person)
             self.compare.set_face_state(face.index, s.choices[face.index].included, face.index == self.panel.current, warning)
         self.panel.show_session(s, self.job is not None)
+        if self._summary_shown:
+            self._show_summary()
         if recompose:
             self._recompose_wanted = True
             self._recompose_timer.start()
@@ -569,12 +579,21 @@ class MainWindow(QMainWindow):
             return
         self.panel.current = face.index
         self.undo_stack.push(AddFace(self.session, face, self.choices_changed))
+        self._set_status(f"Face {face.index + 1} added — press Restore (Ctrl+R) to restore it")
 
     def _toggle_drawing(self, on: bool) -> None:
         self.compare.set_mode("result") if on and self.compare.mode == "side" else None
         self.compare.main.set_drawing(on)
         if on:
-            self._set_status("Drag a box around the face")
+            if self.status_text.text() != DRAW_PROMPT:
+                self._status_before_drawing = self.status_text.text()
+            self._set_status(DRAW_PROMPT)
+        elif self.status_text.text() == DRAW_PROMPT:  # left without drawing: what it said before
+            self._set_status(self._status_before_drawing)
+
+    def _drawing_ended(self) -> None:
+        self.draw_action.setChecked(False)
+        self._toggle_drawing(False)
 
     # ---- references --------------------------------------------------------------------------------
 
@@ -655,11 +674,7 @@ class MainWindow(QMainWindow):
             reasons = sorted({s.info(i).message for i in result.failed})
             faces = ", ".join(str(i + 1) for i in result.failed)
             self.message.show_message(f"Face {faces} kept as it was: " + "; ".join(reasons))
-        drifted = [f.index + 1 for f in s.faces if s.info(f.index).drifted]
-        done = sum(1 for f in s.faces if s.info(f.index).restored)
-        note = f"; face {', '.join(map(str, drifted))} may look like someone else (see the panel)" if drifted else ""
-        note += f"; {result.note}" if result.note else ""
-        self._set_status(f"{done} face{'s' * (done != 1)} restored{note} — compare with Swipe (Ctrl+3) or B")
+        self._show_summary()
 
     def export_photo(self, settings: ExportSettings | None = None) -> None:
         if self.session is None or self.job is not None:
@@ -782,7 +797,7 @@ class MainWindow(QMainWindow):
     def pause_batch(self, paused: bool) -> None:
         if self.batch_job is not None:
             self.batch_job.pause() if paused else self.batch_job.resume()
-            self.batch.summary.setText("Paused after the current face. Quit now and the batch resumes next time." if paused else "Continuing…")
+            self.batch.set_paused(paused)
 
     def cancel_batch(self) -> None:
         if self.batch_job is not None:
@@ -812,7 +827,7 @@ class MainWindow(QMainWindow):
             # photos the batch did not get to must not look as if they were still coming
             left = "Cancelled" if "Cancelled" in problem else "Not done"
             for row, status in enumerate(self.batch.statuses()):
-                if status == "Waiting" or status.endswith("…"):
+                if status in ("Waiting", "Paused") or status.endswith("…"):
                     self.batch.table.item(row, 1).setText(left)
             if left == "Not done":
                 self.message.show_message(problem)
@@ -821,8 +836,8 @@ class MainWindow(QMainWindow):
     def _offer_pending_batch(self) -> None:
         inputs = [Path(p) for p in self.settings.pending_batch if Path(p).exists()]
         if inputs:
-            self.add_to_batch(inputs, "An unfinished batch from last time: press Start to resume it (finished photos are not redone).")
-            self.batch.start_button.setText("Resume")
+            self.add_to_batch(inputs)
+            self.batch.offer_resume()
 
     # ---- window ---------------------------------------------------------------------------------------
 

@@ -64,8 +64,10 @@ def test_a_paused_batch_resumes_after_a_restart(qtbot, make_window, tmp_path, gr
 
     second = make_window()
     assert second.batch_dock.isVisible() and second.batch.start_button.text() == "Resume"
+    assert "press Resume" in second.batch.summary.text()  # the banner names the button as it is
     second.batch.start_button.click()
     wait_batch(qtbot, second)
     assert second.batch.statuses() == ["Restored"] * 3
+    assert second.batch.start_button.text() == "Start"  # nothing left to resume
     assert len(list((tmp_path / "out").iterdir())) == 3
     assert load_settings().pending_batch == []
