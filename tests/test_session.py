@@ -203,6 +203,15 @@ def test_export_never_overwrites_and_writes_the_comparison(photo_path, tiny_weig
     np.testing.assert_array_equal(load_photo(s.export(ExportSettings(format="PNG", suffix="_x"))[0]).pixels, s.preview())
 
 
+def test_export_bytes_match_the_extension_of_a_misnamed_jpeg(tmp_path, group_photo, tiny_weights):
+    misnamed = tmp_path / "scan.png"
+    Image.fromarray(group_photo.pixels).save(misnamed, format="JPEG", quality=90)
+    s = PhotoSession.open(misnamed, dlib=DlibInProcess())
+    out = s.export(ExportSettings(folder=tmp_path / "out"))
+    assert out == [tmp_path / "out" / "scan_restored.png"]
+    assert out[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_reference_match_finds_the_same_person(photo_path, tiny_weights):
     s = _session(photo_path, dlib=DlibInProcess())
     match = s.reference_match(0, SAMPLE)

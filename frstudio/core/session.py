@@ -32,6 +32,7 @@ from frstudio.core.errors import Cancelled, FRStudioError, PhotoError
 from frstudio.core.identity import SAME_PERSON_DISTANCE, descriptor_distance
 from frstudio.core.imageio import Photo, load_photo, save_image, save_photo, to_uint8
 from frstudio.core.pipeline import (
+    SUFFIX_FORMAT,
     CancelToken,
     Progress,
     RestoreOptions,
@@ -476,7 +477,9 @@ class PhotoSession:
             dest.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise PhotoError(f"cannot create the folder {dest.parent}: {exc.strerror or exc}") from exc
-        written = [save_photo(self.photo, pixels, dest, format=settings.format, quality=settings.quality, keep_metadata=settings.keep_metadata)]
+        # as the batch does: the bytes follow the output's name (a JPEG misnamed .png is saved as a real PNG)
+        fmt = settings.format or SUFFIX_FORMAT.get(dest.suffix.lower())
+        written = [save_photo(self.photo, pixels, dest, format=fmt, quality=settings.quality, keep_metadata=settings.keep_metadata)]
         if settings.comparison:
             pair = comparison_image(self.photo.pixels, pixels)
             written.append(save_image(pair, dest.with_name(f"{dest.stem}_compare.jpg"), quality=90))
