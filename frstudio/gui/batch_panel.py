@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
+    QCheckBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -33,6 +34,7 @@ STATUS_WORDS = {
 }
 STAGE_WORDS = {"load": "Opening", "detect": "Finding faces", "restore": "Restoring", "blend": "Blending", "save": "Saving", "done": "Saving"}
 PAUSED = "Paused"
+OUTPUT_BUTTON_WIDTH = 280  # px: a long folder is shortened in the middle (whole in the tooltip), never widens the window
 
 
 class BatchPanel(QWidget):
@@ -51,6 +53,7 @@ class BatchPanel(QWidget):
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
         self.summary = QLabel("Drop photos or folders here, or add them.")
+        self.summary.setWordWrap(True)  # a long line must not set the window's minimum width
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m photos")
         self.progress.setMaximumWidth(260)
@@ -67,7 +70,15 @@ class BatchPanel(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.table.setMinimumHeight(self.table.verticalHeader().defaultSectionSize() * 3)
         layout.addWidget(self.table, 1)
+        options = QHBoxLayout()
+        self.copy_no_faces = QCheckBox("Copy photos without faces")
+        self.copy_no_faces.setToolTip("Save an unchanged copy of a photo in which no face is found. "
+                                      "Off: it is listed as 'No faces: not copied' and nothing is written.")
+        self.redo = QCheckBox("Redo finished photos")
+        self.redo.setToolTip("Restore again the photos whose restored copy already exists, and replace it. "
+                             "Off: they are skipped as already done (an interrupted batch goes on where it stopped).")
         buttons = QHBoxLayout()
         self.add_button = QPushButton("Add photos…")
         self.add_button.clicked.connect(self.addRequested)
@@ -83,8 +94,10 @@ class BatchPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancelRequested)
         self.open_button = QPushButton("Open output folder")
         self.open_button.clicked.connect(self.open_output)
-        for b in (self.add_button, self.output_button):
-            buttons.addWidget(b)
+        for w in (self.add_button, self.output_button, self.copy_no_faces, self.redo):
+            options.addWidget(w)
+        options.addStretch(1)
+        layout.addLayout(options)
         buttons.addStretch(1)
         for b in (self.start_button, self.pause_button, self.cancel_button, self.open_button):
             buttons.addWidget(b)
@@ -97,7 +110,10 @@ class BatchPanel(QWidget):
 
     def set_output(self, folder: Path | None) -> None:
         self.output = folder
-        self.output_button.setText(f"Save to: {folder}" if folder else "Save to: next to each photo")
+        text = f"Save to: {folder}" if folder else "Save to: next to each photo"
+        metrics = self.output_button.fontMetrics()
+        self.output_button.setText(metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, OUTPUT_BUTTON_WIDTH))
+        self.output_button.setToolTip(f"{text}\nWhere the restored photos go")
 
     def set_running(self, running: bool) -> None:
         self.running = running
@@ -107,8 +123,8 @@ class BatchPanel(QWidget):
         self.start_button.setEnabled(not running and bool(self.inputs))
         self.pause_button.setEnabled(running)
         self.cancel_button.setEnabled(running)
-        self.add_button.setEnabled(not running)
-        self.output_button.setEnabled(not running)
+        for w in (self.add_button, self.output_button, self.copy_no_faces, self.redo):
+            w.setEnabled(not running)
         if not running:
             self.pause_button.blockSignals(True)
             self.pause_button.setChecked(False)
@@ -174,7 +190,10 @@ class BatchPanel(QWidget):
 
     def show_result(self, result: PhotoResult) -> None:
         row = self._row_for(result.source)
-        self.table.item(row, 1).setText(STATUS_WORDS.get(result.status, result.status))
+        status = STATUS_WORDS.get(result.status, result.status)
+        if result.status == "no_faces":
+            status = "No faces: copied" if result.output else "No faces: not copied"
+        self.table.item(row, 1).setText(status)
         message = result.message or (f"→ {result.output.name}" if result.output else "")
         self.table.item(row, 2).setText(message)
         self.table.item(row, 2).setToolTip(message)

@@ -7,7 +7,7 @@ background (a strength change never re-runs a network: the session caches restor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -181,6 +181,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.panel.show_globals(settings.model, settings.strength, settings.variants)
         self.batch.set_output(Path(settings.batch_output) if settings.batch_output else None)
+        self.batch.copy_no_faces.setChecked(settings.batch_copy_no_faces)
         self.resize(settings.window_width, settings.window_height)
         if settings.maximized:
             self.setWindowState(Qt.WindowState.WindowMaximized)
@@ -300,6 +301,7 @@ class MainWindow(QMainWindow):
         b.cancelRequested.connect(self.cancel_batch)
         b.addRequested.connect(self.choose_batch)
         b.outputRequested.connect(self.choose_batch_output)
+        b.copy_no_faces.toggled.connect(self._set_copy_no_faces)
 
     # ---- jobs ---------------------------------------------------------------------------------------
 
@@ -686,6 +688,14 @@ class MainWindow(QMainWindow):
             self.settings.export = dialog.prefs()
             save_settings(self.settings)
             settings = export_settings(self.settings.export)
+        s = self.session
+        if not any(s.choices[f.index].included and s.info(f.index).restored for f in s.faces):
+            # nothing restored: the "restored" photo would be a plain copy, saved only when asked for
+            why = "no face was found in it" if not s.faces else "no face of it is restored yet"
+            if not self.ask(f"Nothing was restored in this photo ({why}). Save an unchanged copy anyway?"):
+                self._set_status("No faces restored: not copied")
+                return
+            settings = replace(settings, comparison=False)  # before and after would be the same picture
         self._export(settings, overwrite=False)
 
     def _export(self, settings: ExportSettings, overwrite: bool) -> None:
@@ -751,7 +761,9 @@ class MainWindow(QMainWindow):
         # as the batch will see them: restored copies from an earlier run are not listed as photos to do
         files = [f for f, _root, _dest in plan_outputs(expand_inputs(paths), self._batch_options())]
         self.batch.set_inputs(paths, files, note)
-        self.batch_dock.show()
+        if not self.batch_dock.isVisible():  # a quarter of the height: the photo keeps the rest
+            self.batch_dock.show()
+            self.resizeDocks([self.batch_dock], [max(self.batch.minimumSizeHint().height(), self.height() // 4)], Qt.Orientation.Vertical)
         if not files:
             self.batch.summary.setText("No photos found there.")
 
@@ -768,7 +780,13 @@ class MainWindow(QMainWindow):
             keep_metadata=export.keep_metadata,
             compare=export.comparison,
             detection=self.detection_settings(),
+            no_faces="copy" if self.batch.copy_no_faces.isChecked() else "skip",
+            overwrite=self.batch.redo.isChecked(),
         )
+
+    def _set_copy_no_faces(self, on: bool) -> None:
+        self.settings.batch_copy_no_faces = on
+        save_settings(self.settings)
 
     def start_batch(self, paused: bool = False) -> None:
         if self.batch_job is not None or not self.batch.inputs:

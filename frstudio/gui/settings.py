@@ -46,6 +46,7 @@ class Settings:
     strength: float = 1.0
     export: ExportPrefs = field(default_factory=ExportPrefs)
     batch_output: str = ""  # "" = next to each photo
+    batch_copy_no_faces: bool = False  # a batch photo without faces: an unchanged copy, or nothing written
     # Edit > Find Small Faces: detect (the open photo and batches) with detect.SMALL_FACES_MIN_EYE_DISTANCE.
     find_small_faces: bool = False
     # restorations per face by a stochastic model (the VQ U-Net), most faithful first (frstudio.core.variants)

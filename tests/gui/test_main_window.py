@@ -74,6 +74,8 @@ def test_open_exclude_restore_swipe_undo_export(qtbot, window, group_png, group_
 
 def test_export_asks_before_replacing(qtbot, window, group_png, tmp_path):
     open_and_wait(qtbot, window, group_png)
+    window.restore()  # (a photo with nothing restored asks first whether to copy it at all)
+    wait_idle(qtbot, window)
     settings = ExportSettings(folder=tmp_path / "out")
     window.export_photo(settings)
     wait_idle(qtbot, window)
