@@ -47,3 +47,23 @@ def test_figures_and_research_names_are_behind_details(qtbot):
     panel.details_button.click()
     assert panel.details.isVisible()
     assert "Stochastic VQ U-Net" in panel.details.text() and "iPrecision) 87% → 79%" in panel.details.text()
+
+
+def test_a_long_reference_name_is_shortened_not_cut(qtbot, make_window, group_png):
+    from tests.conftest import SAMPLE
+    from tests.gui.conftest import wait_idle
+    from tests.gui.test_main_window import open_and_wait
+
+    window = make_window()
+    open_and_wait(qtbot, window, group_png)
+    long_name = group_png.parent / ("grandma at the seaside in the summer of nineteen fifty-two " * 2 + ".jpg")
+    long_name.write_bytes(SAMPLE.read_bytes())
+    window.set_reference(0, long_name)
+    wait_idle(qtbot, window)
+    panel = window.panel
+    qtbot.wait(50)
+    assert panel.reference.text() == long_name.name and panel.reference.toolTip() == long_name.name
+    assert "…" in panel.reference.shown()
+    assert panel.face_box.minimumSizeHint().width() <= panel.maximumWidth()  # the panel never has to cut it
+    label = panel.face_box.layout().labelForField(panel.reference)
+    assert label.width() >= label.sizeHint().width()  # "Reference" itself is whole
