@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from frstudio.core.paths import sample_photo  # noqa: E402
+from frstudio.core.jobs import drive  # noqa: E402
 from frstudio.core.pipeline import RestoreOptions, RestorerCache, restore_photo  # noqa: E402
 
 HEAD_BOX = (120, 30, 320, 240)  # the astronaut's head in the sample photo
@@ -57,12 +58,7 @@ def time_stages(path: Path, out_dir: Path) -> tuple[dict[str, float], int]:
     marks = []
     job = restore_photo(path, options, RestorerCache())
     start = time.perf_counter()
-    try:
-        while True:
-            event = next(job)
-            marks.append((event.stage, time.perf_counter()))
-    except StopIteration as stop:
-        result = stop.value
+    result = drive(job, lambda event: marks.append((event.stage, time.perf_counter())))
     end = time.perf_counter()
     if result.status != "restored":
         raise SystemExit(f"benchmark photo not restored: {result.status} {result.message}")
@@ -81,14 +77,11 @@ import resource, sys, time
 import torch  # the app has it loaded: count it
 from pathlib import Path
 sys.path.insert(0, {repo!r})
+from frstudio.core.jobs import drive
 from frstudio.core.pipeline import RestoreOptions, RestorerCache, restore_photo
 job = restore_photo(Path({path!r}), RestoreOptions(model="passthrough", output_dir=Path({out!r}), overwrite=True), RestorerCache())
 t = time.perf_counter()
-try:
-    while True:
-        next(job)
-except StopIteration as stop:
-    result = stop.value
+result = drive(job)
 print(result.status, len(result.faces), time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 

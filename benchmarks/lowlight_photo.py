@@ -40,6 +40,7 @@ from frstudio.core import pipeline  # noqa: E402
 from frstudio.core.align import eye_distance  # noqa: E402
 from frstudio.core.blend import face_outline  # noqa: E402
 from frstudio.core.detect import detect_faces  # noqa: E402
+from frstudio.core.jobs import drive  # noqa: E402
 from frstudio.core.relight import ToneCurve, apply_tone_curve  # noqa: E402
 from training.degradations import frrnet_lowlight  # noqa: E402
 from training.metrics import psnr  # noqa: E402
@@ -113,12 +114,7 @@ def run(paths: list[Path], model: str) -> tuple[dict[str, list[dict]], int]:
             missed += 1
             continue
         photo = SimpleNamespace(pixels=dark, is_grey=False, path=path)  # what restore_faces and compose read
-        job = pipeline.restore_faces(photo, faces, restorer)
-        try:
-            while True:
-                next(job)
-        except StopIteration as stop:
-            done, _ = stop.value
+        done, _ = drive(pipeline.restore_faces(photo, faces, restorer))
         pairs, outside = regions(dark.shape[:2], faces)
         results["input"].append(scores(dark, truth, pairs, outside))
         results["match"].append(scores(pipeline.compose(photo, faces, done, match_tone=True), truth, pairs, outside))

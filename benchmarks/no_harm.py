@@ -45,6 +45,7 @@ from frstudio.core import blend, pipeline  # noqa: E402
 from frstudio.core.align import TEMPLATE_EYE_DISTANCE, TEMPLATE_SIZE  # noqa: E402
 from frstudio.core.blend import BlendSettings, face_outline  # noqa: E402
 from frstudio.core.detect import Face, detect_faces  # noqa: E402
+from frstudio.core.jobs import drive  # noqa: E402
 from frstudio.core.quality import sharpness_ratio  # noqa: E402
 from frstudio.core.references import describe_photo_faces  # noqa: E402
 from frstudio.core.restore import RestoredFace  # noqa: E402
@@ -125,12 +126,7 @@ def composing(way: str):
 
 
 def restored_faces(photo, faces: list[Face], restorer) -> dict:
-    job = pipeline.restore_faces(photo, faces, restorer)
-    while True:
-        try:
-            next(job)
-        except StopIteration as stop:
-            return stop.value[0]
+    return drive(pipeline.restore_faces(photo, faces, restorer))[0]
 
 
 def restored_at_256(photo, face: Face, restorer) -> dict:

@@ -217,7 +217,8 @@ def cmd_restore(args) -> int:
     from tqdm import tqdm
 
     from frstudio.core.errors import FRStudioError, ModelUnavailableError, WeightsError
-    from frstudio.core.pipeline import CancelToken, RestorerCache, restore_batch
+    from frstudio.core.jobs import CancelToken, drive
+    from frstudio.core.pipeline import RestorerCache, restore_batch
     from frstudio.core.restore import get_spec, model_statuses
 
     options = _restore_options(args)
@@ -251,26 +252,25 @@ def cmd_restore(args) -> int:
         except FRStudioError:
             pass
     cancel = CancelToken()
-    results = []
     bar = None
-    job = restore_batch([p for p in args.paths if p.exists()], options, RestorerCache(), cancel, args.recursive)
+
+    def show(event) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=event.total, unit="photo", file=sys.stderr, dynamic_ncols=True, disable=None)
+        if event.progress is not None and event.progress.message.startswith("warning"):
+            tqdm.write(event.progress.message, file=sys.stderr)  # before the face is restored
+        if event.progress is not None and event.progress.path is not None:
+            p = event.progress
+            bar.set_postfix_str(f"{p.path.name}: {p.stage}" + (f" {p.face}/{p.faces}" if p.faces else ""), refresh=False)
+        if event.result is not None:
+            bar.update(1)
+            r = event.result
+            if r.status == "failed" or (r.message and r.status != "skipped"):
+                tqdm.write(f"{r.status}: {r.message}", file=sys.stderr)
+
     try:
-        while True:
-            event = next(job)
-            if bar is None:
-                bar = tqdm(total=event.total, unit="photo", file=sys.stderr, dynamic_ncols=True, disable=None)
-            if event.progress is not None and event.progress.message.startswith("warning"):
-                tqdm.write(event.progress.message, file=sys.stderr)  # before the face is restored
-            if event.progress is not None and event.progress.path is not None:
-                p = event.progress
-                bar.set_postfix_str(f"{p.path.name}: {p.stage}" + (f" {p.face}/{p.faces}" if p.faces else ""), refresh=False)
-            if event.result is not None:
-                bar.update(1)
-                r = event.result
-                if r.status == "failed" or (r.message and r.status != "skipped"):
-                    tqdm.write(f"{r.status}: {r.message}", file=sys.stderr)
-    except StopIteration as stop:
-        results = stop.value
+        results = drive(restore_batch([p for p in args.paths if p.exists()], options, RestorerCache(), cancel, args.recursive), show)
     except FRStudioError as exc:
         if bar:
             bar.close()

@@ -93,15 +93,11 @@ def run_models(photo: Path, face, restorers: dict) -> tuple[None, str]:
 
 
 def restore_sample(photo: Path, out_dir: Path, restorers: dict):
+    from frstudio.core.jobs import drive
     from frstudio.core.pipeline import RestoreOptions, RestorerCache, restore_batch
 
     # PNG: lossless, so "everything else untouched" can be checked exactly against the decoded input.
-    job = restore_batch([photo], RestoreOptions(output_dir=out_dir, format="png"), RestorerCache(restorers.__getitem__))
-    try:
-        while True:
-            next(job)
-    except StopIteration as stop:
-        results = stop.value
+    results = drive(restore_batch([photo], RestoreOptions(output_dir=out_dir, format="png"), RestorerCache(restorers.__getitem__)))
     result = results[0]
     if result.status != "restored" or result.output is None:
         raise CheckFailed(f"restoring {photo.name}: {result.status} {result.message}".strip())

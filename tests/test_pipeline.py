@@ -9,17 +9,14 @@ from PIL import Image
 from frstudio.core.blend import face_outline
 from frstudio.core.errors import Cancelled
 from frstudio.core.imageio import load_photo
-from frstudio.core.pipeline import CancelToken, RestoreOptions, RestorerCache, expand_inputs, output_path_for, restore_batch, restore_photo
+from frstudio.core.jobs import CancelToken, drive
+from frstudio.core.pipeline import RestoreOptions, RestorerCache, expand_inputs, output_path_for, restore_batch, restore_photo
 from tests.conftest import file_digest, paste_faces
 
 
 def run(job):
     events = []
-    try:
-        while True:
-            events.append(next(job))
-    except StopIteration as stop:
-        return stop.value, events
+    return drive(job, events.append), events
 
 
 def _outside_faces(shape, faces_landmarks, grow=3):

@@ -11,6 +11,7 @@ from frstudio.core import session as session_mod
 from frstudio.core.dlib_work import DlibInProcess, DlibProcess
 from frstudio.core.errors import PhotoError
 from frstudio.core.imageio import load_photo
+from frstudio.core.jobs import drive
 from frstudio.core.pipeline import RestorerCache
 from frstudio.core.restore import Restorer, RestoredFace
 from frstudio.core.routing import TINY_FACE_EYE_DISTANCE
@@ -19,11 +20,7 @@ from tests.conftest import SAMPLE, file_digest
 
 
 def run(job):
-    try:
-        while True:
-            next(job)
-    except StopIteration as stop:
-        return stop.value
+    return drive(job)
 
 
 class Counting:

@@ -169,6 +169,7 @@ def test_shipped_default_keeps_a_big_sharp_face_as_sharp(astronaut, astronaut_la
 
     from frstudio.core.align import eye_distance
     from frstudio.core.detect import Face
+    from frstudio.core.jobs import drive
     from frstudio.core.pipeline import compose, restore_faces
     from frstudio.core.quality import sharpness_ratio
     from frstudio.core.restore import Restorer, default_model
@@ -179,11 +180,6 @@ def test_shipped_default_keeps_a_big_sharp_face_as_sharp(astronaut, astronaut_la
     photo = type("Photo", (), {"pixels": np.clip(big, 0, 255).astype(np.uint8), "is_grey": False, "path": None})()
     face = Face(0, (0, 0, 1, 1), ((astronaut_landmarks + 0.5) * f - 0.5).astype(np.float32), 1.0)
     job = restore_faces(photo, [face], Restorer(default_model(), device="cpu"))
-    while True:
-        try:
-            next(job)
-        except StopIteration as stop:
-            done = stop.value[0]
-            break
+    done = drive(job)[0]
     out = compose(photo, [face], done)
     assert sharpness_ratio(photo.pixels, out, face.landmarks) >= 0.95

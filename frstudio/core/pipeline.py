@@ -1,8 +1,8 @@
 """The restoration pipeline: a photo (or a folder of them) in, restored photos out.
 
-Long jobs are generators that yield a `Progress` event per stage and per face and return their result;
-the command line draws a progress bar from the events, the GUI turns them into signals. A `CancelToken`
-is checked between faces. A failing face keeps its original pixels; a failing photo is reported and the
+Long jobs are generators (`frstudio.core.jobs`) that yield a `Progress` event per stage and per face and
+return their result; the command line draws a progress bar from the events, the GUI turns them into signals.
+A `CancelToken` is checked between faces. A failing face keeps its original pixels; a failing photo is reported and the
 batch goes on; an output that already exists is not redone, so an interrupted batch resumes.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,9 @@ from frstudio.core.detect import DetectionSettings, Face, detect_faces
 from frstudio.core.errors import Cancelled, FRStudioError, ModelUnavailableError, PhotoError
 from frstudio.core.files import remove_stale_temp_files, write_error_message
 from frstudio.core.imageio import Photo, load_photo, save_image, save_photo, to_uint8
+from frstudio.core.jobs import CancelToken, Progress, relay
 from frstudio.core.quality import sharpness_ratio
+from frstudio.core.references import ReferenceLibrary, ReferencePhoto, match_faces
 from frstudio.core.relight import apply_tone_curve, photo_relight, relit
 from frstudio.core.restore import PassThroughRestorer, Restorer, default_model, get_spec, model_statuses
 from frstudio.core.routing import CLEAN_FACE_MESSAGE, auto_model, auto_strength
@@ -67,16 +68,6 @@ class RestoreOptions:
 
 
 @dataclass
-class Progress:
-    stage: str  # "load", "detect", "restore", "blend", "save", "done"
-    fraction: float  # of this photo, 0..1
-    face: int = 0  # faces done so far in "restore"
-    faces: int = 0
-    path: Path | None = None
-    message: str = ""
-
-
-@dataclass
 class FaceReport:
     index: int
     box: tuple[float, float, float, float]
@@ -100,24 +91,6 @@ class PhotoResult:
     faces: list[FaceReport] = field(default_factory=list)
     extra_outputs: list[Path] = field(default_factory=list)
     note: str = ""  # what was done beyond the faces, e.g. the whole photo relit to match them
-
-
-class CancelToken:
-    """Set from any thread; the pipeline checks it between faces and photos."""
-
-    def __init__(self):
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def raise_if_cancelled(self) -> None:
-        if self.cancelled:
-            raise Cancelled("cancelled")
 
 
 class RestorerCache:
@@ -420,15 +393,14 @@ def measure_sharpness(before: np.ndarray, after: np.ndarray, faces: list[Face], 
 def _counted(job: Generator[Progress, None, tuple], before: int, total: int) -> Generator[Progress, None, tuple]:
     """Run one model's group of faces, its per-face progress counted among all `total` faces of the photo
     (`before` of them done by earlier groups), so fractions keep growing from group to group."""
-    try:
-        while True:
-            p = next(job)
-            if p.stage == "restore":
-                face = before + p.face
-                p = Progress("restore", 0.2 + 0.6 * face / max(total, 1), face, total, p.path, p.message)
-            yield p
-    except StopIteration as stop:
-        return stop.value
+
+    def counted(p: Progress) -> Progress:
+        if p.stage != "restore":
+            return p
+        face = before + p.face
+        return Progress("restore", 0.2 + 0.6 * face / max(total, 1), face, total, p.path, p.message)
+
+    return (yield from relay(job, counted))
 
 
 def blind_model() -> str | None:
@@ -448,8 +420,6 @@ def restore_guided(
     model instead. Returns (done, reports) like `restore_faces`, each report naming its reference. A reference
     that looks like someone else is warned about in a Progress message before any face is restored, and in
     that face's report."""
-    from frstudio.core.references import match_faces
-
     yield Progress("identity", 0.15, 0, len(faces), photo.path)
     found = match_faces(photo.pixels, faces, references, restorer.spec.input_size)
     for warning in found.warnings:
@@ -633,8 +603,6 @@ def restore_batch(
     spec = restorers.get(resolve_model(options.model)).spec
     references = None
     if spec.takes_reference:
-        from frstudio.core.references import ReferenceLibrary, ReferencePhoto
-
         if options.reference is not None:
             references = ReferencePhoto(options.reference, options.detection)
             references.faces  # detect it now: a reference without a face is one clear error, not one per photo
@@ -657,10 +625,7 @@ def restore_batch(
             break
         job = restore_photo(path, options, restorers, cancel, None, root, references, dest)
         try:
-            while True:
-                yield BatchEvent(i, total, progress=next(job))
-        except StopIteration as stop:
-            result = stop.value
+            result = yield from relay(job, lambda p: BatchEvent(i, total, progress=p))
         except Cancelled:
             results.extend(PhotoResult(p, "cancelled") for p, _, _ in planned[k:])
             yield BatchEvent(i, total, result=results[i])

@@ -13,7 +13,7 @@ Two sources answer the same question, `best_for(descriptor) -> ReferenceMatch | 
 
 Descriptors are computed on the face aligned to the 128 x 128 template (as `frstudio.core.session` does), so
 a descriptor of the photo being restored and one of the library compare like with like. Indexing is a
-generator of pipeline `Progress` events (one per photo) so a GUI can show it and cancel between photos.
+generator of `Progress` events (`frstudio.core.jobs`, one per photo) so a GUI can show it and cancel between photos.
 No Qt here.
 """
 
@@ -35,6 +35,7 @@ from frstudio.core.errors import FRStudioError, PhotoError
 from frstudio.core.files import atomic_write_bytes
 from frstudio.core.identity import SAME_PERSON_DISTANCE, descriptor_distance
 from frstudio.core.imageio import load_photo, to_uint8
+from frstudio.core.jobs import Progress
 
 # Computes dlib descriptors of [(RGB uint8 crop, its 68 landmarks)]: `describe_in_process`, or the `describe`
 # method of `frstudio.core.dlib_work.DlibProcess`, which keeps a GUI's event loop free while dlib holds the GIL.
@@ -265,11 +266,9 @@ class ReferenceLibrary:
         except (OSError, FRStudioError):
             pass  # a read-only cache only costs the next run the indexing again
 
-    def index(self, cancel: Callable[[], bool] | None = None) -> Generator[object, None, IndexSummary]:
-        """(Re)index the folder, yielding a pipeline `Progress` per photo; returns an `IndexSummary`.
+    def index(self, cancel: Callable[[], bool] | None = None) -> Generator[Progress, None, IndexSummary]:
+        """(Re)index the folder, yielding a `Progress` per photo; returns an `IndexSummary`.
         `cancel()` returning True stops between photos; what was indexed so far is kept."""
-        from frstudio.core.pipeline import Progress
-
         known = self._read_index()
         files: dict[str, dict] = {}
         faces: list[DescribedFace] = []

@@ -11,8 +11,8 @@ what an interactive editor needs and a batch run does not:
   identity (dlib descriptor distance, input crop -> restored crop), and its sharpness in the photo against the
   input's (so a softer result is said, not called "fine").
 
-Long steps are generators yielding pipeline `Progress` events, so a GUI worker can run them off its event
-loop and cancel between faces. No Qt here.
+Long steps are generators yielding `Progress` events (`frstudio.core.jobs`), so a GUI worker can run them off
+its event loop and cancel between faces. No Qt here.
 """
 
 from __future__ import annotations
@@ -31,10 +31,9 @@ from frstudio.core.dlib_work import DlibInProcess
 from frstudio.core.errors import Cancelled, FRStudioError, PhotoError
 from frstudio.core.identity import SAME_PERSON_DISTANCE, descriptor_distance
 from frstudio.core.imageio import Photo, load_photo, save_image, save_photo, to_uint8
+from frstudio.core.jobs import CancelToken, Progress, relay
 from frstudio.core.pipeline import (
     SUFFIX_FORMAT,
-    CancelToken,
-    Progress,
     RestoreOptions,
     RestorerCache,
     comparison_image,
@@ -322,12 +321,8 @@ class PhotoSession:
             reference = self.reference_match(faces[0].index, path, spec.input_size).aligned
         restorer = self.restorers.get(model)
         job = restore_faces(self.photo, faces, restorer, reference, cancel, variants, self.dlib.describe)
-        try:
-            while True:
-                p = next(job)
-                yield Progress("restore", (finished + p.face) / max(total, 1), finished + p.face, total, self.photo.path)
-        except StopIteration as stop:
-            done, reports = stop.value
+        done, reports = yield from relay(
+            job, lambda p: Progress("restore", (finished + p.face) / max(total, 1), finished + p.face, total, self.photo.path))
         by_index = {f.index: f for f in faces}
         new = []
         for index, (aligned, restored) in done.items():

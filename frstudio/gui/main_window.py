@@ -31,7 +31,8 @@ from PySide6.QtWidgets import (
 from frstudio.core.detect import SMALL_FACES_MIN_EYE_DISTANCE, DetectionSettings
 from frstudio.core.dlib_work import DlibProcess
 from frstudio.core.errors import FRStudioError
-from frstudio.core.pipeline import IMAGE_SUFFIXES, Progress, RestoreOptions, RestorerCache, expand_inputs, plan_outputs, restore_batch
+from frstudio.core.jobs import Progress
+from frstudio.core.pipeline import IMAGE_SUFFIXES, RestoreOptions, RestorerCache, expand_inputs, plan_outputs, restore_batch
 from frstudio.core.references import ReferenceLibrary
 from frstudio.core.restore import get_spec, model_statuses
 from frstudio.core.session import AUTO, ExportSettings, OutputExistsError, PhotoSession

@@ -6,7 +6,7 @@ change of choices, so "3 faces restored" cannot outlive a face left out or a mod
 
 from __future__ import annotations
 
-from frstudio.core.pipeline import Progress
+from frstudio.core.jobs import Progress
 from frstudio.core.session import PhotoSession
 
 STAGE_WORDS = {

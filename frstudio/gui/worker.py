@@ -16,7 +16,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QThread, Signal
 
 from frstudio.core.errors import Cancelled, FRStudioError
-from frstudio.core.pipeline import CancelToken
+from frstudio.core.jobs import CancelToken, drive
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +49,23 @@ class Job(QThread):
     def paused(self) -> bool:
         return not self._running.is_set()
 
+    def _wait_while_paused(self) -> None:
+        """Between events: wait while paused, then stop here if cancelled."""
+        self._running.wait()
+        self.cancel_token.raise_if_cancelled()
+
+    def _emit(self, event) -> None:
+        self.progressed.emit(event)
+        self._wait_while_paused()
+
     def run(self) -> None:
         try:
             job = self._make(self.cancel_token)
             if not inspect.isgenerator(job):
                 self.finished_with.emit(job)
                 return
-            while True:
-                self._running.wait()
-                self.cancel_token.raise_if_cancelled()
-                self.progressed.emit(next(job))
-        except StopIteration as stop:
-            self.finished_with.emit(stop.value)
+            self._wait_while_paused()
+            self.finished_with.emit(drive(job, self._emit))
         except Cancelled:
             self.cancelled.emit()
         except FRStudioError as exc:

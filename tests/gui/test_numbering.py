@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from frstudio.core import pipeline
-from frstudio.core.pipeline import BatchEvent, Progress, RestoreOptions, RestorerCache, restore_photo
+from frstudio.core.jobs import Progress, drive
+from frstudio.core.pipeline import BatchEvent, RestoreOptions, RestorerCache, restore_photo
 from frstudio.core.references import ReferenceMatch
 from frstudio.gui.batch_panel import BatchPanel
 
@@ -34,11 +35,7 @@ def test_a_face_that_cannot_be_aligned_is_named_from_1(tiny_weights, group_png, 
 
     monkeypatch.setattr(pipeline, "align_face", align)
     job = restore_photo(group_png, RestoreOptions(model="tiny"), RestorerCache())
-    try:
-        while True:
-            next(job)
-    except StopIteration as stop:
-        result = stop.value
+    result = drive(job)
     assert result.faces[0].message == "face 1: landmarks out of the photo"
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, Qt
 
-from frstudio.core.pipeline import BatchEvent, Progress
+from frstudio.core.jobs import Progress
+from frstudio.core.pipeline import BatchEvent
 from frstudio.gui.batch_panel import BatchPanel
 from tests.gui.conftest import wait_idle
 from tests.gui.test_main_window import click_face, open_and_wait
