@@ -18,13 +18,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from frstudio.core.imageio import float_to_uint8  # noqa: E402
 from frstudio.core.restore import Restorer  # noqa: E402
 from training.data.dataset import FaceCache, ProtocolFaces  # noqa: E402
 from training.metrics import psnr  # noqa: E402
-
-
-def u8(img: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
 
 
 def main() -> int:
@@ -39,13 +36,13 @@ def main() -> int:
     picks = np.unique(np.linspace(0, len(faces) - 1, min(args.n, len(faces))).round().astype(int))
     items = [faces[int(i)] for i in picks]
     lq = np.stack([np.asarray(it["lq"]).transpose(1, 2, 0) for it in items])
-    hq = [u8(np.asarray(it["hq"]).transpose(1, 2, 0)) for it in items]
+    hq = [float_to_uint8(np.asarray(it["hq"]).transpose(1, 2, 0)) for it in items]
     outputs, seconds = {}, {}
     for precision in ("fp32", "bf16"):
         restorer = Restorer(args.model, device="cpu", precision=precision)
         restorer.restore(lq[:8])  # warm-up
         start = time.perf_counter()
-        outputs[precision] = [u8(r.image) for k in range(0, len(lq), 8) for r in restorer.restore(lq[k : k + 8])]
+        outputs[precision] = [float_to_uint8(r.image) for k in range(0, len(lq), 8) for r in restorer.restore(lq[k : k + 8])]
         seconds[precision] = (time.perf_counter() - start) / len(lq)
     for precision in ("fp32", "bf16"):
         score = np.mean([psnr(o, h) for o, h in zip(outputs[precision], hq)])

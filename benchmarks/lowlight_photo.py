@@ -40,6 +40,7 @@ from frstudio.core import pipeline  # noqa: E402
 from frstudio.core.align import eye_distance  # noqa: E402
 from frstudio.core.blend import face_outline  # noqa: E402
 from frstudio.core.detect import detect_faces  # noqa: E402
+from frstudio.core.imageio import float_to_uint8  # noqa: E402
 from frstudio.core.jobs import drive  # noqa: E402
 from frstudio.core.relight import ToneCurve, apply_tone_curve  # noqa: E402
 from training.degradations import frrnet_lowlight  # noqa: E402
@@ -108,7 +109,7 @@ def run(paths: list[Path], model: str) -> tuple[dict[str, list[dict]], int]:
     for k, path in enumerate(paths):
         truth = np.asarray(Image.open(path).convert("RGB"))
         dark = frrnet_lowlight(truth.astype(np.float32) / 255, np.random.default_rng(k)).image
-        dark = np.clip(np.round(dark * 255), 0, 255).astype(np.uint8)
+        dark = float_to_uint8(dark)
         faces = detect_faces(dark)
         if not faces:
             missed += 1

@@ -45,6 +45,7 @@ from frstudio.core import blend, pipeline  # noqa: E402
 from frstudio.core.align import TEMPLATE_EYE_DISTANCE, TEMPLATE_SIZE  # noqa: E402
 from frstudio.core.blend import BlendSettings, face_outline  # noqa: E402
 from frstudio.core.detect import Face, detect_faces  # noqa: E402
+from frstudio.core.imageio import float_to_uint8  # noqa: E402
 from frstudio.core.jobs import drive  # noqa: E402
 from frstudio.core.quality import sharpness_ratio  # noqa: E402
 from frstudio.core.references import describe_photo_faces  # noqa: E402
@@ -90,7 +91,7 @@ def damage_at_photo_scale(pixels: np.ndarray, rng: np.random.Generator) -> np.nd
     x = D.film_grain(x, rng, 0.03, 0.8)
     x = D.gaussian_noise(x, rng, 4 / 255)
     x = D.jpeg(x, 60)
-    return np.clip(np.round(x * 255), 0, 255).astype(np.uint8)
+    return float_to_uint8(x)
 
 
 def face_region(shape: tuple[int, int], face: Face) -> np.ndarray:

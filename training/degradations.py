@@ -33,6 +33,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from frstudio.core.imageio import float_to_uint8
+
 __all__ = [
     # blur
     "gaussian_kernel", "gaussian_blur", "random_gaussian_blur",
@@ -290,7 +292,7 @@ def random_poisson_noise(
 def quantize_8bit(img: np.ndarray) -> np.ndarray:
     """Round to the 256 levels of an 8-bit file (what a lossless PNG save does). Same shape, float32."""
     img = _as_image(img)
-    return _done(np.round(np.clip(img, 0, 1) * 255.0) / 255.0)
+    return _done(float_to_uint8(img) / np.float32(255.0))
 
 
 def jpeg(img: np.ndarray, quality: int, chroma_subsampling: bool = True) -> np.ndarray:
@@ -304,7 +306,7 @@ def jpeg(img: np.ndarray, quality: int, chroma_subsampling: bool = True) -> np.n
     q = int(round(quality))
     if not 0 <= q <= 100:
         raise ValueError(f"JPEG quality must be in 0..100, got {quality}")
-    bgr = np.round(np.clip(img[..., ::-1], 0, 1) * 255.0).astype(np.uint8)
+    bgr = float_to_uint8(img[..., ::-1])
     params = [cv2.IMWRITE_JPEG_QUALITY, q]
     if not chroma_subsampling:
         params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]

@@ -164,11 +164,14 @@ def category_table(report: dict) -> str:
 
 
 def float_to_uint8(img: np.ndarray) -> np.ndarray:
-    """float [0, 1] H x W x 3 (or 3 x H x W tensor data) -> uint8 H x W x 3, as a saved image would be."""
+    """float [0, 1] H x W x 3 (or 3 x H x W tensor data) -> uint8 H x W x 3, as a saved image would be
+    (`frstudio.core.imageio.float_to_uint8`)."""
+    from frstudio.core import imageio
+
     a = np.asarray(img, np.float32)
     if a.ndim == 3 and a.shape[0] == 3 and a.shape[-1] != 3:
         a = a.transpose(1, 2, 0)
-    return np.clip(np.round(a * 255), 0, 255).astype(np.uint8)
+    return imageio.float_to_uint8(a)
 
 
 def upscale_to(img: np.ndarray, size: int) -> np.ndarray:

@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from frstudio.core.imageio import float_to_uint8
 from training.degradations import PIPELINES, protocol_rng
 
 TILE = 128
@@ -62,7 +63,7 @@ def _tile(img: np.ndarray) -> np.ndarray:
     """float32 [0, 1] image -> TILE x TILE uint8; small ones enlarged by nearest neighbour."""
     if img.shape[:2] != (TILE, TILE):
         img = cv2.resize(img, (TILE, TILE), interpolation=cv2.INTER_NEAREST)
-    return np.clip(np.round(img * 255.0), 0, 255).astype(np.uint8)
+    return float_to_uint8(img)
 
 
 def _canvas(rows: int, columns: list[str]) -> np.ndarray:

@@ -180,6 +180,13 @@ def probe_photo(path: str | os.PathLike) -> tuple[int, int, str]:
         raise PhotoError(_decode_error_message(path, e)) from e
 
 
+def float_to_uint8(image: np.ndarray) -> np.ndarray:
+    """Float pixels on the [0, 1] scale -> uint8, rounded to nearest (numpy's, half to even) and clipped to
+    0..255: what a saved 8-bit file holds. The one conversion of float images to 8 bits, for the engine, the
+    training package and the benchmarks alike."""
+    return np.clip(np.round(np.asarray(image) * 255.0), 0, 255).astype(np.uint8)
+
+
 def to_uint8(pixels: np.ndarray) -> np.ndarray:
     """uint16 -> uint8 rounded to nearest (65535 -> 255); uint8 is returned as is."""
     if pixels.dtype == np.uint8:

@@ -21,7 +21,7 @@ from frstudio.core.blend import BlendSettings, blend_face
 from frstudio.core.detect import DetectionSettings, Face, detect_faces
 from frstudio.core.errors import Cancelled, FRStudioError, ModelUnavailableError, PhotoError
 from frstudio.core.files import remove_stale_temp_files, write_error_message
-from frstudio.core.imageio import Photo, load_photo, save_image, save_photo, to_uint8
+from frstudio.core.imageio import Photo, float_to_uint8, load_photo, save_image, save_photo, to_uint8
 from frstudio.core.jobs import CancelToken, Progress, relay
 from frstudio.core.quality import sharpness_ratio
 from frstudio.core.references import ReferenceLibrary, ReferencePhoto, match_faces
@@ -477,19 +477,19 @@ def _write_extras(photo: Photo, pixels: np.ndarray, done: dict, dest: Path, opti
         for index, (aligned, result) in sorted(done.items()):
             if "warped" in result.extras:  # a guided face: before | reference | warped reference | after
                 strip = [aligned.image, result.extras["reference"], result.extras["warped"].transpose(1, 2, 0), result.image]
-                crops = [_u8(c) for c in strip]
+                crops = [float_to_uint8(c) for c in strip]
                 written.append(save_image(np.concatenate(crops, axis=1), dest.with_name(f"{stem}_face{index + 1}_reference.png")))
     for index, (aligned, result) in sorted(done.items()):
         ranked = result.extras.get("variants", [])
         if len(ranked) > 1:  # the user asked for variants: show them all, most faithful (the one used) first
             strip = [aligned.image] + [v.restored.image for v in ranked]
             size = max(np.asarray(c).shape[0] for c in strip)
-            crops = [_u8(_resized(c, size)) for c in strip]
+            crops = [float_to_uint8(_resized(c, size)) for c in strip]
             written.append(save_image(np.concatenate(crops, axis=1), dest.with_name(f"{stem}_face{index + 1}_variants.png")))
     if options.save_crops:
         for index, (aligned, result) in sorted(done.items()):
             for tag, img in (("before", aligned.image), ("after", result.image)):
-                written.append(save_image(_u8(img), dest.with_name(f"{stem}_face{index + 1}_{tag}.png")))
+                written.append(save_image(float_to_uint8(img), dest.with_name(f"{stem}_face{index + 1}_{tag}.png")))
 
 
 def _remove(paths: list[Path]) -> None:
@@ -498,10 +498,6 @@ def _remove(paths: list[Path]) -> None:
             path.unlink(missing_ok=True)
         except OSError:
             log.debug("cannot remove %s", path, exc_info=True)
-
-
-def _u8(image: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(np.asarray(image, np.float32) * 255), 0, 255).astype(np.uint8)
 
 
 def _resized(image: np.ndarray, size: int) -> np.ndarray:

@@ -34,7 +34,7 @@ from frstudio.core.detect import DetectionSettings, Face, detect_faces
 from frstudio.core.errors import FRStudioError, PhotoError
 from frstudio.core.files import atomic_write_bytes
 from frstudio.core.identity import SAME_PERSON_DISTANCE, descriptor_distance
-from frstudio.core.imageio import load_photo, to_uint8
+from frstudio.core.imageio import float_to_uint8, load_photo, to_uint8
 from frstudio.core.jobs import Progress
 
 # Computes dlib descriptors of [(RGB uint8 crop, its 68 landmarks)]: `describe_in_process`, or the `describe`
@@ -64,10 +64,6 @@ def yaw_proxy(landmarks: np.ndarray) -> float:
     left, right, nose = landmarks[0], landmarks[16], landmarks[30]
     width = np.linalg.norm(right - left) or 1.0
     return float(np.dot(nose - (left + right) / 2, (right - left) / width) / width)
-
-
-def _crop8(image: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
 
 
 @dataclass
@@ -118,7 +114,7 @@ def describe_photo_faces(pixels: np.ndarray, faces: list[Face], describe: Descri
     items = []
     for f in faces:
         matrix = estimate_transform(five_points(f.landmarks), TEMPLATE_SIZE)
-        items.append((_crop8(align_face(pixels, f.landmarks, TEMPLATE_SIZE).image), transform_points(f.landmarks, matrix)))
+        items.append((float_to_uint8(align_face(pixels, f.landmarks, TEMPLATE_SIZE).image), transform_points(f.landmarks, matrix)))
     return list((describe or describe_in_process)(items))
 
 
@@ -128,7 +124,7 @@ def _describe_photo(path: Path, detection: DetectionSettings | None, describe: D
     descriptors = describe_photo_faces(photo.pixels, faces, describe)
     out = []
     for f, d in zip(faces, descriptors):
-        crop = _crop8(align_face(photo.pixels, f.landmarks, TEMPLATE_SIZE).image)
+        crop = float_to_uint8(align_face(photo.pixels, f.landmarks, TEMPLATE_SIZE).image)
         out.append(DescribedFace(Path(path), f.index, np.asarray(f.landmarks, np.float32), np.asarray(d, np.float32),
                                  face_sharpness(crop), yaw_proxy(f.landmarks)))
     return out

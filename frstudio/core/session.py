@@ -30,7 +30,7 @@ from frstudio.core.detect import DetectionSettings, Face
 from frstudio.core.dlib_work import DlibInProcess
 from frstudio.core.errors import Cancelled, FRStudioError, PhotoError
 from frstudio.core.identity import SAME_PERSON_DISTANCE, descriptor_distance
-from frstudio.core.imageio import Photo, load_photo, save_image, save_photo, to_uint8
+from frstudio.core.imageio import Photo, float_to_uint8, load_photo, save_image, save_photo, to_uint8
 from frstudio.core.jobs import CancelToken, Progress, relay
 from frstudio.core.pipeline import (
     SUFFIX_FORMAT,
@@ -133,10 +133,6 @@ class _Result:
             if variant.seed == seed:
                 return variant.restored, variant.distance
         return self.restored, self.drift
-
-
-def _crop8(image: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
 
 
 class PhotoSession:
@@ -342,7 +338,7 @@ class PhotoSession:
         face that every identity comparison uses, whatever size the model works at."""
         matrix = estimate_transform(five_points(face.landmarks), TEMPLATE_SIZE)
         crop = align_face(self.photo.pixels, face.landmarks, TEMPLATE_SIZE).image
-        return _crop8(crop), transform_points(face.landmarks, matrix)
+        return float_to_uint8(crop), transform_points(face.landmarks, matrix)
 
     def input_descriptor(self, face: Face) -> np.ndarray:
         key = self._face_key(face)
@@ -370,7 +366,7 @@ class PhotoSession:
                 need_input.add(face.index)
                 items.append((crop, landmarks))
             out = result.restored.image
-            items.append((_crop8(out), landmarks * (out.shape[0] / TEMPLATE_SIZE)))
+            items.append((float_to_uint8(out), landmarks * (out.shape[0] / TEMPLATE_SIZE)))
         descriptors = iter(self.dlib.describe(items))  # one call: one round trip to a descriptor process
         for face, result in new:
             if face.index in need_input:
@@ -426,7 +422,7 @@ class PhotoSession:
         face = self.face(index)
         result = self._current(face)
         before = self._aligned128(face)[0]  # always at 128, whatever size the model took
-        return before, None if result is None else _crop8(result.chosen(self.choices[index].variant)[0].image)
+        return before, None if result is None else float_to_uint8(result.chosen(self.choices[index].variant)[0].image)
 
     def preview(self) -> np.ndarray:
         """The photo with the current results of the included faces blended in at their strengths (same dtype

@@ -16,6 +16,7 @@ import numpy as np
 
 from frstudio.core.align import AlignedFace, transform_points
 from frstudio.core.identity import descriptor_distance
+from frstudio.core.imageio import float_to_uint8
 
 MAX_VARIANTS = 8  # each costs one network pass and one descriptor (~75 ms) per face
 
@@ -42,10 +43,6 @@ class Variant:
         return f"seed {self.seed} (identity distance {self.distance:.2f}{ref})"
 
 
-def _u8(image: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(np.asarray(image, np.float32) * 255.0), 0, 255).astype(np.uint8)
-
-
 def crop_landmarks(aligned: AlignedFace, landmarks68: np.ndarray, size: int | None = None) -> np.ndarray:
     """The face's landmarks in its aligned crop, scaled to a crop of `size` (a model's output size)."""
     points = transform_points(landmarks68, aligned.matrix)
@@ -67,12 +64,12 @@ def rank_variants(
     items, layout = [], []
     for k, (aligned, points) in enumerate(zip(crops, landmarks)):
         in_crop = crop_landmarks(aligned, points)
-        items.append((_u8(aligned.image), in_crop))
+        items.append((float_to_uint8(aligned.image), in_crop))
         if references is not None:
-            items.append((_u8(references[k]), in_crop * (np.asarray(references[k]).shape[0] / aligned.size)))
+            items.append((float_to_uint8(references[k]), in_crop * (np.asarray(references[k]).shape[0] / aligned.size)))
         for seed, results in by_seed.items():
             out = results[k].image
-            items.append((_u8(out), crop_landmarks(aligned, points, out.shape[0])))
+            items.append((float_to_uint8(out), crop_landmarks(aligned, points, out.shape[0])))
         layout.append(k)
     descriptors = iter(describe(items))  # one call: one round trip where dlib runs in a helper process
     ranked = []

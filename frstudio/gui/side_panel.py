@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from frstudio.core.identity import SAME_PERSON_DISTANCE
+from frstudio.core.imageio import float_to_uint8
 from frstudio.core.quality import SOFTER_THAN_INPUT
 from frstudio.core.routing import CLEAN_FACE_MESSAGE, TINY_FACE_EYE_DISTANCE, TINY_FACE_MODEL
 from frstudio.core.session import AUTO, DRIFT_WARNING, FaceInfo, PhotoSession
@@ -381,7 +381,7 @@ class VariantStrip(QWidget):
             button = QToolButton()
             button.setCheckable(True)
             button.setChecked(variant.seed == current)
-            crop8 = (np.clip(variant.restored.image, 0, 1) * 255 + 0.5).astype(np.uint8)
+            crop8 = float_to_uint8(variant.restored.image)
             thumbnail = cv2.resize(crop8, (self.ICON, self.ICON), interpolation=cv2.INTER_AREA)
             button.setIcon(QIcon(to_pixmap(thumbnail)))
             button.setIconSize(QSize(self.ICON, self.ICON))

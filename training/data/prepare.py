@@ -23,6 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from frstudio.core.imageio import float_to_uint8
+
 # sharpness and yaw: the measures the app also ranks a user's reference photos by (one definition)
 from frstudio.core.references import face_sharpness, yaw_proxy
 
@@ -80,7 +82,7 @@ def _process_shard(data: str, rows: list[ManifestRow], out_path: str) -> dict:
         # the photo's subject: the largest face, ties broken by closeness to the centre
         face = max(faces, key=lambda f: (f.eye_distance, -abs(f.centre[0] - w / 2) - abs(f.centre[1] - h / 2)))
         aligned = align_face(rgb, face.landmarks, CROP)
-        crop = np.clip(np.round(aligned.image * 255), 0, 255).astype(np.uint8)
+        crop = float_to_uint8(aligned.image)
         lm = transform_points(face.landmarks, aligned.matrix).astype(np.float32)
         crops.append(crop)
         lms.append(lm)
