@@ -45,6 +45,14 @@ def _quality_arg(text: str) -> int:
     return value
 
 
+DETECTORS = ["ensemble", "hog"]
+DETECTOR_HELP = ("ensemble (default): dlib's HOG and BlazeFace together, frontal, turned, tilted, partly covered and "
+                 "small faces; hog: dlib's HOG alone, the detector before the ensemble (frontal faces only, finds "
+                 "fewer; for comparison)")
+MIN_FACE = 10.0  # frstudio.core.detect.DEFAULT_MIN_EYE_DISTANCE (not imported here: the CLI starts without numpy)
+MIN_FACE_HELP = "smallest eye distance in px to look for (default 10; 6 finds the tiniest faces of group photos, slower)"
+
+
 def _min_face_arg(text: str) -> float:
     try:
         value = float(text)
@@ -108,15 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stochastic models (vq_unet): restore each face N times (seeds 0..N-1, at most 8), keep the "
                         "one most like the person (and the reference photo, if given) and save all N beside the "
                         "photo, most faithful first (default 1)")
-    r.add_argument("--detector", choices=["hog", "cnn"], default="hog", help="face detector (cnn: slower, finds more)")
+    r.add_argument("--detector", choices=DETECTORS, default="ensemble", help=DETECTOR_HELP)
     r.add_argument("-v", "--verbose", action="store_true", help="one line per face: model, what it found (noise, blur, low light), its size and its sharpness against the input's")
-    r.add_argument("--min-face", type=_min_face_arg, default=20.0, help="smallest eye distance in px to look for (default 20)")
+    r.add_argument("--min-face", type=_min_face_arg, default=MIN_FACE, help=MIN_FACE_HELP)
 
     d = sub.add_parser("detect", help="list the faces in a photo")
     d.add_argument("path", type=Path)
     d.add_argument("--json", action="store_true", help="print boxes and landmarks as JSON")
-    d.add_argument("--detector", choices=["hog", "cnn"], default="hog")
-    d.add_argument("--min-face", type=_min_face_arg, default=20.0)
+    d.add_argument("--detector", choices=DETECTORS, default="ensemble", help=DETECTOR_HELP)
+    d.add_argument("--min-face", type=_min_face_arg, default=MIN_FACE, help=MIN_FACE_HELP)
 
     m = sub.add_parser("models", help="the models: what each is for, and whether its weights are bundled")
     m.add_argument("--json", action="store_true", help="everything, with the technical names and test metrics")
@@ -128,13 +136,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _detection(args):
-    from frstudio.core.detect import DetectionSettings
+    from frstudio.core.detect import SMALL_FACES_MIN_EYE_DISTANCE, DetectionSettings, small_faces_settings
 
-    return DetectionSettings(min_eye_distance=args.min_face, detector=args.detector)
+    settings = DetectionSettings(min_eye_distance=args.min_face, detector=args.detector)
+    if args.min_face <= SMALL_FACES_MIN_EYE_DISTANCE:  # the app's Find Small Faces: BlazeFace scans finer too
+        settings.blaze_max_scan_megapixels = small_faces_settings().blaze_max_scan_megapixels
+    return settings
 
 
 def cmd_detect(args) -> int:
-    from frstudio.core.detect import detect_faces, smallest_detectable_eye_distance
+    from frstudio.core.detect import detect_faces, smallest_found_eye_distance
     from frstudio.core.errors import FRStudioError
     from frstudio.core.imageio import load_photo, to_uint8
 
@@ -153,8 +164,9 @@ def cmd_detect(args) -> int:
         print(f"{args.path.name}: {width} x {height}, {len(faces)} face(s)")
         for f in faces:
             x0, y0, x1, y1 = f.box
-            print(f"  face {f.index + 1}: box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f}), eye distance {f.eye_distance:.0f} px, score {f.score:.2f}")
-        floor = smallest_detectable_eye_distance(width, height, settings)
+            how = f", found by {f.detector}" + (" (turned too far for landmarks: aligned by its eyes, nose and mouth)" if f.profile else "")
+            print(f"  face {f.index + 1}: box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f}), eye distance {f.eye_distance:.0f} px, score {f.score:.2f}{how}")
+        floor = smallest_found_eye_distance(width, height, settings)
         if floor > settings.min_eye_distance + 0.5:
             print(f"  (in a photo this large, faces under ~{floor:.0f} px between the eyes may be missed)")
     return EXIT_OK

@@ -17,4 +17,4 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
     .venv/bin/python -m pip install -q "torch==2.13.0"
 fi
 .venv/bin/python -m pip install -q -e ".[${extras}]"
-.venv/bin/python -c "import torch, dlib, cv2; print('FR Studio environment ready: torch', torch.__version__, '| dlib', dlib.__version__, '| opencv', cv2.__version__)"
+.venv/bin/python -c "import torch, dlib, cv2, ai_edge_litert.interpreter; print('FR Studio environment ready: torch', torch.__version__, '| dlib', dlib.__version__, '| opencv', cv2.__version__, '| LiteRT for BlazeFace')"

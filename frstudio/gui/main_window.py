@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from frstudio.core.detect import SMALL_FACES_MIN_EYE_DISTANCE, DetectionSettings
+from frstudio.core.detect import SMALL_FACES_MIN_EYE_DISTANCE, DetectionSettings, small_faces_settings
 from frstudio.core.dlib_work import DlibProcess
 from frstudio.core.errors import FRStudioError
 from frstudio.core.jobs import Progress
@@ -457,9 +457,7 @@ class MainWindow(QMainWindow):
 
     def detection_settings(self) -> DetectionSettings:
         """How faces are found, for the open photo and for batches."""
-        if self.settings.find_small_faces:
-            return DetectionSettings(min_eye_distance=SMALL_FACES_MIN_EYE_DISTANCE)
-        return DetectionSettings()
+        return small_faces_settings() if self.settings.find_small_faces else DetectionSettings()
 
     def set_find_small_faces(self, on: bool) -> None:
         """Edit ▸ Find Small Faces: remembered, and the open photo's faces are found again with it."""

@@ -36,7 +36,7 @@ def test_the_option_is_remembered_and_an_older_settings_file_gets_it_off(make_wi
     first.close()
     second = make_window(load_settings())
     assert second.small_faces_action.isChecked()
-    assert second.detection_settings().min_eye_distance == SMALL_FACES_MIN_EYE_DISTANCE == 10.0
+    assert second.detection_settings().min_eye_distance == SMALL_FACES_MIN_EYE_DISTANCE == 6.0
 
     save_settings(Settings(find_small_faces=True))
     assert load_settings().find_small_faces
