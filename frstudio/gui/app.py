@@ -19,6 +19,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from frstudio.core.errors import FRStudioError, PhotoError
+from frstudio.core.files import atomic_write
 from frstudio.core.paths import resources_dir
 from frstudio.gui.options import GuiOptions, parse_gui_args
 
@@ -83,11 +85,24 @@ class Script:
             self.app.processEvents()
             out = Path(self.options.screenshot)
             out.parent.mkdir(parents=True, exist_ok=True)
-            if not self.window.grab().save(str(out)):
-                print(f"frstudio: cannot write {out}", file=sys.stderr)
+            try:
+                save_picture(self.window.grab(), out)
+            except FRStudioError as exc:
+                print(f"frstudio: cannot write {out}: {exc}", file=sys.stderr)
                 self.exit_code = 1
             self.window.close()
             self.app.exit(self.exit_code)
+
+
+def save_picture(pixmap, out: Path) -> None:
+    """Save a picture of the window atomically (`frstudio.core.files.atomic_write`), in the format its
+    extension names (PNG without one)."""
+
+    def write(temp: Path) -> None:
+        if not pixmap.save(str(temp), (out.suffix[1:] or "png").upper()):
+            raise PhotoError(f"Qt cannot save a {out.suffix or 'PNG'} picture")
+
+    atomic_write(out, write)
 
 
 def app_icon() -> QIcon:
