@@ -13,7 +13,7 @@ Conventions (every function here):
 * Noise levels are on the ``[0, 1]`` scale unless a name says ``_255``; the papers' protocols that state
   them on the 0-255 scale are converted in the pipelines.
 
-The bottom of the file composes them into one pipeline per evaluation protocol of DESIGN.md
+The bottom of the file composes them into one pipeline per protocol of docs/evaluation.md
 (``PIPELINES[name](hq, rng) -> Degraded``) and gives :func:`protocol_rng`, which seeds a generator from
 (protocol, file name) so an evaluation input is the same on every run and machine.
 
@@ -895,7 +895,7 @@ def frrnet(hq: np.ndarray, rng: np.random.Generator, distorted_share: float = 0.
 
 def frrnet_protocol(hq: np.ndarray, rng: np.random.Generator) -> Degraded:
     """The ``frrnet`` evaluation protocol: every distortion of eq. 2 applied, with ranges as in training
-    (DESIGN.md: "all applied at test"). Training uses ``frrnet-train`` (Algorithm 1: 85 % distorted, each
+    (docs/evaluation.md: all seven applied at test). Training uses ``frrnet-train`` (Algorithm 1: 85 % distorted, each
     operation on with probability 0.5), whose clean faces would make an input PSNR infinite."""
     return frrnet(hq, rng, distorted_share=1.0, p_each=1.0)
 

@@ -1,6 +1,6 @@
 """`python -m training evaluate MODEL --protocol P`: test-split metrics of a shipped model and of its input.
 
-Every face of the split is degraded deterministically by the protocol (DESIGN.md), restored by the shipped
+Every face of the split is degraded deterministically by the protocol (docs/evaluation.md), restored by the shipped
 weights through `frstudio`'s own Restorer (so what is measured is what the app runs), and scored with the
 metrics of `training.metrics`; the degraded input is scored the same way and printed beside the model.
 Identity and landmark metrics use dlib on the 128 x 128 crops, with the ground-truth landmarks placing dlib's

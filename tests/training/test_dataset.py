@@ -215,7 +215,7 @@ def test_protocol_faces_are_the_same_on_every_instance(tiny_cache):
         assert same_item(a[i], b[i])
     a.set_epoch(7)
     assert same_item(a[2], b[2])
-    # exactly DESIGN.md's input: the pipeline seeded from (protocol, file name)
+    # exactly docs/evaluation.md's input: the pipeline seeded from (protocol, file name)
     row = TEST[2]
     expected = seed003_128(tiny_cache.crops[row].astype(np.float32) / 255, protocol_rng("seed003-128", tiny_cache.file[row]))
     assert np.array_equal(a[2]["lq"].numpy().transpose(1, 2, 0), expected.image)

@@ -4,7 +4,7 @@
 * :class:`DegradedFaces` is the training set: an HQ crop, randomly mirrored, degraded by one pipeline of
   `training.degradations`. Item ``i`` of epoch ``e`` is a pure function of ``(seed, e, i)``.
 * :class:`ProtocolFaces` is an evaluation set: the degradation is seeded from (protocol, file name) as
-  DESIGN.md prescribes, so every run and machine sees the same inputs.
+  docs/evaluation.md prescribes, so every run and machine sees the same inputs.
 * :class:`ReferencePairs` adds a second photo of the same person (GFRNet's guidance), or of another person.
 * :func:`infinite_loader` turns any of them into an endless, reproducible stream of batches.
 
@@ -263,8 +263,8 @@ class DegradedFaces(_CacheFaces):
 
 class ProtocolFaces(_CacheFaces):
     """Evaluation inputs of a named protocol: rows of ``split`` (default 'test', or the given ``indices``),
-    each degraded with ``protocol_rng(protocol, file)`` exactly as DESIGN.md says, so the input is the same on
-    every run and machine, whatever the order or the subset. No flip."""
+    each degraded with ``protocol_rng(protocol, file)`` exactly as docs/evaluation.md says, so the input is the
+    same on every run and machine, whatever the order or the subset. No flip."""
 
     def __init__(self, cache: FaceCache, protocol: str, split: str = "test",
                  indices: Sequence[int] | np.ndarray | None = None, sources: tuple[str, ...] | None = None):

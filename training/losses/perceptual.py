@@ -1,9 +1,9 @@
 """Perceptual, style and identity losses on the project's identity network (:mod:`frstudio.models.faceid`).
 
 The papers use VGG-19 / VGGFace features (seed 000 eqs. 6-7, seed 001 eq. 10) and ArcFace embeddings (seed 002
-eq. 15, the face-preserving loss). Neither can be had here (DESIGN.md), so :class:`IdentityFeatureLoss` uses the
-FaceID network the project trains itself: its four stage outputs (64^2, 32^2, 16^2, 8^2 for a 128^2 face) stand
-in for the VGG layers, its 128-d embedding for ArcFace's.
+eq. 15, the face-preserving loss). Neither can be had here (docs/evaluation.md, "No pretrained networks"), so
+:class:`IdentityFeatureLoss` uses the FaceID network the project trains itself: its four stage outputs (64^2,
+32^2, 16^2, 8^2 for a 128^2 face) stand in for the VGG layers, its 128-d embedding for ArcFace's.
 
 Images are N x 3 x H x W RGB in [0, 1] (FaceID normalises them itself); 128 x 128 aligned faces in training.
 """

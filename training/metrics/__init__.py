@@ -1,4 +1,4 @@
-"""Evaluation metrics for face restoration (DESIGN.md, "Metrics").
+"""Evaluation metrics for face restoration (docs/evaluation.md, "Metrics").
 
 Pixel metrics take two RGB images on the 0-255 scale (``uint8``, or floats such as ``255 * degraded``),
 H x W x 3, and compute in float64. For numbers that compare with papers, pass the images as they would be
