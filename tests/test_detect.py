@@ -185,3 +185,21 @@ def test_the_smallest_face_found_is_reported():
 def test_unknown_detectors_are_refused(astronaut):
     with pytest.raises(ValueError):
         detect_faces(astronaut.copy(), DetectionSettings(detector="cnn"))
+
+
+def test_the_command_line_finds_the_turned_faces_by_default_and_refuses_the_cnn_detector(turned_group, tmp_path, capsys):
+    import json
+
+    from PIL import Image
+
+    from frstudio.cli import main
+
+    canvas, expected = turned_group
+    path = tmp_path / "group.png"
+    Image.fromarray(canvas).save(path)
+    assert main(["detect", str(path), "--json"]) == 0
+    faces = json.loads(capsys.readouterr().out)["faces"]
+    assert len(faces) == len(expected) and {f["detector"] for f in faces} == {"hog", "blazeface"}
+    with pytest.raises(SystemExit) as refused:  # dlib's CNN detector, which found fewer faces than HOG, is gone
+        main(["detect", str(path), "--detector", "cnn"])
+    assert refused.value.code == 2
