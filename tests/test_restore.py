@@ -78,3 +78,18 @@ def test_pass_through_returns_the_crops():
     crops = np.random.default_rng(2).random((2, 128, 128, 3), dtype=np.float32)
     out = PassThroughRestorer().restore(crops)
     np.testing.assert_array_equal(out[1].image, crops[1])
+
+
+def test_every_model_module_keeps_the_contract():
+    import importlib
+    from dataclasses import is_dataclass
+
+    from frstudio.models import MODELS
+    from frstudio.models.contract import ModelModule, config_dict
+
+    for name in sorted({s.module for s in MODELS.values()} | {"frstudio.models.faceid"}):
+        module = importlib.import_module(name)
+        assert isinstance(module, ModelModule), f"{name} lacks part of the model contract"
+        assert is_dataclass(module.Config) and module.config_dict is config_dict
+        # the manifest's dict makes a Config that gives the same dict back
+        assert config_dict(module.Config(**module.default_config())) == module.default_config(), name

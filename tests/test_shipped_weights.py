@@ -45,10 +45,10 @@ def _under_bfr_severe(model: str, astronaut_crop):
 
 
 def test_faceid_agrees_with_its_teacher_and_ignores_a_mirror(astronaut_crop):
-    from frstudio.models.faceid import load_shipped
+    from frstudio.core.restore import load_identity_network
 
     crop, landmarks = astronaut_crop
-    net = load_shipped()
+    net = load_identity_network()
     mirrored = np.ascontiguousarray(crop[:, ::-1])
     darker = (crop * 0.8).astype(np.uint8)
     e_crop, e_mirror, e_dark, e_noise = _embed(net, [crop, mirrored, darker, np.random.default_rng(0).integers(0, 255, crop.shape, dtype=np.uint8)])

@@ -473,12 +473,12 @@ def evaluate_faceid(cache: Path, split: str = "test", pairs_per_class: int = 300
     Thresholds: dlib at its standard 0.6, and both at the threshold that is best on the *val* split's pairs
     (chosen there, applied here), so neither is tuned on the test faces.
     """
-    from frstudio.models.faceid import load_shipped
+    from frstudio.core.restore import load_identity_network
     from training.data.dataset import FaceCache
     from training.recipes.faceid import best_threshold, embed, verification_accuracy, verification_pairs
 
     data = FaceCache(cache)
-    net = net or load_shipped()
+    net = net or load_identity_network()
     result = {}
     for part in (threshold_split, split):
         index = data.indices(part, with_identity=True)

@@ -20,6 +20,7 @@ import numpy as np
 from frstudio.core.errors import ModelUnavailableError, WeightsError
 from frstudio.core.paths import weights_dir
 from frstudio.models import MODELS, ModelSpec
+from frstudio.models.contract import ModelModule, labels_of, reference_optional
 
 MANIFEST = "manifest.json"
 
@@ -188,6 +189,17 @@ def load_verified_state(name: str, directory: Path | None = None, file_name: str
     return entry.get("config", {}), {k: v.float() for k, v in state.items()}, {**entry, "path": str(expected)}
 
 
+def load_identity_network(device: str = "cpu"):
+    """The bundled, sha256-verified identity network (`frstudio.models.faceid`; frozen, eval mode), for the
+    training losses and metrics."""
+    from frstudio.models import faceid
+
+    config, state, _ = load_verified_state("faceid", title="the identity network")
+    net = faceid.build(config)
+    net.load_state_dict(state)
+    return net.eval().requires_grad_(False).to(device)
+
+
 def _load_into(network, state: dict, entry: dict) -> None:
     try:
         network.load_state_dict(state, strict=True)
@@ -205,11 +217,11 @@ class Restorer:
         self.spec = get_spec(name)
         self.config, state, self.entry = load_verified_state(name, directory, self.spec.weights, self.spec.label)
         try:
-            module = importlib.import_module(self.spec.module)
+            module: ModelModule = importlib.import_module(self.spec.module)
         except ImportError as exc:
             raise ModelUnavailableError(f"the network of {self.spec.label} is not part of this version ({exc})") from exc
         network = module.build(self.config)
-        self.label_names = tuple(getattr(module, "LABELS", ()))
+        self.label_names = labels_of(module)
         _load_into(network, state, self.entry)
         self.device = pick_device(device)
         self.network = network.eval().to(self.device)
@@ -241,7 +253,7 @@ class Restorer:
         if self.spec.takes_reference and reference is None:
             # a network that can also restore without its guide says so (GFRNet's no-reference path, used to
             # measure what the reference adds); the others cannot run at all
-            if not getattr(self.network, "reference_optional", False):
+            if not reference_optional(self.network):
                 raise ModelUnavailableError(f"the model '{self.spec.title}' needs a reference photo of the same person")
         elif self.spec.takes_reference:
             ref = np.asarray(reference, np.float32)

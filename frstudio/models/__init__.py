@@ -1,11 +1,9 @@
 """The restoration networks and the table that describes them.
 
-No Qt and no training code here. Each network lives in its own module, which provides:
-  - `Config`: a dataclass of the architecture's hyper-parameters (saved in the weights manifest), and
-  - `build(config: dict) -> torch.nn.Module`, whose forward takes images N x 3 x S x S in [0, 1]
-    (and, for models with `takes_reference`, an aligned reference face as second argument) and returns
-    either the restored images N x 3 x S' x S' in [0, 1] or a dict with key "image" and optional extras
-    (e.g. "labels": the distortion classifier's probabilities).
+No Qt, no training code and nothing of the engine (`frstudio.core`) here. Each network lives in its own
+module, which keeps the model contract of `frstudio.models.contract` (`ModelModule`: `Config`, `build`,
+`default_config`, `config_dict`, optional `LABELS`; the network it builds, `RestorationNetwork`: images in,
+restored images or a dict of them and extras out, a reference and a seed where the spec says so).
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ class ModelSpec:
     input_size: int  # aligned crop side the network takes
     output_size: int  # side of the restored crop it returns
     takes_reference: bool  # needs an aligned photo of the same person
-    module: str  # python module providing Config and build()
+    module: str  # python module keeping the model contract (frstudio.models.contract.ModelModule)
     weights: str  # file name inside resources/weights/
     bf16_ok: bool = False  # measured to keep quality under bf16 autocast on CPU
     stochastic: bool = False  # forward takes seed=: each seed a different restoration (frstudio.core.variants)

@@ -9,11 +9,13 @@ embeddings are on dlib's scale: about 0.6 separates two people.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from frstudio.models.contract import config_dict
 
 # Channel statistics of aligned face crops, so inputs in [0, 1] start near zero mean, unit variance.
 _MEAN = (0.52, 0.42, 0.37)
@@ -86,14 +88,13 @@ def build(config: dict | None = None) -> FaceID:
 
 
 def default_config() -> dict:
-    return asdict(Config())
+    return config_dict(Config())
 
 
 def load_shipped(device: str = "cpu") -> FaceID:
-    """The bundled, sha256-verified faceid weights (frozen, eval mode), for losses and metrics."""
-    from frstudio.core.restore import load_verified_state
+    """Kept for the training recipes that still call it: the loader is
+    `frstudio.core.restore.load_identity_network`. Models do not import the engine; this is the one exception
+    (tests/test_import_rules.py names it), to go once the recipes call the engine's loader."""
+    from frstudio.core.restore import load_identity_network
 
-    config, state, _ = load_verified_state("faceid", title="the identity network")
-    net = build(config)
-    net.load_state_dict(state)
-    return net.eval().requires_grad_(False).to(device)
+    return load_identity_network(device)

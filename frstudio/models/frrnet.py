@@ -16,13 +16,14 @@ head, and classifier fusion as a per-channel scale and shift of the bottleneck f
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from frstudio.models import faceid
+from frstudio.models.contract import config_dict
 
 LABELS = ("noise", "blur", "relight")
 
@@ -129,4 +130,4 @@ def build(config: dict | None = None) -> FRRNet:
 
 
 def default_config() -> dict:
-    return asdict(Config())
+    return config_dict(Config())

@@ -33,11 +33,13 @@ Ablations (paper Sec. 4.5) through `Config`: `warp=False` is -W (RecNet gets the
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from frstudio.models.contract import config_dict
 
 
 def _widths(width: int, max_width: int, depth: int) -> list[int]:
@@ -199,4 +201,4 @@ def build(config: dict | None = None) -> GFRNet:
 
 
 def default_config() -> dict:
-    return asdict(Config())
+    return config_dict(Config())

@@ -22,13 +22,14 @@ images per scale, for that loss.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from frstudio.models.blocks import ModulatedConv, leaky
+from frstudio.models.contract import config_dict
 
 SIZE = 128
 RESOLUTIONS = (4, 8, 16, 32, 64, 128)
@@ -227,6 +228,6 @@ def build(config: dict | Config) -> MMRBStyleGAN:
     return MMRBStyleGAN(config)
 
 
-def config_dict(config: Config) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+def default_config() -> dict:
+    return config_dict(Config())
 

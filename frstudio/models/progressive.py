@@ -21,13 +21,14 @@ re-synthesising the whole face; without it the 16 x 16 bottleneck of the "128" o
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from frstudio.models.blocks import ResidualBlock, leaky
+from frstudio.models.contract import config_dict
 
 OBJECTIVES = ("16", "128")
 STEPS = 3
@@ -124,5 +125,5 @@ def build(config: dict | Config) -> ProgressiveGenerator:
     return ProgressiveGenerator(config)
 
 
-def config_dict(config: Config) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+def default_config() -> dict:
+    return config_dict(Config())

@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from frstudio.models.blocks import ModulatedConv, ResidualBlock, leaky
+from frstudio.models.contract import config_dict
 from frstudio.models.quantize import Codebook
 
 SIZE = 128
@@ -207,5 +208,5 @@ def build(config: dict | Config) -> VQUNet:
     return VQUNet(config)
 
 
-def config_dict(config: Config) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+def default_config() -> dict:
+    return config_dict(Config())

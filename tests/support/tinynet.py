@@ -4,10 +4,12 @@ It is not a shipped model: it stands in for one so the Restorer, the pipeline an
 end to end before (and independently of) any trained weights.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from frstudio.models.contract import config_dict
 
 LABELS = ("noise", "blur", "relight")  # what its "labels" output means, as a classifier-bearing model declares
 
@@ -35,4 +37,4 @@ def build(config: dict) -> nn.Module:
 
 
 def default_config() -> dict:
-    return asdict(Config())
+    return config_dict(Config())

@@ -8,6 +8,7 @@ from torch.nn import functional as F
 
 torch.set_num_threads(1)  # leave the other core to whatever is training
 
+from frstudio.core import restore  # noqa: E402
 from frstudio.core.errors import WeightsError  # noqa: E402
 from frstudio.models import faceid  # noqa: E402
 from training import losses as L  # noqa: E402
@@ -351,10 +352,10 @@ def test_identity_feature_loss_shipped(monkeypatch, tiny_faceid):
     def missing(device="cpu"):
         raise WeightsError("the identity network is not installed")
 
-    monkeypatch.setattr(faceid, "load_shipped", missing)
+    monkeypatch.setattr(restore, "load_identity_network", missing)
     with pytest.raises(WeightsError):
         L.IdentityFeatureLoss.shipped("cpu")
-    monkeypatch.setattr(faceid, "load_shipped", lambda device="cpu": tiny_faceid)
+    monkeypatch.setattr(restore, "load_identity_network", lambda device="cpu": tiny_faceid)
     loss_fn = L.IdentityFeatureLoss.shipped("cpu", identity_mode="squared")
     assert loss_fn.network is tiny_faceid and loss_fn.identity_mode == "squared"
 

@@ -102,7 +102,7 @@ def test_time_budget_stops_cleanly(tiny_prepared, tmp_path):
 
 
 def test_export_reload_gives_the_same_embeddings(tiny_prepared, tmp_path, monkeypatch):
-    from frstudio.models.faceid import load_shipped
+    from frstudio.core.restore import load_identity_network
     from training.evaluate import evaluate_faceid
     from training.export import export, record_metrics
     from training.loop import load_ema_from_checkpoint
@@ -114,7 +114,7 @@ def test_export_reload_gives_the_same_embeddings(tiny_prepared, tmp_path, monkey
     entry = export("faceid", tmp_path / "run", data="tiny test set", device="cpu", out_dir=weights)
     assert entry["steps"] == 2 and entry["file"] == "faceid.safetensors" and entry["bytes"] < 20 * 2**20
     monkeypatch.setenv("FRSTUDIO_WEIGHTS_DIR", str(weights))
-    shipped = load_shipped()
+    shipped = load_identity_network()
     ema = faceid.build(entry["config"])
     load_ema_from_checkpoint(tmp_path / "run" / "checkpoint.pt", ema)
     x = torch.rand(3, 3, 128, 128)

@@ -93,9 +93,9 @@ class IdentityFeatureLoss(nn.Module):
     def shipped(cls, device: str | torch.device = "cpu", **kwargs) -> "IdentityFeatureLoss":
         """The loss on the bundled FaceID weights. Raises ``frstudio.core.errors.WeightsError`` when they are missing
         or do not match the manifest (not shipped yet: train ``training/recipes/faceid.py`` first)."""
-        from frstudio.models import faceid
+        from frstudio.core import restore
 
-        return cls(faceid.load_shipped(str(device)), **kwargs).to(device)
+        return cls(restore.load_identity_network(str(device)), **kwargs).to(device)
 
     def train(self, mode: bool = True) -> "IdentityFeatureLoss":
         super().train(mode)
