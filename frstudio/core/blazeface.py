@@ -5,8 +5,9 @@ between the eyes. BlazeFace full-range (a small SSD-style CNN, 192 x 192 input, 
 turned, tilted and partly covered faces, and faces whose eyes are only ~6 px apart in its input. It runs on
 192 px tiles cut from copies of the photo scaled so that the smallest face asked for has `EYE_PX` px between its
 eyes, then on copies 2.5x smaller each (tiles overlap by a quarter, so a face up to 48 px wide is whole in some
-tile, and a bigger one is big enough at the next level), down to one tile holding the whole photo. Boxes of one face found in several tiles or levels are merged
-by score-weighted averaging (MediaPipe's own "weighted NMS").
+tile, and a bigger one is big enough at the next level), down to one tile holding the whole photo; one more tile
+holds the whole photo at half its width, framed by its repeated edges, for faces that fill the photo. Boxes of
+one face found in several tiles or levels are merged by score-weighted averaging (MediaPipe's "weighted NMS").
 
 The model file is bundled in resources/detector/ (Apache-2.0, see its README). It runs with Google's LiteRT
 interpreter (`ai-edge-litert`); where that package is missing, OpenCV's TFLite importer runs the same file

@@ -10,9 +10,10 @@ The default detector is an ensemble of two:
 - BlazeFace full-range (core/blazeface.py), turned, tilted and partly covered faces and the small faces of group
   photos, down to `min_eye_distance`.
 
-Boxes are merged in photo space: a HOG face keeps its box and landmarks; a BlazeFace face that no HOG face
-covers is added. Landmarks are fitted on the full-resolution photo, on a small region around each face; for a
-BlazeFace face that region is first turned so the eyes are level (dlib's shape predictor expects upright faces).
+Boxes are merged in photo space: a HOG face keeps its box and landmarks (a weak one only where BlazeFace sees a
+face too); a BlazeFace face that no HOG face covers is added. Landmarks are fitted on the full-resolution photo,
+on a small region around each face; for a BlazeFace face, and a HOG face tilted in the picture, that region is
+first turned upright (dlib's shape predictor expects upright faces).
 Where the fitted landmarks disagree with BlazeFace's own eyes, nose and mouth (a face turned so far that the
 68-point model cannot follow it: a profile), the face is kept and marked `profile`, and its landmarks are a mean
 face placed on BlazeFace's points by a similarity transform, so the face is aligned by scale, turn and position
