@@ -203,3 +203,26 @@ def test_the_command_line_finds_the_turned_faces_by_default_and_refuses_the_cnn_
     with pytest.raises(SystemExit) as refused:  # dlib's CNN detector, which found fewer faces than HOG, is gone
         main(["detect", str(path), "--detector", "cnn"])
     assert refused.value.code == 2
+
+
+def test_blazeface_runs_on_opencv_where_litert_is_missing(astronaut, monkeypatch):
+    import builtins
+
+    import cv2
+
+    from frstudio.core import blazeface
+
+    tile = cv2.resize(astronaut, (192, 192), interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1
+    reg, logits = blazeface._Model()(tile)
+    real_import = builtins.__import__
+
+    def without_litert(name, *args, **kwargs):
+        if name.startswith("ai_edge_litert"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_litert)
+    fallback = blazeface._Model()
+    assert fallback._interpreter is None
+    reg2, logits2 = fallback(tile)
+    assert np.abs(reg2 - reg).max() < 1e-2 and np.abs(logits2 - logits).max() < 1e-2

@@ -70,7 +70,7 @@ class _Model:
         path = str(model_path())
         try:
             from ai_edge_litert.interpreter import Interpreter
-        except ImportError:  # pragma: no cover - the project installs ai-edge-litert; OpenCV is the fallback
+        except (ImportError, OSError):  # pragma: no cover - the project installs ai-edge-litert; OpenCV is the fallback
             self._net = cv2.dnn.readNetFromTFLite(path)
             self._interpreter = None
             return
