@@ -15,7 +15,7 @@ from frstudio.core.jobs import drive
 from frstudio.core.pipeline import RestorerCache
 from frstudio.core.restore import Restorer, RestoredFace
 from frstudio.core.routing import TINY_FACE_EYE_DISTANCE
-from frstudio.core.session import DRIFT_WARNING, ExportSettings, OutputExistsError, PhotoSession, auto_model
+from frstudio.core.session import DRIFT_WARNING, Change, ExportSettings, OutputExistsError, PhotoSession, auto_model
 from tests.conftest import SAMPLE, file_digest
 
 
@@ -169,6 +169,28 @@ def test_auto_picks_a_guided_model_only_with_a_reference_and_a_tiny_model_for_ti
     assert auto_model(TINY_FACE_EYE_DISTANCE - 1, False, table) == "progressive_16"
     assert auto_model(TINY_FACE_EYE_DISTANCE + 1, False, table) == "frrnet"
     assert auto_model(40, False, [models.MODELS["gfrnet"]]) is None
+
+
+def test_observers_are_told_what_changed(photo_path, tiny_weights):
+    s = PhotoSession.open(photo_path, dlib=NoIdentity())
+    s.defaults = replace(s.defaults, model="tiny")
+    heard = []
+    s.observers.append(heard.append)
+    run(s.detect())
+    assert heard == [Change("detected", (0, 1, 2))]
+    s.set_choices([0, 2, 7], strength=0.5)  # 7: no such face, left alone
+    s.set_choice(1, included=False)
+    assert heard[1:] == [Change("choices", (0, 2)), Change("choices", (1,))] and all(c.choices for c in heard[1:])
+    run(s.restore())
+    assert heard[-1] == Change("restored", (0, 2)) and not heard[-1].choices
+    face = s.face(2)
+    s.remove_face(2)
+    s.restore_face(face, s.choices.get(2) or replace(s.defaults))
+    s.variants = 2
+    assert [c.what for c in heard[-3:]] == ["faces", "faces", "variants"]
+    s.observers.remove(heard.append)
+    s.set_choice(0, strength=1.0)
+    assert heard[-1].what == "variants"  # no longer told
 
 
 def test_manual_face_gets_landmarks_inside_the_box(photo_path, group_photo, tiny_weights):

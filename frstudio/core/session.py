@@ -12,13 +12,14 @@ what an interactive editor needs and a batch run does not:
   input's (so a softer result is said, not called "fine").
 
 Long steps are generators yielding `Progress` events (`frstudio.core.jobs`), so a GUI worker can run them off
-its event loop and cancel between faces. No Qt here.
+its event loop and cancel between faces. What changed is told to the callbacks in `observers` (a `Change` each),
+so a window refreshes what a change touched instead of re-reading the session after every action. No Qt here.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -62,6 +63,24 @@ class OutputExistsError(PhotoError):
     def __init__(self, path: Path):
         super().__init__(f"{path.name} already exists in {path.parent}")
         self.path = path
+
+
+@dataclass(frozen=True)
+class Change:
+    """What changed in a session, as its observers are told.
+
+    what: "choices" (the choices of `indices`), "faces" (faces added or removed by hand: `indices`), "detected"
+    (the faces found anew, all renumbered), "restored" (results computed for `indices`), "reference" (the
+    reference photo of `indices` matched), "variants" (restorations per face changed).
+    """
+
+    what: str
+    indices: tuple[int, ...] = ()
+
+    @property
+    def choices(self) -> bool:
+        """Whether what the user chose changed (faces included): the composed photo must be made again."""
+        return self.what in ("choices", "faces")
 
 
 @dataclass
@@ -150,7 +169,10 @@ class PhotoSession:
         self.detection = detection or DetectionSettings()
         self.match_tone = match_tone
         self.defaults = FaceChoice()  # given to faces found from now on
-        self.variants = 1  # restorations per face by a stochastic model, ranked by identity (frstudio.core.variants)
+        # Called with a Change after each change, on the thread that made it: the long steps (detect, restore,
+        # reference_match) run on a GUI's worker thread, so a GUI passes their calls on to its own thread.
+        self.observers: list[Callable[[Change], None]] = []
+        self._variants = 1
         self.faces: list[Face] = []
         self.choices: dict[int, FaceChoice] = {}
         self.available = [s.spec for s in model_statuses() if s.available]
@@ -164,6 +186,21 @@ class PhotoSession:
     @classmethod
     def open(cls, path: str | Path, **kwargs) -> PhotoSession:
         return cls(load_photo(path), **kwargs)
+
+    def _changed(self, what: str, indices: Sequence[int] = ()) -> None:
+        change = Change(what, tuple(indices))
+        for observer in list(self.observers):
+            observer(change)
+
+    @property
+    def variants(self) -> int:
+        """Restorations per face by a stochastic model, ranked by identity (frstudio.core.variants)."""
+        return self._variants
+
+    @variants.setter
+    def variants(self, count: int) -> None:
+        self._variants = count
+        self._changed("variants")
 
     @property
     def rgb8(self) -> np.ndarray:
@@ -191,6 +228,7 @@ class PhotoSession:
         # per-face messages and reference matches are kept by face number: follow the faces that stayed, drop the rest
         self._failures = {renumbered[i]: m for i, m in self._failures.items() if i in renumbered}
         self._matches = {(renumbered[i], path): m for (i, path), m in self._matches.items() if i in renumbered}
+        self._changed("detected", [f.index for f in self.faces])
         yield Progress("detect", 1.0, faces=len(self.faces), path=self.photo.path)
         return self.faces
 
@@ -218,6 +256,7 @@ class PhotoSession:
         face.landmarks = face.landmarks + np.array([rx, ry], np.float32)
         self.faces.append(face)
         self.choices[index] = replace(self.defaults)
+        self._changed("faces", [index])
         return face
 
     def remove_face(self, index: int) -> None:
@@ -225,17 +264,27 @@ class PhotoSession:
         self.faces = [f for f in self.faces if f.index != index]
         self.choices.pop(index, None)
         self._failures.pop(index, None)
+        self._changed("faces", [index])
 
     def restore_face(self, face: Face, choice: FaceChoice) -> None:
         """Put back a face removed by `remove_face` (redo)."""
         self.faces.append(face)
         self.faces.sort(key=lambda f: f.index)
         self.choices[face.index] = choice
+        self._changed("faces", [face.index])
 
     # ---- choices and what they resolve to ------------------------------------------------------------
 
     def set_choice(self, index: int, **changes) -> None:
         self.choices[index] = replace(self.choices[index], **changes)
+        self._changed("choices", [index])
+
+    def set_choices(self, indices: Sequence[int], **changes) -> None:
+        """Change the choices of the faces `indices` (those the session still has), telling observers once."""
+        indices = [i for i in indices if i in self.choices]
+        for i in indices:
+            self.choices[i] = replace(self.choices[i], **changes)
+        self._changed("choices", indices)
 
     def model_for(self, index: int, choice: FaceChoice | None = None) -> str | None:
         choice = choice or self.choices[index]
@@ -299,6 +348,7 @@ class PhotoSession:
                 else:
                     self._failures.pop(face.index, None)
             finished += len(faces)
+        self._changed("restored", [f.index for f in todo])
         yield Progress("done", 1.0, finished, total, self.photo.path)
         return failed
 
@@ -384,6 +434,7 @@ class PhotoSession:
             photo = self._reference_photos[(str(path), stamp)] = ReferencePhoto(path, self.detection, self.dlib.describe)
         match = photo.best_for(self.input_descriptor(self.face(index)), size)
         self._matches[(index, str(path))] = match
+        self._changed("reference", [index])
         return match
 
     def match_references(self, library: ReferenceLibrary) -> Generator[Progress, None, dict[int, Path]]:
