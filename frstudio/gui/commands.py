@@ -1,9 +1,7 @@
-"""Undoable changes to a session's choices (QUndoStack). Each command calls `changed()` after applying, so the
-window refreshes the same way for do, undo and redo."""
+"""Undoable changes to a session's choices (QUndoStack). The session tells its observers what each do, undo
+and redo changed (`PhotoSession.observers`), so the window refreshes the same way for all three."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from PySide6.QtGui import QUndoCommand
 
@@ -16,22 +14,21 @@ _MERGE_STRENGTH = 1  # consecutive strength changes of the same faces while a sl
 class SetChoice(QUndoCommand):
     """Set one field of the choices of some faces (e.g. strength of all faces, model of face 2)."""
 
-    def __init__(self, session: PhotoSession, indices: list[int], field: str, value, text: str, changed: Callable[[], None]):
+    def __init__(self, session: PhotoSession, indices: list[int], field: str, value, text: str):
         super().__init__(text)
-        self.session, self.indices, self.field, self.value, self.changed = session, list(indices), field, value, changed
+        self.session, self.indices, self.field, self.value = session, list(indices), field, value
         self.old = {i: getattr(session.choices[i], field) for i in self.indices}
 
     def redo(self) -> None:
-        for i in self.indices:
-            if i in self.session.choices:
-                self.session.set_choice(i, **{self.field: self.value})
-        self.changed()
+        self.session.set_choices(self.indices, **{self.field: self.value})
 
     def undo(self) -> None:
+        # the faces that had the same value together: usually all of them, so observers hear once
+        by_value: dict[object, list[int]] = {}
         for i, value in self.old.items():
-            if i in self.session.choices:
-                self.session.set_choice(i, **{self.field: value})
-        self.changed()
+            by_value.setdefault(value, []).append(i)
+        for value, indices in by_value.items():
+            self.session.set_choices(indices, **{self.field: value})
 
     def id(self) -> int:
         return _MERGE_STRENGTH if self.field == "strength" else -1
@@ -46,9 +43,9 @@ class SetChoice(QUndoCommand):
 class AddFace(QUndoCommand):
     """A face drawn by hand: undo forgets it, redo puts it back with the same number and choices."""
 
-    def __init__(self, session: PhotoSession, face: Face, changed: Callable[[], None]):
+    def __init__(self, session: PhotoSession, face: Face):
         super().__init__(f"Add face {face.index + 1}")
-        self.session, self.face, self.changed = session, face, changed
+        self.session, self.face = session, face
         self.choice = session.choices[face.index]
         self._first = True
 
@@ -57,9 +54,7 @@ class AddFace(QUndoCommand):
             self._first = False
         else:
             self.session.restore_face(self.face, self.choice)
-        self.changed()
 
     def undo(self) -> None:
         self.choice = self.session.choices[self.face.index]
         self.session.remove_face(self.face.index)
-        self.changed()

@@ -1,12 +1,15 @@
 """The main window: menus, the compare area, the side panel and the batch queue, wired to a PhotoSession.
 
 Everything slow runs in a `Job` (one for the open photo, one for the batch); the window only turns their events
-into labels and pixmaps. Choices go through undoable commands; after any change the photo is recomposed in the
-background (a strength change never re-runs a network: the session caches restored faces).
+into labels and pixmaps. Choices go through undoable commands; the session tells the window what changed
+(`PhotoSession.observers`), and after a change of choices the photo is recomposed in the background (a
+strength change never re-runs a network: the session caches restored faces). The batch queue
+(`batch_controller`) and reference photos (`reference_controller`) have controllers of their own.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -14,7 +17,6 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
-    QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -32,15 +34,15 @@ from frstudio.core.detect import SMALL_FACES_MIN_EYE_DISTANCE, DetectionSettings
 from frstudio.core.dlib_work import DlibProcess
 from frstudio.core.errors import FRStudioError
 from frstudio.core.jobs import Progress
-from frstudio.core.pipeline import IMAGE_SUFFIXES, RestoreOptions, RestorerCache, expand_inputs, plan_outputs, restore_batch
-from frstudio.core.references import ReferenceLibrary
-from frstudio.core.restore import get_spec, model_statuses
-from frstudio.core.session import AUTO, ExportSettings, OutputExistsError, PhotoSession
-from frstudio.gui.batch_panel import BatchPanel
+from frstudio.core.pipeline import IMAGE_SUFFIXES, RestorerCache
+from frstudio.core.restore import model_statuses
+from frstudio.core.session import Change, ExportSettings, OutputExistsError, PhotoSession
+from frstudio.gui.batch_controller import BatchController
 from frstudio.gui.commands import AddFace, SetChoice
 from frstudio.gui.compare import CompareArea
 from frstudio.gui.export_dialog import ExportDialog, export_settings
 from frstudio.gui.images import display_copy
+from frstudio.gui.reference_controller import ReferenceController
 from frstudio.gui.settings import Settings, save_settings
 from frstudio.gui.side_panel import SidePanel
 from frstudio.gui.status import measurable, progress_words, restored_summary
@@ -111,6 +113,8 @@ class MessageBar(QWidget):
 
 class MainWindow(QMainWindow):
     idle = Signal()  # no job running and nothing waiting: scripts and tests wait for it
+    # (session, Change) from the session's observer; queued to this thread when a worker made the change
+    sessionChanged = Signal(object, object)
 
     def __init__(self, settings: Settings, dlib=None, parent=None):
         super().__init__(parent)
@@ -124,14 +128,13 @@ class MainWindow(QMainWindow):
         self.session: PhotoSession | None = None
         self.undo_stack = QUndoStack(self)
         self.job: Job | None = None
-        self.batch_job: Job | None = None
         self._threads: set[Job] = set()  # every job still running, replaced ones too: quitting waits for them all
         self._recompose_wanted = False
         self._relight_note = ""  # the whole-photo relight the status line last spoke of
         self._summary_shown = False  # the status line holds the restoration summary: said again after each change
         self._status_before_drawing = ""
         self._redetect_wanted = False  # the small-faces option changed while a job ran: find the faces again after it
-        self._closing = False
+        self.closing = False
         self.last_export: list[Path] = []
         self._recompose_timer = QTimer(self, singleShot=True, interval=120)
         self._recompose_timer.timeout.connect(self._recompose)
@@ -159,12 +162,9 @@ class MainWindow(QMainWindow):
         splitter.setChildrenCollapsible(False)
         self.setCentralWidget(splitter)
 
-        self.batch = BatchPanel()
-        self.batch_dock = QDockWidget("Batch queue", self)
-        self.batch_dock.setObjectName("batch")
-        self.batch_dock.setWidget(self.batch)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.batch_dock)
-        self.batch_dock.hide()
+        self.batches = BatchController(self, PHOTO_FILTER)
+        self.batch, self.batch_dock = self.batches.panel, self.batches.dock
+        self.references = ReferenceController(self, PHOTO_FILTER)
 
         self.status_text = QLabel("Ready")
         self.progress = QProgressBar()
@@ -181,8 +181,7 @@ class MainWindow(QMainWindow):
         self._make_actions()
         self._connect()
         self.panel.show_globals(settings.model, settings.strength, settings.variants)
-        self.batch.set_output(Path(settings.batch_output) if settings.batch_output else None)
-        self.batch.copy_no_faces.setChecked(settings.batch_copy_no_faces)
+        self.batches.show_settings()
         self.resize(settings.window_width, settings.window_height)
         if settings.maximized:
             self.setWindowState(Qt.WindowState.WindowMaximized)
@@ -190,7 +189,7 @@ class MainWindow(QMainWindow):
         if not self.statuses:
             self.message.show_message("No model with trained weights is bundled in this installation: faces can be found but not restored.")
         if settings.pending_batch:
-            self._offer_pending_batch()
+            self.batches.offer_pending()
 
     # ---- actions and menus -------------------------------------------------------------------------------
 
@@ -207,7 +206,7 @@ class MainWindow(QMainWindow):
     def _make_actions(self) -> None:
         a = self._action
         self.open_action = a("&Open Photo…", lambda: self.choose_photo(), QKeySequence.StandardKey.Open)
-        self.batch_action = a("Open Photos or Folder as &Batch…", lambda: self.choose_batch(), "Ctrl+Shift+O")
+        self.batch_action = a("Open Photos or Folder as &Batch…", lambda: self.batches.choose(), "Ctrl+Shift+O")
         self.export_action = a("&Export…", lambda: self.export_photo(), QKeySequence.StandardKey.Save)
         self.quit_action = a("&Quit", self.close, QKeySequence.StandardKey.Quit)
         # Not QUndoStack.createUndoAction: that one re-enables itself whenever the stack changes, busy or not.
@@ -276,12 +275,13 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(self.settings.recent_files))
 
     def _connect(self) -> None:
-        c, p, b = self.compare, self.panel, self.batch
+        c, p, r = self.compare, self.panel, self.references
+        self.sessionChanged.connect(self._session_changed)
         for view in (c.main, c.left):
             view.faceClicked.connect(self.toggle_face)
             view.boxDrawn.connect(self.add_face)
             view.drawingEnded.connect(self._drawing_ended)
-            view.referenceDropped.connect(lambda i, path: self.set_reference(i, Path(path)))
+            view.referenceDropped.connect(lambda i, path: r.set(i, Path(path)))
             view.filesDropped.connect(lambda paths: self.open_paths([Path(x) for x in paths]))
         c.faceSelected.connect(self.select_face)
         p.modelChosen.connect(self.set_model_for_all)
@@ -289,35 +289,29 @@ class MainWindow(QMainWindow):
         p.restoreClicked.connect(self.restore)
         p.exportClicked.connect(self.export_photo)
         p.faceSelected.connect(self.select_face)
-        p.includeChosen.connect(lambda i, on: self._push([i], "included", on, f"{'Include' if on else 'Exclude'} face {i + 1}"))
-        p.faceModelChosen.connect(lambda i, m: self._push([i], "model", m, f"Model of face {i + 1}"))
-        p.faceStrengthChosen.connect(lambda i, s, _moving: self._push([i], "strength", s, f"Strength of face {i + 1}"))
-        p.referenceRequested.connect(self.choose_reference)
-        p.referenceCleared.connect(lambda i: self._push([i], "reference", None, f"Clear reference of face {i + 1}"))
-        p.referenceFolderRequested.connect(self.choose_reference_folder)
+        p.includeChosen.connect(lambda i, on: self.push([i], "included", on, f"{'Include' if on else 'Exclude'} face {i + 1}"))
+        p.faceModelChosen.connect(lambda i, m: self.push([i], "model", m, f"Model of face {i + 1}"))
+        p.faceStrengthChosen.connect(lambda i, s, _moving: self.push([i], "strength", s, f"Strength of face {i + 1}"))
+        p.referenceRequested.connect(r.choose)
+        p.referenceCleared.connect(r.clear)
+        p.referenceFolderRequested.connect(r.choose_folder)
         p.variantsChosen.connect(self.set_variants)
-        p.faceVariantChosen.connect(lambda i, seed: self._push([i], "variant", seed, f"Variant of face {i + 1}"))
-        b.startRequested.connect(self.start_batch)
-        b.pauseToggled.connect(self.pause_batch)
-        b.cancelRequested.connect(self.cancel_batch)
-        b.addRequested.connect(self.choose_batch)
-        b.outputRequested.connect(self.choose_batch_output)
-        b.copy_no_faces.toggled.connect(self._set_copy_no_faces)
+        p.faceVariantChosen.connect(lambda i, seed: self.push([i], "variant", seed, f"Variant of face {i + 1}"))
+        self.batches.connect()
 
     # ---- jobs ---------------------------------------------------------------------------------------
 
     def is_busy(self) -> bool:
-        batch_running = self.batch_job is not None
         waiting = self._recompose_wanted or self._redetect_wanted or self._recompose_timer.isActive()
-        return self.job is not None or waiting or batch_running
+        return self.job is not None or waiting or self.batches.running
 
-    def _start(self, make, on_done, name: str, on_event=None) -> Job:
+    def start(self, make, on_done, name: str, on_event=None) -> Job:
         """Run `make(cancel)` on a worker thread; `on_done(value)` on this thread when it returns."""
         if self.job is not None:
             self.job.cancel()
         job = Job(make, name, self)
         self.job = job
-        self._track(job)
+        self.track(job)
 
         def current() -> bool:  # a job replaced by a newer one (another photo opened) is ignored
             return self.job is job
@@ -325,13 +319,14 @@ class MainWindow(QMainWindow):
         job.progressed.connect(lambda ev: current() and (on_event or self._show_progress)(ev))
         job.finished_with.connect(lambda value: current() and self._job_done(on_done, value))
         job.failed.connect(lambda text: current() and self._job_done(self._job_failed, text))
-        job.cancelled.connect(lambda: current() and self._job_done(lambda _: self._set_status("Cancelled: the photo keeps its earlier result"), None))
+        job.cancelled.connect(lambda: current() and self._job_done(lambda _: self.set_status("Cancelled: the photo keeps its earlier result"), None))
         job.finished.connect(job.deleteLater)
         self._set_busy(True)
         job.start()
         return job
 
-    def _track(self, job: Job) -> None:
+    def track(self, job: Job) -> None:
+        """Quitting waits for `job` (the photo's or the batch's) to stop."""
         self._threads.add(job)
         job.finished.connect(lambda: self._threads.discard(job))
 
@@ -343,13 +338,13 @@ class MainWindow(QMainWindow):
             self._redetect()
         if self._recompose_wanted:
             self._recompose()
-        self._emit_idle()
+        self.emit_idle()
 
     def _job_failed(self, text: str) -> None:
         self.message.show_message(text)
-        self._set_status("Stopped")
+        self.set_status("Stopped")
 
-    def _emit_idle(self) -> None:
+    def emit_idle(self) -> None:
         if not self.is_busy():
             self.idle.emit()
 
@@ -378,19 +373,19 @@ class MainWindow(QMainWindow):
             self.draw_action.setChecked(False)
             self._toggle_drawing(False)
 
-    def _set_status(self, text: str, summary: bool = False) -> None:
+    def set_status(self, text: str, summary: bool = False) -> None:
         self.status_text.setText(text)
         self._summary_shown = summary
 
     def _show_summary(self) -> None:
-        self._set_status(restored_summary(self.session, self._relight_note), summary=True)
+        self.set_status(restored_summary(self.session, self._relight_note), summary=True)
 
     def _show_progress(self, event) -> None:
         if isinstance(event, Loaded):
             self._show_loaded(event)
             return
         if isinstance(event, Progress):
-            self._set_status(progress_words(event))
+            self.set_status(progress_words(event))
             if measurable(event):
                 self.progress.setRange(0, 1000)
                 self.progress.setValue(round(event.fraction * 1000))
@@ -400,7 +395,7 @@ class MainWindow(QMainWindow):
     def cancel(self) -> None:
         if self.job is not None:
             self.job.cancel()
-            self._set_status("Cancelling…")
+            self.set_status("Cancelling…")
 
     # ---- opening -----------------------------------------------------------------------------------
 
@@ -434,10 +429,15 @@ class MainWindow(QMainWindow):
             yield from session.detect()
             return render(session)
 
-        self._start(work, self._show_detected, "open")
+        self.start(work, self._show_detected, "open")
 
     def _show_loaded(self, loaded: Loaded) -> None:
+        if self.session is not None:
+            self.session.observers.remove(self._observer)
         self.session = loaded.session
+        # the session's changes, from any thread, reach _session_changed on this one (queued from a worker)
+        self._observer = functools.partial(self.sessionChanged.emit, loaded.session)
+        self.session.observers.append(self._observer)
         self.undo_stack.clear()
         self._relight_note = ""
         self.compare.set_photo(loaded.session.photo.pixels, loaded.display)
@@ -449,7 +449,7 @@ class MainWindow(QMainWindow):
         self.compare.set_faces([(f.index, f.box) for f in s.faces])
         self._show_render(result)
         n = len(s.faces)
-        self._set_status(f"{n} face{'s' * (n != 1)} found" + (" — press Restore faces (Ctrl+R)" if n else ""))
+        self.set_status(f"{n} face{'s' * (n != 1)} found" + (" — press Restore faces (Ctrl+R)" if n else ""))
         if not n:
             self.message.show_message("No face found in this photo. If there is one, draw a box around it: Edit ▸ Draw a Missed Face (D).", warning=False)
 
@@ -466,7 +466,7 @@ class MainWindow(QMainWindow):
         if self.small_faces_action.isChecked() != bool(on):
             self.small_faces_action.setChecked(bool(on))
         if self.session is None and self.job is None:
-            self._set_status(("Small faces will be looked for" if on else "Small faces will not be looked for") + " in the photos you open and in batches")
+            self.set_status(("Small faces will be looked for" if on else "Small faces will not be looked for") + " in the photos you open and in batches")
             return
         self._redetect_wanted = True
         self._redetect()  # now, or when the running job ends
@@ -475,7 +475,7 @@ class MainWindow(QMainWindow):
         if self.job is not None:
             return  # runs when the current job ends (_job_done)
         self._redetect_wanted = False
-        if self.session is None or self._closing:
+        if self.session is None or self.closing:
             return  # the photo did not open: the next one is opened with the option as it is now
         session = self.session
         session.detection = self.detection_settings()
@@ -484,7 +484,7 @@ class MainWindow(QMainWindow):
             yield from session.detect()
             return render(session)
 
-        self._start(work, self._show_redetected, "detect")
+        self.start(work, self._show_redetected, "detect")
 
     def _show_redetected(self, result: Render) -> None:
         # Faces are numbered anew (reading order), so the undo history, which names faces by number, ends here.
@@ -495,21 +495,26 @@ class MainWindow(QMainWindow):
         n, drawn = len(s.faces), sum(f.detector == "manual" for f in s.faces)
         how = "with small faces" if s.detection.min_eye_distance <= SMALL_FACES_MIN_EYE_DISTANCE else "without small faces"
         kept = f" ({drawn} drawn by hand kept)" if drawn else ""
-        self._set_status(f"Faces found again {how}: {n} face{'s' * (n != 1)}{kept}")
+        self.set_status(f"Faces found again {how}: {n} face{'s' * (n != 1)}{kept}")
 
     # ---- choices -----------------------------------------------------------------------------------
 
-    def _push(self, indices: list[int], field: str, value, text: str) -> None:
+    def _session_changed(self, session: PhotoSession, change: Change) -> None:
+        """What the session told its observer: refresh the views, and recompose after a change of choices."""
+        if session is self.session:  # not a photo replaced since
+            self.choices_changed(recompose=change.choices)
+
+    def push(self, indices: list[int], field: str, value, text: str) -> None:
         if self.session is None or not indices:
             return
         if all(getattr(self.session.choices[i], field) == value for i in indices):
             return
-        self.undo_stack.push(SetChoice(self.session, indices, field, value, text, self.choices_changed))
+        self.undo_stack.push(SetChoice(self.session, indices, field, value, text))
 
     def toggle_face(self, index: int) -> None:
         included = self.session.choices[index].included
         self.select_face(index)
-        self._push([index], "included", not included, f"{'Exclude' if included else 'Include'} face {index + 1}")
+        self.push([index], "included", not included, f"{'Exclude' if included else 'Include'} face {index + 1}")
 
     def select_face(self, index: int) -> None:
         self.panel.current = index
@@ -520,24 +525,24 @@ class MainWindow(QMainWindow):
         if self.session:
             self.session.defaults.model = model
             label = self.panel.model.currentText()
-            self._push([f.index for f in self.session.faces], "model", model, f"Model {label} for all faces")
+            self.push([f.index for f in self.session.faces], "model", model, f"Model {label} for all faces")
         self.panel.show_globals(model, self.settings.strength)
 
     def set_variants(self, count: int) -> None:
         """Restorations per face by a stochastic model: faces it restored become stale (Restore redoes them)."""
         self.settings.variants = count
         if self.session:
-            self.session.variants = count
-            self.choices_changed(recompose=False)
+            self.session.variants = count  # the session says so: the panel shows the faces to restore again
 
     def set_strength_for_all(self, strength: float, moving: bool = False) -> None:
         self.settings.strength = strength
         if self.session:
             self.session.defaults.strength = strength
-            self._push([f.index for f in self.session.faces], "strength", strength, "Strength of all faces")
+            self.push([f.index for f in self.session.faces], "strength", strength, "Strength of all faces")
 
     def choices_changed(self, recompose: bool = True) -> None:
-        """Called after every change of choices (do, undo, redo): refresh, then recompose in the background."""
+        """Refresh the faces and the panel from the session (after each change it reports, and when the selected
+        face changes), then, with `recompose`, compose the photo again in the background."""
         s = self.session
         if s is None:
             return
@@ -555,19 +560,19 @@ class MainWindow(QMainWindow):
             self._recompose_timer.start()
 
     def _recompose(self) -> None:
-        if self.job is not None or self.session is None or self._closing:
+        if self.job is not None or self.session is None or self.closing:
             return  # runs when the current job ends (_job_done)
         self._recompose_wanted = False
         self._recompose_timer.stop()
         session = self.session
-        self._start(lambda cancel: render(session), self._show_render, "recompose")
+        self.start(lambda cancel: render(session), self._show_render, "recompose")
 
     def _show_render(self, result: Render) -> None:
         self.compare.set_result(result.pixels, result.display)
         self.compare.set_crops(result.crops)
         self.choices_changed(recompose=False)
         if result.note != self._relight_note:  # said once when it starts, and once when it stops
-            self._set_status(f"{result.note[0].upper()}{result.note[1:]}" if result.note else "The photo keeps its own light")
+            self.set_status(f"{result.note[0].upper()}{result.note[1:]}" if result.note else "The photo keeps its own light")
             self._relight_note = result.note
 
     def add_face(self, box: tuple) -> None:
@@ -578,9 +583,9 @@ class MainWindow(QMainWindow):
         except FRStudioError as exc:
             self.message.show_message(str(exc), warning=False)
             return
-        self.panel.current = face.index
-        self.undo_stack.push(AddFace(self.session, face, self.choices_changed))
-        self._set_status(f"Face {face.index + 1} added — press Restore (Ctrl+R) to restore it")
+        self.undo_stack.push(AddFace(self.session, face))
+        self.select_face(face.index)
+        self.set_status(f"Face {face.index + 1} added — press Restore (Ctrl+R) to restore it")
 
     def _toggle_drawing(self, on: bool) -> None:
         self.compare.set_mode("result") if on and self.compare.mode == "side" else None
@@ -588,65 +593,21 @@ class MainWindow(QMainWindow):
         if on:
             if self.status_text.text() != DRAW_PROMPT:
                 self._status_before_drawing = self.status_text.text()
-            self._set_status(DRAW_PROMPT)
+            self.set_status(DRAW_PROMPT)
         elif self.status_text.text() == DRAW_PROMPT:  # left without drawing: what it said before
-            self._set_status(self._status_before_drawing)
+            self.set_status(self._status_before_drawing)
 
     def _drawing_ended(self) -> None:
         self.draw_action.setChecked(False)
         self._toggle_drawing(False)
 
-    # ---- references --------------------------------------------------------------------------------
-
-    def choose_reference(self, index: int) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, f"A good photo of face {index + 1}'s person", self.settings.last_folder, PHOTO_FILTER)
-        if path:
-            self.set_reference(index, Path(path))
+    # ---- references (ReferenceController) --------------------------------------------------------------
 
     def set_reference(self, index: int, path: Path) -> None:
-        if self.session is None:
-            return
-        self.select_face(index)
-        self._push([index], "reference", path, f"Reference for face {index + 1}")
-        guided = [s.spec for s in self.statuses if s.spec.takes_reference]
-        if not guided:
-            self.message.show_message(f"Face {index + 1} will use {path.name} as a reference, but no model that uses reference photos is installed in this version.", warning=False)
-            return
-        if self.job is not None:
-            return  # a restoration is running: it matches the reference itself when it gets to this face
-        session, size = self.session, guided[0].input_size
-        # Finding the best-matching face in the reference photo takes a detection and descriptors: off-thread.
-        self._start(lambda cancel: session.reference_match(index, path, size), lambda _m: self.choices_changed(recompose=False), "reference")
-
-    def choose_reference_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "A folder of good photos of the people", self.settings.last_folder)
-        if folder:
-            self.match_reference_folder(Path(folder))
+        self.references.set(index, path)
 
     def match_reference_folder(self, folder: Path) -> None:
-        """Give each face the best photo of the same person found in `folder` (undoable as one step)."""
-        if self.session is None:
-            return
-        session, describe = self.session, self.dlib.describe
-
-        def work(cancel):
-            library = ReferenceLibrary(folder, session.detection, describe)
-            yield from library.index(lambda: cancel.cancelled)  # cached on disk: a second time is quick
-            return (yield from session.match_references(library))
-
-        self._start(work, self._apply_references, "references")
-
-    def _apply_references(self, proposals: dict) -> None:
-        self.undo_stack.beginMacro("References from a folder")
-        for index, path in proposals.items():
-            self._push([index], "reference", path, f"Reference for face {index + 1}")
-        self.undo_stack.endMacro()
-        found = len(proposals)
-        self._set_status(f"Same person found in the folder for {found} face{'s' * (found != 1)}" if found else "Nobody in that folder looks like the people in this photo")
-        session, index = self.session, next(iter(proposals), None)
-        guided = [s.spec for s in self.statuses if s.spec.takes_reference]
-        if index is not None and guided:  # show the match (distance, warning) of the selected face
-            self._start(lambda cancel: [session.reference_match(i, p, guided[0].input_size) for i, p in proposals.items()], lambda _m: self.choices_changed(recompose=False), "reference")
+        self.references.match_folder(folder)
 
     # ---- restoring and exporting ---------------------------------------------------------------------
 
@@ -663,7 +624,7 @@ class MainWindow(QMainWindow):
             yield Progress("blend", 0.98)
             return render(session, failed)
 
-        self._start(work, self._show_restored, "restore")
+        self.start(work, self._show_restored, "restore")
 
     def _show_restored(self, result: Render) -> None:
         self._show_render(result)
@@ -692,7 +653,7 @@ class MainWindow(QMainWindow):
             # nothing restored: the "restored" photo would be a plain copy, saved only when asked for
             why = "no face was found in it" if not s.faces else "no face of it is restored yet"
             if not self.ask(f"Nothing was restored in this photo ({why}). Save an unchanged copy anyway?"):
-                self._set_status("No faces restored: not copied")
+                self.set_status("No faces restored: not copied")
                 return
             settings = replace(settings, comparison=False)  # before and after would be the same picture
         self._export(settings, overwrite=False)
@@ -711,10 +672,10 @@ class MainWindow(QMainWindow):
                 if self.ask(f"{result.path.name} already exists in {result.path.parent}. Replace it?"):
                     self._export(settings, overwrite=True)
                 return
-            self._set_status("Saved " + ", ".join(p.name for p in result))
+            self.set_status("Saved " + ", ".join(p.name for p in result))
             self.last_export = result
 
-        self._start(work, done, "export")
+        self.start(work, done, "export")
 
     def ask(self, question: str) -> bool:
         """A yes/no question (tests replace this)."""
@@ -737,124 +698,20 @@ class MainWindow(QMainWindow):
                 action.setChecked(name == "result")
         self.compare.set_show_original(on)
 
-    # ---- batch ---------------------------------------------------------------------------------------
+    # ---- batch (BatchController) -----------------------------------------------------------------------
 
-    def choose_batch(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Photos to restore", self.settings.last_folder, PHOTO_FILTER)
-        if files:
-            self.add_to_batch([Path(f) for f in files])
-
-    def choose_batch_output(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Save the restored photos in", self.settings.batch_output or self.settings.last_folder)
-        if folder:
-            self.set_batch_output(Path(folder))
-
-    def set_batch_output(self, folder: Path | None) -> None:
-        self.settings.batch_output = str(folder) if folder else ""
-        self.batch.set_output(folder)
+    @property
+    def batch_job(self) -> Job | None:
+        return self.batches.job
 
     def add_to_batch(self, paths: list[Path], note: str = "") -> None:
-        if self.batch_job is not None:
-            self.message.show_message("A batch is running: wait for it to finish or cancel it before starting another.", warning=False)
-            return
-        # as the batch will see them: restored copies from an earlier run are not listed as photos to do
-        files = [f for f, _root, _dest in plan_outputs(expand_inputs(paths), self._batch_options())]
-        self.batch.set_inputs(paths, files, note)
-        if not self.batch_dock.isVisible():  # a quarter of the height: the photo keeps the rest
-            self.batch_dock.show()
-            self.resizeDocks([self.batch_dock], [max(self.batch.minimumSizeHint().height(), self.height() // 4)], Qt.Orientation.Vertical)
-        if not files:
-            self.batch.summary.setText("No photos found there.")
+        self.batches.add(paths, note)
 
-    def _batch_options(self) -> RestoreOptions:
-        export = export_settings(self.settings.export)
-        return RestoreOptions(
-            model=self.settings.model,
-            strength=self.settings.strength,
-            variants=self.settings.variants,
-            output_dir=self.batch.output,
-            suffix=export.suffix,
-            format=export.format,
-            quality=export.quality,
-            keep_metadata=export.keep_metadata,
-            compare=export.comparison,
-            detection=self.detection_settings(),
-            no_faces="copy" if self.batch.copy_no_faces.isChecked() else "skip",
-            overwrite=self.batch.redo.isChecked(),
-        )
-
-    def _set_copy_no_faces(self, on: bool) -> None:
-        self.settings.batch_copy_no_faces = on
-        save_settings(self.settings)
+    def set_batch_output(self, folder: Path | None) -> None:
+        self.batches.set_output(folder)
 
     def start_batch(self, paused: bool = False) -> None:
-        if self.batch_job is not None or not self.batch.inputs:
-            return
-        inputs, options = list(self.batch.inputs), self._batch_options()
-        model = options.model if options.model != AUTO else None
-        if model and get_spec(model).takes_reference:
-            self.message.show_message(f"The model '{get_spec(model).title}' needs a reference photo per person; choose another model for a batch.")
-            return
-        self.settings.pending_batch = [str(p) for p in inputs]
-        save_settings(self.settings)
-        job = Job(lambda cancel: restore_batch(inputs, options, RestorerCache(), cancel), "batch", self)
-        self.batch_job = job
-        self._track(job)
-        job.progressed.connect(self.batch.show_event)
-        job.finished_with.connect(self._batch_done)
-        job.failed.connect(lambda text: self._batch_done(None, text))
-        job.cancelled.connect(lambda: self._batch_done(None, "Cancelled: finished photos are kept."))
-        job.finished.connect(job.deleteLater)
-        self.batch.set_running(True)
-        if paused:  # queued but waiting for "Continue"
-            job.pause()
-            self.batch.pause_button.setChecked(True)
-        job.start()
-
-    def pause_batch(self, paused: bool) -> None:
-        if self.batch_job is not None:
-            self.batch_job.pause() if paused else self.batch_job.resume()
-            self.batch.set_paused(paused)
-
-    def cancel_batch(self) -> None:
-        if self.batch_job is not None:
-            self.batch_job.cancel()
-
-    def _batch_done(self, results, problem: str = "") -> None:
-        self.batch_job = None
-        self.batch.set_running(False)
-        if self._closing:
-            return  # stopped by quitting: keep pending_batch so the next start can resume it
-        self.settings.pending_batch = []
-        save_settings(self.settings)
-        if results is not None:
-            for r in results:
-                self.batch.show_result(r)
-            counts = {}
-            for r in results:
-                counts[r.status] = counts.get(r.status, 0) + 1
-            words = {"restored": "restored", "skipped": "already done", "no_faces": "without faces", "failed": "failed", "cancelled": "cancelled"}
-            self.batch.summary.setText("Done: " + ", ".join(f"{n} {words.get(k, k)}" for k, n in counts.items()) + ".")
-            for row, status in enumerate(self.batch.statuses()):  # listed before the output folder changed
-                if status == "Waiting":
-                    self.batch.table.item(row, 1).setText("Left out")
-                    self.batch.table.item(row, 2).setText("a restored copy of another photo of this batch")
-        else:
-            self.batch.summary.setText(problem)
-            # photos the batch did not get to must not look as if they were still coming
-            left = "Cancelled" if "Cancelled" in problem else "Not done"
-            for row, status in enumerate(self.batch.statuses()):
-                if status in ("Waiting", "Paused") or status.endswith("…"):
-                    self.batch.table.item(row, 1).setText(left)
-            if left == "Not done":
-                self.message.show_message(problem)
-        self._emit_idle()
-
-    def _offer_pending_batch(self) -> None:
-        inputs = [Path(p) for p in self.settings.pending_batch if Path(p).exists()]
-        if inputs:
-            self.add_to_batch(inputs)
-            self.batch.offer_resume()
+        self.batches.start(paused)
 
     # ---- window ---------------------------------------------------------------------------------------
 
@@ -869,7 +726,7 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
 
     def closeEvent(self, event) -> None:
-        self._closing = True
+        self.closing = True
         self.settings.maximized = self.isMaximized()
         if not self.isMaximized():
             self.settings.window_width, self.settings.window_height = self.width(), self.height()

@@ -42,7 +42,7 @@ def test_a_file_name_too_long_for_its_output_fails_alone_in_the_app(qtbot, windo
 
 
 def test_a_batch_stopped_by_an_error_leaves_no_photo_waiting(qtbot, window, tmp_path, group_photo, monkeypatch):
-    import frstudio.gui.main_window as main_window
+    import frstudio.gui.batch_controller as batch_controller
 
     files = make_files(tmp_path / "in", group_photo, corrupt=None)
 
@@ -50,7 +50,7 @@ def test_a_batch_stopped_by_an_error_leaves_no_photo_waiting(qtbot, window, tmp_
         yield BatchEvent(0, 3)
         raise WeightsError("tiny.safetensors is corrupt")
 
-    monkeypatch.setattr(main_window, "restore_batch", failing_batch)
+    monkeypatch.setattr(batch_controller, "restore_batch", failing_batch)
     window.add_to_batch([tmp_path / "in"])
     window.start_batch()
     wait_batch(qtbot, window)

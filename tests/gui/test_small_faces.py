@@ -75,7 +75,7 @@ def test_toggling_finds_the_open_photos_faces_again_keeping_drawn_ones(qtbot, wi
 def test_a_batch_detects_with_the_option(qtbot, window, tmp_path, group_photo, monkeypatch):
     from frstudio.core import pipeline
 
-    assert window._batch_options().detection.min_eye_distance == DEFAULT
+    assert window.batches.options().detection.min_eye_distance == DEFAULT
     seen = record_detections(monkeypatch, pipeline, "detect_faces")
     window.small_faces_action.trigger()
     make_files(tmp_path / "in", group_photo, names=("a.jpg",), corrupt=None)

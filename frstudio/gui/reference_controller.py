@@ -1,0 +1,84 @@
+"""Reference photos in the main window: a good photo of a face's person, chosen, dropped on the face, or found
+in a folder of photos, as undoable choices.
+
+Matching a reference (finding its face most like the photo's, and how close) takes a detection and dlib
+descriptors, so it runs in the window's photo `Job`; the session tells the window when a match is known
+(`PhotoSession.observers`), and the side panel then shows its distance and any warning.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog
+
+from frstudio.core.references import ReferenceLibrary
+
+
+class ReferenceController:
+    def __init__(self, window, photo_filter: str):
+        self.window = window
+        self.photo_filter = photo_filter
+
+    def _guided(self) -> list:
+        """The specs of the installed models that take a reference photo."""
+        return [s.spec for s in self.window.statuses if s.spec.takes_reference]
+
+    def choose(self, index: int) -> None:
+        w = self.window
+        path, _ = QFileDialog.getOpenFileName(w, f"A good photo of face {index + 1}'s person", w.settings.last_folder, self.photo_filter)
+        if path:
+            self.set(index, Path(path))
+
+    def set(self, index: int, path: Path) -> None:
+        w = self.window
+        if w.session is None:
+            return
+        w.select_face(index)
+        w.push([index], "reference", path, f"Reference for face {index + 1}")
+        guided = self._guided()
+        if not guided:
+            w.message.show_message(f"Face {index + 1} will use {path.name} as a reference, but no model that uses reference photos is installed in this version.", warning=False)
+            return
+        if w.job is not None:
+            return  # a restoration is running: it matches the reference itself when it gets to this face
+        session, size = w.session, guided[0].input_size
+        # Finding the best-matching face in the reference photo takes a detection and descriptors: off-thread.
+        w.start(lambda cancel: session.reference_match(index, path, size), lambda _match: None, "reference")
+
+    def clear(self, index: int) -> None:
+        self.window.push([index], "reference", None, f"Clear reference of face {index + 1}")
+
+    def choose_folder(self) -> None:
+        w = self.window
+        folder = QFileDialog.getExistingDirectory(w, "A folder of good photos of the people", w.settings.last_folder)
+        if folder:
+            self.match_folder(Path(folder))
+
+    def match_folder(self, folder: Path) -> None:
+        """Give each face the best photo of the same person found in `folder` (undoable as one step)."""
+        w = self.window
+        if w.session is None:
+            return
+        session, describe = w.session, w.dlib.describe
+
+        def work(cancel):
+            library = ReferenceLibrary(folder, session.detection, describe)
+            yield from library.index(lambda: cancel.cancelled)  # cached on disk: a second time is quick
+            return (yield from session.match_references(library))
+
+        w.start(work, self._apply, "references")
+
+    def _apply(self, proposals: dict) -> None:
+        w = self.window
+        w.undo_stack.beginMacro("References from a folder")
+        for index, path in proposals.items():
+            w.push([index], "reference", path, f"Reference for face {index + 1}")
+        w.undo_stack.endMacro()
+        found = len(proposals)
+        w.set_status(f"Same person found in the folder for {found} face{'s' * (found != 1)}" if found else "Nobody in that folder looks like the people in this photo")
+        session, index = w.session, next(iter(proposals), None)
+        guided = self._guided()
+        if index is not None and guided:  # show the match (distance, warning) of the selected face
+            size = guided[0].input_size
+            w.start(lambda cancel: [session.reference_match(i, p, size) for i, p in proposals.items()], lambda _matches: None, "reference")
