@@ -220,24 +220,22 @@ def print_tables(table: dict, scales: list[int]) -> None:
     head = "| model | way | " + " | ".join(f"{s} px" for s in scales) + " |"
     rule = "|---|---|" + "---|" * len(scales)
     cell = lambda d, f: f(d) if d else "–"  # noqa: E731
+
+    def rows(kind: str, fmt) -> None:
+        for model, ways in table.items():
+            for way, by_scale in ways.items():
+                if model != "input":
+                    cells = [cell(by_scale.get(str(s), {}).get(kind), fmt) for s in scales]
+                    print(f"| {model} | {way} | " + " | ".join(cells) + " |")
+
     print("\nClean faces: face PSNR output vs input (dB) / sharpness ratio output / input")
     print(head + "\n" + rule)
-    for model, ways in table.items():
-        for way, by_scale in ways.items():
-            if model == "input":
-                continue
-            cells = [cell(by_scale.get(str(s), {}).get("clean"), lambda d: f"{d['psnr']:.1f} / {d['sharpness']:.2f}") for s in scales]
-            print(f"| {model} | {way} | " + " | ".join(cells) + " |")
+    rows("clean", lambda d: f"{d['psnr']:.1f} / {d['sharpness']:.2f}")
     print("\nDamaged at photo scale: face PSNR vs the clean face (dB) / identity distance; input first")
     print(head + "\n" + rule)
     cells = [cell(inputs.get(str(s), {}).get("damaged"), lambda d: f"{d['psnr']:.2f} / {d['id']:.3f}") for s in scales]
     print("| input | – | " + " | ".join(cells) + " |")
-    for model, ways in table.items():
-        for way, by_scale in ways.items():
-            if model == "input":
-                continue
-            cells = [cell(by_scale.get(str(s), {}).get("damaged"), lambda d: f"{d['psnr']:.2f} / {d['id']:.3f}") for s in scales]
-            print(f"| {model} | {way} | " + " | ".join(cells) + " |")
+    rows("damaged", lambda d: f"{d['psnr']:.2f} / {d['id']:.3f}")
 
 
 def main() -> int:

@@ -158,7 +158,8 @@ def _scan_level(level: np.ndarray, scale: float, ys: list[int], threshold: float
     return out
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ix * iy
@@ -175,7 +176,7 @@ def weighted_nms(raw: list[tuple], iou: float = 0.3) -> list[BlazeDetection]:
     for i, (box, score, kps) in enumerate(raw):
         if taken[i]:
             continue
-        group = [j for j in range(i, len(raw)) if not taken[j] and _iou(box, raw[j][0]) >= iou]
+        group = [j for j in range(i, len(raw)) if not taken[j] and box_iou(box, raw[j][0]) >= iou]
         taken[group] = True
         weights = np.array([raw[j][1] for j in group])
         weights /= weights.sum()

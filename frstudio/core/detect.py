@@ -179,19 +179,11 @@ def _shape_predictor():
     return dlib.shape_predictor(_model_file("shape_predictor_68_face_landmarks.dat"))
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _non_max_suppression(boxes: list[np.ndarray], scores: list[float], iou: float = 0.35) -> list[int]:
     order = np.argsort(scores)[::-1]
     keep: list[int] = []
     for i in order:
-        if all(_iou(boxes[i], boxes[j]) < iou for j in keep):
+        if all(blazeface.box_iou(boxes[i], boxes[j]) < iou for j in keep):
             keep.append(int(i))
     return keep
 
