@@ -45,15 +45,11 @@ def _quality_arg(text: str) -> int:
     return value
 
 
-DETECTORS = ["ensemble", "hog"]
-DETECTOR_HELP = ("ensemble (default): dlib's HOG and BlazeFace together, frontal, turned, tilted, partly covered and "
-                 "small faces; hog: dlib's HOG alone, the detector before the ensemble (frontal faces only, finds "
-                 "fewer; for comparison)")
-# frstudio.core.detect.DEFAULT_MIN_EYE_DISTANCE for the ensemble, the old default for HOG alone (not imported: the
-# CLI starts without numpy)
-MIN_FACE = {"ensemble": 10.0, "hog": 20.0}
-MIN_FACE_HELP = ("smallest eye distance in px to look for (default 10, or 20 with --detector hog; 6 finds the "
-                 "tiniest faces of group photos, slower)")
+# One detector, the ensemble (dlib's HOG and BlazeFace): no option may find fewer faces than the default, so HOG
+# alone is left to the detection benchmark. frstudio.core.detect.DEFAULT_MIN_EYE_DISTANCE (not imported: the CLI
+# starts without numpy).
+MIN_FACE = 10.0
+MIN_FACE_HELP = "smallest eye distance in px to look for (default 10; 6 finds the tiniest faces of group photos, slower)"
 
 
 def _min_face_arg(text: str) -> float:
@@ -119,14 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stochastic models (vq_unet): restore each face N times (seeds 0..N-1, at most 8), keep the "
                         "one most like the person (and the reference photo, if given) and save all N beside the "
                         "photo, most faithful first (default 1)")
-    r.add_argument("--detector", choices=DETECTORS, default="ensemble", help=DETECTOR_HELP)
     r.add_argument("-v", "--verbose", action="store_true", help="one line per face: model, what it found (noise, blur, low light), its size and its sharpness against the input's")
     r.add_argument("--min-face", type=_min_face_arg, default=None, help=MIN_FACE_HELP)
 
     d = sub.add_parser("detect", help="list the faces in a photo")
     d.add_argument("path", type=Path)
     d.add_argument("--json", action="store_true", help="print boxes and landmarks as JSON")
-    d.add_argument("--detector", choices=DETECTORS, default="ensemble", help=DETECTOR_HELP)
     d.add_argument("--min-face", type=_min_face_arg, default=None, help=MIN_FACE_HELP)
 
     m = sub.add_parser("models", help="the models: what each is for, and whether its weights are bundled")
@@ -141,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _detection(args):
     from frstudio.core.detect import SMALL_FACES_MIN_EYE_DISTANCE, DetectionSettings, small_faces_settings
 
-    min_face = MIN_FACE[args.detector] if args.min_face is None else args.min_face
-    settings = DetectionSettings(min_eye_distance=min_face, detector=args.detector)
+    min_face = MIN_FACE if args.min_face is None else args.min_face
+    settings = DetectionSettings(min_eye_distance=min_face)
     if min_face <= SMALL_FACES_MIN_EYE_DISTANCE:  # the app's Find Small Faces: BlazeFace scans finer too
         settings.blaze_max_scan_megapixels = small_faces_settings().blaze_max_scan_megapixels
     return settings

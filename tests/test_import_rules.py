@@ -31,9 +31,6 @@ def test_frstudio_never_imports_training():
         assert not any(n.split(".")[0] == "training" for n in names), f"{path} imports the training package"
 
 
-# The one import of the engine left in models: `faceid.load_shipped`, kept for the training recipes that still
-# call it (the loader is `frstudio.core.restore.load_identity_network`). Remove it once they call that.
-MODELS_IMPORTING_CORE = {("faceid.py", "frstudio.core.restore")}
 
 
 def _absolute_imports(folder: Path, package: str):
@@ -53,8 +50,7 @@ def _absolute_imports(folder: Path, package: str):
 def test_models_do_not_import_core():
     for path, module in _absolute_imports(REPO / "frstudio" / "models", "frstudio.models"):
         if module == "frstudio.core" or module.startswith("frstudio.core."):
-            allowed = any(path.name == name and (module + ".").startswith(what + ".") for name, what in MODELS_IMPORTING_CORE)
-            assert allowed, f"{path} imports the engine ({module})"
+            raise AssertionError(f"{path} imports the engine ({module})")
 
 
 def test_models_load_without_core():

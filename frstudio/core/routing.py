@@ -22,12 +22,9 @@ TINY_FACE_MODEL = "progressive_16"
 # loses detail FRR-Net keeps), so the threshold is 5, midway to the next measured size. In practice Auto sends it
 # only faces drawn by hand: detection does not find faces that small.
 TINY_FACE_EYE_DISTANCE = 5.0
-# Which faces reach this rule: with the default DetectionSettings (min_eye_distance 20) dlib's HOG finds faces
-# down to ~14 px (a 3000 x 2000 group photo: none of 30 faces at 10 px, 6 of 15 at 14, all at 20), so below
-# that the tiny model gets faces drawn by hand (Edit > Draw a Missed Face) or found with a lower `--min-face`.
-# A lower default was measured and not taken: at 12 the same photo finds 9 of 30 at 10 px (the 32 MP scan
-# budget caps the up-scaling of a 6 MP photo at 2.3x) for 1.26 -> 2.1 s, but the bundled 512 x 512 sample
-# gains a false face from 16 px down.
+# Which faces reach this rule: the default detector (the HOG + BlazeFace ensemble, DetectionSettings.min_eye_distance
+# 10) finds faces down to ~10 px between the eyes, so below 5 px the tiny model gets faces drawn by hand (Edit >
+# Draw a Missed Face).
 
 
 def auto_model(eye_distance: float, has_reference: bool, available: Sequence[ModelSpec]) -> str | None:

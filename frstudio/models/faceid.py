@@ -89,12 +89,3 @@ def build(config: dict | None = None) -> FaceID:
 
 def default_config() -> dict:
     return config_dict(Config())
-
-
-def load_shipped(device: str = "cpu") -> FaceID:
-    """Kept for the training recipes that still call it: the loader is
-    `frstudio.core.restore.load_identity_network`. Models do not import the engine; this is the one exception
-    (tests/test_import_rules.py names it), to go once the recipes call the engine's loader."""
-    from frstudio.core.restore import load_identity_network
-
-    return load_identity_network(device)

@@ -101,14 +101,14 @@ class Recipe(BaseRecipe):
 
     def __init__(self, cache, device="cpu", overrides=None, identity_network=None):
         super().__init__(cache, device, overrides)
-        from frstudio.models import faceid
+        from frstudio.core.restore import load_identity_network
         from training.data.dataset import LABEL_KEYS as LABELLED_PIPELINES
         from training.data.dataset import DegradedFaces, FaceCache, ProtocolFaces
         from training.losses import IdentityFeatureLoss
 
         c = self.config
         torch.manual_seed(c.seed)
-        identity_network = identity_network or faceid.load_shipped()
+        identity_network = identity_network or load_identity_network()
         self._model_config = {
             "width": c.width,
             "depth": c.depth,

@@ -210,7 +210,7 @@ class Recipe(BaseRecipe):
         if "perceptual_stages" in overrides:
             overrides["perceptual_stages"] = tuple(overrides["perceptual_stages"])
         super().__init__(cache, device, overrides)
-        from frstudio.models import faceid
+        from frstudio.core.restore import load_identity_network
         from training.data.dataset import FaceCache, ReferencePairs
         from training.losses import IdentityFeatureLoss
 
@@ -224,7 +224,7 @@ class Recipe(BaseRecipe):
         else:
             self.nets["d_global"] = PatchDiscriminator(6, c.d_width, 3)  # degraded, restored
         self.nets["d_local"] = PatchDiscriminator(6, c.d_width, 2)
-        identity_network = identity_network or faceid.load_shipped()
+        identity_network = identity_network or load_identity_network()
         self.features = IdentityFeatureLoss(identity_network, perceptual_weights=list(c.perceptual_stages))
         self.prepare_nets()
         self.features.to(self.device)

@@ -144,7 +144,7 @@ class Recipe(BaseRecipe):
 
     def __init__(self, cache, device="cpu", overrides=None, identity_network=None):
         super().__init__(cache, device, overrides)
-        from frstudio.models import faceid
+        from frstudio.core.restore import load_identity_network
         from training.data.dataset import DegradedFaces, FaceCache, ProtocolFaces
         from training.losses.perceptual import IdentityFeatureLoss
 
@@ -158,7 +158,7 @@ class Recipe(BaseRecipe):
         for layer in self.disc.layers[: c.freeze_d]:  # FreezeD
             layer.requires_grad_(False)
         self.nets = {"net": self.net, "disc": self.disc, "local": self.local}
-        self.identity = IdentityFeatureLoss(identity_network or faceid.load_shipped(), identity_mode="l1")
+        self.identity = IdentityFeatureLoss(identity_network or load_identity_network(), identity_mode="l1")
         self.prepare_nets()
         self.identity.to(self.device)
         trainable_d = [p for p in self.disc.parameters() if p.requires_grad]

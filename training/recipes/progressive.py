@@ -162,7 +162,7 @@ class Recipe(BaseRecipe):
         if self.objective is not None:
             overrides.setdefault("objective", self.objective)
         super().__init__(cache, device, overrides)
-        from frstudio.models import faceid
+        from frstudio.core.restore import load_identity_network
         from training.data.dataset import DegradedFaces, FaceCache, ProtocolFaces
 
         c = self.config
@@ -174,7 +174,7 @@ class Recipe(BaseRecipe):
         self.net = progressive.build(self._model_config)
         self.critic = ProgressiveCritic(c.d_widths)
         self.nets = {"net": self.net, "critic": self.critic}
-        self.identity = (identity_network or faceid.load_shipped()).eval().requires_grad_(False)
+        self.identity = (identity_network or load_identity_network()).eval().requires_grad_(False)
         self.prepare_nets()
         self.identity.to(self.device)
         self.kernel = gaussian_kernel(5, c.attention_sigma).to(self.device)

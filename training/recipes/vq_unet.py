@@ -102,7 +102,7 @@ class Recipe(BaseRecipe):
 
     def __init__(self, cache, device="cpu", overrides=None, identity_network=None):
         super().__init__(cache, device, overrides)
-        from frstudio.models import faceid
+        from frstudio.core.restore import load_identity_network
         from training.data.dataset import DegradedFaces, FaceCache, ProtocolFaces
 
         c = self.config
@@ -111,7 +111,7 @@ class Recipe(BaseRecipe):
         self.net = vq_unet.build(self._model_config)
         self.disc = Discriminator(c.d_widths)
         self.nets = {"net": self.net, "disc": self.disc}
-        self.identity = (identity_network or faceid.load_shipped()).eval().requires_grad_(False)
+        self.identity = (identity_network or load_identity_network()).eval().requires_grad_(False)
         self.prepare_nets()
         self.identity.to(self.device)
         self.opts = {

@@ -45,8 +45,10 @@ stage_mix() {  # the default at the paper's size (W28D2, 6.3 M parameters beside
     python -m training train frrnet --run-dir runs/frrnet_mix --hours "${FRRNET_HOURS:-1.7}" --val-every 500 \
         --set width=28 depth=2 degradation=restore-mix lambda_style=0 lr=7e-4 steps="${FRRNET_STEPS:-5000}" val_faces=64
 }
-stage_mix_more() {  # each later session, on a new machine: continue from the shipped weights
-    python -m training train frrnet --init-from resources/weights/frrnet.safetensors --run-dir runs/frrnet_mix_more \
+stage_mix_more() {  # each later session: continue from the shipped weights (or, where the machine kept it, from the
+    # last run's fp32 checkpoint: FRRNET_INIT=runs/frrnet_mix)
+    python -m training train frrnet --init-from "${FRRNET_INIT:-resources/weights/frrnet.safetensors}" \
+        --run-dir "${FRRNET_RUN:-runs/frrnet_mix_more}" \
         --hours "${FRRNET_HOURS:-2.3}" --val-every 500 \
         --set width=28 depth=2 degradation=restore-mix lambda_style=0 lr=4e-4 steps="${FRRNET_STEPS:-6500}" val_faces=64
 }
