@@ -109,6 +109,7 @@ class FaceInfo:
     variant: int | None = None  # the seed of the variant in use, when there are variants
     sharpness: float | None = None  # the restored face's sharpness in the photo over the input's (full strength)
     kept_clean: bool = False  # Auto kept it as it was: its model's classifier found nothing to restore
+    profile: bool = False  # turned too far for the 68 landmarks: aligned by its eyes, nose and mouth only
 
     @property
     def verdict(self) -> list[str]:
@@ -453,7 +454,8 @@ class PhotoSession:
         face = self.face(index)
         result = self._current(face)
         choice = self.choices[index]
-        info = FaceInfo(index, face.eye_distance, manual=face.detector == "manual", message=self._failures.get(index, ""))
+        info = FaceInfo(index, face.eye_distance, manual=face.detector == "manual", message=self._failures.get(index, ""),
+                        profile=face.profile)
         if result is not None:
             info.restored, info.model, info.labels = True, result.model, result.labels
             info.sharpness = result.sharpness

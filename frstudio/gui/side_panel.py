@@ -406,6 +406,8 @@ def face_facts(info: FaceInfo, model: str | None, statuses: dict) -> str:
     """The face's facts as short lines of rich text, warnings in orange."""
     warn = '<span style="color:#e67e00">⚠ {}</span>'
     lines = [f"Size: {info.eye_distance:.0f} px between the eyes" + (" (small: little detail to work from)" if info.eye_distance < 30 else "")]
+    if info.profile:
+        lines.append("Turned away: placed by its eyes, nose and mouth only, so a restored side view may look less natural")
     title = statuses[model].spec.title if model in statuses else model or "none available"
     lines.append(f"Model: {title}")
     if info.labels:

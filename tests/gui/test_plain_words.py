@@ -67,3 +67,13 @@ def test_a_long_reference_name_is_shortened_not_cut(qtbot, make_window, group_pn
     assert panel.face_box.minimumSizeHint().width() <= panel.maximumWidth()  # the panel never has to cut it
     label = panel.face_box.layout().labelForField(panel.reference)
     assert label.width() >= label.sizeHint().width()  # "Reference" itself is whole
+
+
+def test_a_turned_away_face_says_how_it_was_placed():
+    from frstudio.core.session import FaceInfo
+    from frstudio.gui.side_panel import face_facts
+
+    statuses = {s.spec.name: s for s in shipped_statuses()}
+    turned = face_facts(FaceInfo(0, 40.0, profile=True), "frrnet", statuses)
+    assert "Turned away" in turned and "eyes, nose and mouth" in turned
+    assert "Turned away" not in face_facts(FaceInfo(0, 40.0), "frrnet", statuses)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Every frrnet run behind resources/weights/README.md, in order (2-core CPU: ~3.5 h in all; one process at a
 # time). Run from the repository root with the venv active; runs land in runs/ (git-ignored).
-# Usage: training/scripts/frrnet.sh [variants|table|lighting|ship|evaluate|identity|mix|mix_more]...
+# Usage: training/scripts/frrnet.sh [variants|table|lighting|ship|evaluate|identity|mix|mix_more|compare_mix|ship_mix]...
 set -euo pipefail
 stage_variants() {  # the paper's Table 1: three width/depth variants, same budget (5,400 steps x batch 8, Algorithm 1)
     python -m training train frrnet --set width=8 depth=1 --run-dir runs/frrnet_w8d1
@@ -51,6 +51,38 @@ stage_mix_more() {  # each later session: continue from the shipped weights (or,
         --run-dir "${FRRNET_RUN:-runs/frrnet_mix_more}" \
         --hours "${FRRNET_HOURS:-2.3}" --val-every 500 \
         --set width=28 depth=2 degradation=restore-mix lambda_style=0 lr=4e-4 steps="${FRRNET_STEPS:-6500}" val_faces=64
+}
+MIX_DATA="shared faces train split minus its blurriest 10 %: 23,342 aligned 128x128 crops (celeba + aaf); restore-mix \
+(every protocol's damage, the everyday-damage chain, 8 % clean faces)"
+MIX_PROTOCOLS="oldphoto bfr-severe seed003-128 frrnet frrnet-lowlight"
+stage_compare_mix() {  # the ship decision: the run's export beside the shipped weights on the same spread test faces
+    # (FRRNET_SPREAD, default 300), two protocols at a time on the two cores
+    local run="${FRRNET_RUN:-runs/frrnet_mix_more}" n="${FRRNET_SPREAD:-300}"
+    python -m training export frrnet --run-dir "$run" --out "$run/weights" --data "$MIX_DATA"
+    for p in $MIX_PROTOCOLS; do
+        OMP_NUM_THREADS=1 python -m training evaluate frrnet --protocol "$p" --spread "$n" --weights "$run/weights" \
+            --json "$run/eval${n}_$p.json" > "$run/eval${n}_$p.log" 2>&1 &
+        OMP_NUM_THREADS=1 python -m training evaluate frrnet --protocol "$p" --spread "$n" \
+            --json "$run/shipped${n}_$p.json" > "$run/shipped${n}_$p.log" 2>&1
+        wait
+    done
+    python - "$run" "$n" $MIX_PROTOCOLS <<'PY'
+import json, sys
+run, n, protocols = sys.argv[1], sys.argv[2], sys.argv[3:]
+keys = ("psnr_face", "ssim", "id_match", "lmd", "iprecision")
+print("| protocol | " + " | ".join(f"{k}: input / shipped / run" for k in keys) + " |")
+for p in protocols:
+    new, old = (json.load(open(f"{run}/{w}{n}_{p}.json")) for w in ("eval", "shipped"))
+    cells = [f"{new['input'][k]:.3f} / {old['output'][k]:.3f} / {new['output'][k]:.3f}" for k in keys]
+    print(f"| {p} | " + " | ".join(cells) + " |")
+PY
+}
+stage_ship_mix() {  # into resources/weights, then the card's numbers on 1,000 spread test faces, recorded
+    local run="${FRRNET_RUN:-runs/frrnet_mix_more}"
+    python -m training export frrnet --run-dir "$run" --data "$MIX_DATA"
+    for p in $MIX_PROTOCOLS; do
+        python -m training evaluate frrnet --protocol "$p" --spread 1000 --record --json "$run/eval1000_$p.json"
+    done
 }
 for stage in "${@:-variants table lighting ship evaluate}"; do
     for s in $stage; do "stage_$s"; done
