@@ -202,15 +202,24 @@ def run(sources: list[Path], models: list[str], scales: list[int]) -> dict:
     return results
 
 
+def mean_score(key: str, values: list[float]) -> float:
+    """The mean of a score over faces; PSNR as the PSNR of the mean squared error, so that a face kept exactly
+    as it was (infinite PSNR) counts as no error instead of making the mean infinite."""
+    if key != "psnr":
+        return float(np.mean(values))
+    mse = float(np.mean([10.0 ** (-v / 10.0) for v in values]))
+    return float("inf") if mse == 0 else float(-10.0 * np.log10(mse))
+
+
 def summary(results: dict) -> dict:
-    """Means per model, way, scale and kind."""
+    """Means per model, way, scale and kind (PSNR: of the mean squared error, see mean_score)."""
     out: dict = {}
     for model, ways in results.items():
         for way, scales in ways.items():
             for scale, kinds in scales.items():
                 for kind, rows in kinds.items():
                     if rows:
-                        means = {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
+                        means = {key: mean_score(key, [r[key] for r in rows]) for key in rows[0]}
                         out.setdefault(model, {}).setdefault(way, {}).setdefault(str(scale), {})[kind] = {**means, "n": len(rows)}
     return out
 
