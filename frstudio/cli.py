@@ -241,10 +241,18 @@ def cmd_restore(args) -> int:
         print(f"error: {p}: no such file or folder", file=sys.stderr)
     given = "--reference" if args.reference is not None else "--reference-dir" if args.reference_dir is not None else None
     if given and args.model == "auto":
-        # a reference says what the user wants: the reference-guided model, when one is bundled
-        guided = [s.spec.name for s in model_statuses() if s.available and s.spec.takes_reference]
-        if guided:
-            options.model = guided[0]
+        # a reference says what the user wants: the reference-guided model, when one is bundled and its tests show
+        # the reference helping (routing.reference_helps); otherwise Auto restores as without it, and says so
+        from frstudio.core.routing import trusted_guided
+
+        statuses = model_statuses()
+        guided = [s.spec.name for s in statuses if s.available and s.spec.takes_reference]
+        trusted = [name for name in guided if name in trusted_guided(statuses)]
+        if trusted:
+            options.model = trusted[0]
+        elif guided:
+            print(f"note: {guided[0]} does not yet restore faces more like the person than the default model on its "
+                  f"tests, so Auto does not use {given}; add --model {guided[0]} to restore guided by it", file=sys.stderr)
         else:
             print(f"note: no reference-guided model is bundled; {given} is ignored", file=sys.stderr)
     elif given and args.model != "passthrough":

@@ -80,7 +80,9 @@ def guided_weights(tiny_weights):
     path = tiny_weights / "gfrnet.safetensors"
     save_file({k: v.half().contiguous() if v.is_floating_point() else v for k, v in net.state_dict().items()}, str(path))
     manifest = json.loads((tiny_weights / "manifest.json").read_text())
-    manifest["models"]["gfrnet"] = {"file": path.name, "sha256": file_digest(path), "config": config, "metrics": {}}
+    # measurements that show the reference helping, so Auto gives it faces with a reference (routing.reference_helps)
+    helps = {"gfrnet-8x": {"n": 8, "input": {"id_match": 0.5}, "output": {"id_match": 0.75}}}
+    manifest["models"]["gfrnet"] = {"file": path.name, "sha256": file_digest(path), "config": config, "metrics": helps}
     (tiny_weights / "manifest.json").write_text(json.dumps(manifest))
     return tiny_weights
 
@@ -194,6 +196,19 @@ def test_cli_restores_with_a_reference_photo(guided_weights, tmp_path, portrait,
     assert "1 restored (3 faces)" in printed.out and printed.out.count("gfrnet guided by good.png") == 3
     assert len(list((tmp_path / "out").glob("group_restored_face*_reference.png"))) == 3
     assert "warning" not in printed.err
+
+
+def test_cli_auto_leaves_a_guided_model_its_tests_do_not_trust(guided_weights, tmp_path, portrait, group_photo, capsys):
+    manifest_path = guided_weights / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["models"]["gfrnet"]["metrics"] = {"bfr-severe": {"n": 8, "input": {"id_match": 0.3}, "output": {"id_match": 0.2}}}
+    manifest_path.write_text(json.dumps(manifest))
+    photo = save(tmp_path / "group.png", group_photo.pixels)
+    good = save(tmp_path / "good.png", portrait)
+    assert main(["restore", str(photo), "-o", str(tmp_path / "out"), "--reference", str(good), "-v"]) == EXIT_OK
+    printed = capsys.readouterr()
+    assert "Auto does not use --reference" in printed.err and "--model gfrnet" in printed.err
+    assert "1 restored (3 faces)" in printed.out and "guided by" not in printed.out
 
 
 def test_cli_reference_dir_indexes_once_and_reports_each_face(guided_weights, tmp_path, portrait, capsys, monkeypatch):

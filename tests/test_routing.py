@@ -42,6 +42,30 @@ def test_a_reference_wins_over_size_and_is_ignored_without_a_guided_model():
     assert auto_model(40, True, table("frrnet", "progressive_16")) == "frrnet"
 
 
+def test_a_guided_model_gets_faces_with_a_reference_only_when_measured_to_help():
+    helps = {"gfrnet-8x": {"input": {"id_match": 0.50}, "output": {"id_match": 0.60}},
+             "gfrnet-8x/reference=none": {"input": {"id_match": 0.50}, "output": {"id_match": 0.40}}}  # not the guide's row
+    hurts = {**helps, "bfr-severe": {"input": {"id_match": 0.24}, "output": {"id_match": 0.20}}}
+    assert routing.reference_helps(helps)
+    assert not routing.reference_helps(hurts)  # less like the person than its input on one protocol
+    assert not routing.reference_helps({})  # never measured: nothing shows it helps
+    available = table("frrnet", "gfrnet")
+    assert auto_model(40, True, available, guided={"gfrnet"}) == "gfrnet"
+    assert auto_model(40, True, available, guided=set()) == "frrnet"
+    assert auto_model(40, False, available, guided={"gfrnet"}) == "frrnet"
+
+
+def test_auto_follows_the_shipped_guided_models_measurements():
+    from frstudio.core.restore import model_statuses
+
+    statuses = {s.spec.name: s for s in model_statuses() if s.available}
+    if "gfrnet" not in statuses or "frrnet" not in statuses:
+        pytest.skip("needs the bundled frrnet and gfrnet weights")
+    expected = "gfrnet" if routing.reference_helps(statuses["gfrnet"].entry.get("metrics", {})) else "frrnet"
+    available = [s.spec for s in statuses.values()]
+    assert auto_model(40, True, available, routing.trusted_guided(statuses.values())) == expected
+
+
 def test_large_faces_never_go_to_the_16_px_model_while_another_blind_model_exists():
     # progressive_16 comes before progressive_128 in the table: the default must not be "the first blind one"
     assert auto_model(60, False, table("gfrnet", "progressive_16", "progressive_128")) == "progressive_128"

@@ -27,7 +27,7 @@ from frstudio.core.quality import sharpness_ratio
 from frstudio.core.references import ReferenceLibrary, ReferencePhoto, match_faces
 from frstudio.core.relight import apply_tone_curve, photo_relight, relit
 from frstudio.core.restore import PassThroughRestorer, Restorer, default_model, get_spec, model_statuses
-from frstudio.core.routing import CLEAN_FACE_MESSAGE, auto_model, auto_strength
+from frstudio.core.routing import CLEAN_FACE_MESSAGE, auto_model, auto_strength, trusted_guided
 from frstudio.models import ModelSpec
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"}
@@ -140,10 +140,11 @@ def models_for_faces(faces: list[Face], model: str | None, has_reference: bool =
     asks `routing.auto_model` per face (tiny faces to the 16 -> 128 model when its weights are bundled)."""
     if not is_auto(model):
         return {resolve_model(model): list(faces)} if faces else {}
-    available = [s.spec for s in model_statuses() if s.available]
+    statuses = [s for s in model_statuses() if s.available]
+    available, guided = [s.spec for s in statuses], trusted_guided(statuses)
     groups: dict[str, list[Face]] = {}
     for face in faces:
-        name = auto_model(face.eye_distance, has_reference, available) or resolve_model(None)
+        name = auto_model(face.eye_distance, has_reference, available, guided) or resolve_model(None)
         groups.setdefault(name, []).append(face)
     return groups
 

@@ -1,12 +1,12 @@
 """What "Auto" picks for each face: the one rule shared by the app (session.py) and the pipeline (CLI, batch).
 
-No Qt, no torch: a face's eye distance, whether the user gave a reference photo, and which models have
-bundled weights are all it looks at.
+No Qt, no torch: a face's eye distance, whether the user gave a reference photo, which models have bundled
+weights, and what their test measurements (the manifest) say are all it looks at.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from frstudio.core.restore import VERDICT_THRESHOLD
 from frstudio.models import ModelSpec
@@ -27,20 +27,39 @@ TINY_FACE_EYE_DISTANCE = 5.0
 # Draw a Missed Face).
 
 
-def auto_model(eye_distance: float, has_reference: bool, available: Sequence[ModelSpec]) -> str | None:
+def reference_helps(metrics: dict) -> bool:
+    """Whether a guided model's test measurements (its manifest entry's "metrics") show the reference photo
+    helping: on every protocol it was measured on with the person's own reference, identity match above the
+    input's. A model that makes faces less like the person is never Auto's choice (issue 21, item 5); with no
+    such measurement, nothing shows that it helps."""
+    rows = [m for key, m in metrics.items() if "/reference=" not in key and isinstance(m, dict)
+            and "id_match" in m.get("input", {}) and "id_match" in m.get("output", {})]
+    return bool(rows) and all(m["output"]["id_match"] > m["input"]["id_match"] for m in rows)
+
+
+def trusted_guided(statuses) -> set[str]:
+    """The reference-guided models with weights whose measurements show the reference helping
+    (`reference_helps`): the ones Auto may give a face with a reference. `statuses`: restore.ModelStatus."""
+    return {s.spec.name for s in statuses
+            if s.available and s.spec.takes_reference and reference_helps(s.entry.get("metrics", {}))}
+
+
+def auto_model(eye_distance: float, has_reference: bool, available: Sequence[ModelSpec],
+               guided: Collection[str] | None = None) -> str | None:
     """The model "Auto" picks for one face among `available` (the specs with bundled weights, in the table's
     order), or None when none of them can restore it:
 
-    1. a face with a reference photo: the first reference-guided model;
+    1. a face with a reference photo: the first reference-guided model in `guided` (the app passes
+       `trusted_guided`; None: any guided model in `available`);
     2. a face whose eyes are under TINY_FACE_EYE_DISTANCE px apart: TINY_FACE_MODEL;
     3. otherwise (or when the model of 1 or 2 has no weights): the first model that needs no reference, the
        default (FRR-Net); TINY_FACE_MODEL only when it is the one such model (it sees any face at 16 px).
     """
     names = [s.name for s in available]
     if has_reference:
-        guided = [s.name for s in available if s.takes_reference]
-        if guided:
-            return guided[0]
+        usable = [s.name for s in available if s.takes_reference and (guided is None or s.name in guided)]
+        if usable:
+            return usable[0]
     if eye_distance < TINY_FACE_EYE_DISTANCE and TINY_FACE_MODEL in names:
         return TINY_FACE_MODEL
     blind = sorted((s.name for s in available if not s.takes_reference), key=lambda name: name == TINY_FACE_MODEL)

@@ -46,7 +46,7 @@ from frstudio.core.references import ReferenceMatch, ReferencePhoto
 from frstudio.core.quality import sharpness_ratio
 from frstudio.core.relight import photo_relight
 from frstudio.core.restore import get_spec, model_statuses, verdict_words
-from frstudio.core.routing import auto_model, auto_strength, looks_clean
+from frstudio.core.routing import auto_model, auto_strength, looks_clean, trusted_guided
 
 AUTO = "auto"
 # Identity drift worth a warning. dlib calls two faces the same person below 0.6; between two *different photos*
@@ -176,7 +176,9 @@ class PhotoSession:
         self._variants = 1
         self.faces: list[Face] = []
         self.choices: dict[int, FaceChoice] = {}
-        self.available = [s.spec for s in model_statuses() if s.available]
+        statuses = [s for s in model_statuses() if s.available]
+        self.available = [s.spec for s in statuses]
+        self.guided = trusted_guided(statuses)  # the guided models Auto may use (routing.reference_helps)
         self._rgb8: np.ndarray | None = None
         self._results: dict[tuple, _Result] = {}
         self._failures: dict[int, str] = {}
@@ -291,7 +293,7 @@ class PhotoSession:
         choice = choice or self.choices[index]
         if choice.model != AUTO:
             return choice.model
-        return auto_model(self.face(index).eye_distance, choice.reference is not None, self.available)
+        return auto_model(self.face(index).eye_distance, choice.reference is not None, self.available, self.guided)
 
     def _face_key(self, face: Face) -> tuple:
         # by landmarks, not by number: a face found again (renumbered) keeps its restored crop and descriptor

@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog
 
 from frstudio.core.references import ReferenceLibrary
+from frstudio.core.session import AUTO
 
 
 class ReferenceController:
@@ -40,6 +41,11 @@ class ReferenceController:
         if not guided:
             w.message.show_message(f"Face {index + 1} will use {path.name} as a reference, but no model that uses reference photos is installed in this version.", warning=False)
             return
+        if w.session.choices[index].model == AUTO and not {s.name for s in guided} & w.session.guided:
+            w.message.show_message(
+                f"Face {index + 1}: {path.name} will be used to check the likeness. Auto does not restore from it, "
+                f"because that does not yet make faces more like the person; pick \u201c{guided[0].title}\u201d for this face to try it.",
+                warning=False)
         if w.job is not None:
             return  # a restoration is running: it matches the reference itself when it gets to this face
         session, size = w.session, guided[0].input_size

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from frstudio.core.identity import SAME_PERSON_DISTANCE
 from frstudio.core.imageio import float_to_uint8
 from frstudio.core.quality import SOFTER_THAN_INPUT
-from frstudio.core.routing import CLEAN_FACE_MESSAGE, TINY_FACE_EYE_DISTANCE, TINY_FACE_MODEL
+from frstudio.core.routing import CLEAN_FACE_MESSAGE, TINY_FACE_EYE_DISTANCE, TINY_FACE_MODEL, trusted_guided
 from frstudio.core.session import AUTO, DRIFT_WARNING, FaceInfo, PhotoSession
 from frstudio.core.restore import ModelStatus
 from frstudio.core.variants import MAX_VARIANTS
@@ -54,8 +54,12 @@ def auto_details(statuses: list[ModelStatus]) -> str:
     if tiny:
         lines.append(f"Faces under {TINY_FACE_EYE_DISTANCE:g} px between the eyes: {tiny[0].title}.")
     guided = [s.spec for s in statuses if s.spec.takes_reference]
-    if guided:
-        lines.append(f"A face with a reference photo: {guided[0].title}.")
+    trusted = [spec for spec in guided if spec.name in trusted_guided(statuses)]
+    if trusted:
+        lines.append(f"A face with a reference photo: {trusted[0].title}.")
+    elif guided and blind:
+        lines.append(f"A face with a reference photo: {blind[0].title} too, with the photo used to check the likeness "
+                     f"({guided[0].title} does not yet measure better; pick it by name to try it).")
     lines.append("A face its model finds clean (no noise, blur or bad light) is kept as it was.")
     return "\n".join(line for line in lines if line)
 

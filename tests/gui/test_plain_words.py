@@ -77,3 +77,32 @@ def test_a_turned_away_face_says_how_it_was_placed():
     turned = face_facts(FaceInfo(0, 40.0, profile=True), "frrnet", statuses)
     assert "Turned away" in turned and "eyes, nose and mouth" in turned
     assert "Turned away" not in face_facts(FaceInfo(0, 40.0), "frrnet", statuses)
+
+
+def test_a_reference_under_auto_says_it_checks_the_likeness_when_the_guided_model_is_not_trusted(qtbot, tiny_weights, group_png):
+    import json
+
+    from frstudio.core.dlib_work import DlibInProcess
+    from frstudio.gui.main_window import MainWindow
+    from frstudio.gui.settings import load_settings
+    from tests.conftest import SAMPLE
+    from tests.gui.conftest import wait_idle
+    from tests.gui.test_main_window import open_and_wait
+    from tests.test_references import guided_weights  # noqa: F401 - its body, called below
+
+    weights = guided_weights.__wrapped__(tiny_weights)
+    manifest = json.loads((weights / "manifest.json").read_text())
+    manifest["models"]["gfrnet"]["metrics"] = {}  # never measured: nothing shows the reference helping
+    (weights / "manifest.json").write_text(json.dumps(manifest))
+    settings = load_settings()
+    settings.model = "auto"
+    window = MainWindow(settings, dlib=DlibInProcess())
+    qtbot.addWidget(window)
+    window.show()
+    open_and_wait(qtbot, window, group_png)
+    reference = group_png.parent / "grandma.jpg"
+    reference.write_bytes(SAMPLE.read_bytes())
+    window.set_reference(0, reference)
+    wait_idle(qtbot, window)
+    assert window.session.model_for(0) != "gfrnet"
+    assert "check the likeness" in window.message.label.text() and "Guided by a photo" in window.message.label.text()
