@@ -112,3 +112,26 @@ def tiny_weights(tmp_path, monkeypatch):
     (folder / "manifest.json").write_text(json.dumps(manifest))
     monkeypatch.setenv("FRSTUDIO_WEIGHTS_DIR", str(folder))
     return folder
+
+
+@pytest.fixture
+def guided_weights(tiny_weights):
+    """tiny_weights plus a tiny randomly initialised GFRNet registered as 'gfrnet'."""
+    import torch
+    from safetensors.torch import save_file
+
+    from frstudio.models import gfrnet
+
+    config = {"width": 4, "max_width": 8, "depth": 3, "warp_width": 4, "warp_max_width": 8}
+    torch.manual_seed(0)
+    net = gfrnet.build(config)
+    with torch.no_grad():
+        net.recnet.head.weight.normal_(0, 0.05)
+    path = tiny_weights / "gfrnet.safetensors"
+    save_file({k: v.half().contiguous() if v.is_floating_point() else v for k, v in net.state_dict().items()}, str(path))
+    manifest = json.loads((tiny_weights / "manifest.json").read_text())
+    # measurements that show the reference helping, so Auto gives it faces with a reference (routing.reference_helps)
+    helps = {"gfrnet-8x": {"n": 8, "input": {"id_match": 0.5}, "output": {"id_match": 0.75}}}
+    manifest["models"]["gfrnet"] = {"file": path.name, "sha256": file_digest(path), "config": config, "metrics": helps}
+    (tiny_weights / "manifest.json").write_text(json.dumps(manifest))
+    return tiny_weights

@@ -22,7 +22,6 @@ from frstudio.cli import EXIT_NO_MODEL, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, m
 from frstudio.core import imageio
 from frstudio.core.pipeline import RestoreOptions, RestorerCache, restore_batch
 from tests.test_pipeline import run
-from tests.test_references import guided_weights  # noqa: F401 - a fixture
 
 NO_NETWORK = ["--model", "passthrough"]
 
@@ -249,7 +248,7 @@ def test_a_model_needing_a_reference_without_one_is_a_bad_command_line(tmp_path,
     assert "gfrnet needs a reference photo" in capsys.readouterr().err
 
 
-def test_a_reference_photo_without_a_face_is_its_own_error_not_a_missing_model(guided_weights, tmp_path, capsys):  # noqa: F811
+def test_a_reference_photo_without_a_face_is_its_own_error_not_a_missing_model(guided_weights, tmp_path, capsys):
     photo = blank(tmp_path / "x.jpg")
     # a smooth picture with no face (BlazeFace finds a weak "face" in some noise images: see detect.py)
     reference = tmp_path / "ref.jpg"
@@ -259,7 +258,7 @@ def test_a_reference_photo_without_a_face_is_its_own_error_not_a_missing_model(g
     assert main(["restore", str(photo), "--reference", str(tmp_path / "missing.jpg")]) == EXIT_USAGE
 
 
-def test_missing_default_weights_are_said_and_no_other_model_stands_in(guided_weights, tmp_path, monkeypatch, capsys):  # noqa: F811
+def test_missing_default_weights_are_said_and_no_other_model_stands_in(guided_weights, tmp_path, monkeypatch, capsys):
     """The default's weights gone, GFRNet's present: the message names the default, and neither GFRNet's
     "needs a reference photo" nor a silent restore by the next model in the table."""
     (guided_weights / "tiny.safetensors").unlink()

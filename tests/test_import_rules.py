@@ -31,8 +31,6 @@ def test_frstudio_never_imports_training():
         assert not any(n.split(".")[0] == "training" for n in names), f"{path} imports the training package"
 
 
-
-
 def _absolute_imports(folder: Path, package: str):
     """(path, module) for every import in `folder`, relative ones resolved, `from a import b` also as `a.b`."""
     for path in folder.rglob("*.py"):

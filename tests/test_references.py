@@ -11,14 +11,13 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from frstudio.cli import EXIT_OK, EXIT_USAGE, main
 from frstudio.core import references as refs
 from frstudio.core.pipeline import RestoreOptions, RestorerCache, restore_photo
 from frstudio.core.references import DescribedFace, ReferenceLibrary, ReferencePhoto, rank_candidates
-from tests.conftest import file_digest, paste_faces
+from tests.conftest import paste_faces
 from tests.test_pipeline import run as drain  # (result, progress events) of a pipeline generator
 
 BLUE = (0.55, 0.7, 1.35)
@@ -63,28 +62,6 @@ def two_people(astronaut, astronaut_landmarks):
 @pytest.fixture
 def tinted_faces(monkeypatch):
     monkeypatch.setattr(refs, "describe_in_process", tint_describer)
-
-
-@pytest.fixture
-def guided_weights(tiny_weights):
-    """tiny_weights plus a tiny randomly initialised GFRNet registered as 'gfrnet'."""
-    from safetensors.torch import save_file
-
-    from frstudio.models import gfrnet
-
-    config = {"width": 4, "max_width": 8, "depth": 3, "warp_width": 4, "warp_max_width": 8}
-    torch.manual_seed(0)
-    net = gfrnet.build(config)
-    with torch.no_grad():
-        net.recnet.head.weight.normal_(0, 0.05)
-    path = tiny_weights / "gfrnet.safetensors"
-    save_file({k: v.half().contiguous() if v.is_floating_point() else v for k, v in net.state_dict().items()}, str(path))
-    manifest = json.loads((tiny_weights / "manifest.json").read_text())
-    # measurements that show the reference helping, so Auto gives it faces with a reference (routing.reference_helps)
-    helps = {"gfrnet-8x": {"n": 8, "input": {"id_match": 0.5}, "output": {"id_match": 0.75}}}
-    manifest["models"]["gfrnet"] = {"file": path.name, "sha256": file_digest(path), "config": config, "metrics": helps}
-    (tiny_weights / "manifest.json").write_text(json.dumps(manifest))
-    return tiny_weights
 
 
 def _face(name, distance, sharpness=100.0, yaw=0.0):

@@ -54,7 +54,8 @@ def auto_details(statuses: list[ModelStatus]) -> str:
     if tiny:
         lines.append(f"Faces under {TINY_FACE_EYE_DISTANCE:g} px between the eyes: {tiny[0].title}.")
     guided = [s.spec for s in statuses if s.spec.takes_reference]
-    trusted = [spec for spec in guided if spec.name in trusted_guided(statuses)]
+    helps = trusted_guided(statuses)
+    trusted = [spec for spec in guided if spec.name in helps]
     if trusted:
         lines.append(f"A face with a reference photo: {trusted[0].title}.")
     elif guided and blind:

@@ -79,7 +79,7 @@ def test_a_turned_away_face_says_how_it_was_placed():
     assert "Turned away" not in face_facts(FaceInfo(0, 40.0), "frrnet", statuses)
 
 
-def test_a_reference_under_auto_says_it_checks_the_likeness_when_the_guided_model_is_not_trusted(qtbot, tiny_weights, group_png):
+def test_a_reference_under_auto_says_it_checks_the_likeness_when_the_guided_model_is_not_trusted(qtbot, guided_weights, group_png):
     import json
 
     from frstudio.core.dlib_work import DlibInProcess
@@ -88,12 +88,10 @@ def test_a_reference_under_auto_says_it_checks_the_likeness_when_the_guided_mode
     from tests.conftest import SAMPLE
     from tests.gui.conftest import wait_idle
     from tests.gui.test_main_window import open_and_wait
-    from tests.test_references import guided_weights  # noqa: F401 - its body, called below
 
-    weights = guided_weights.__wrapped__(tiny_weights)
-    manifest = json.loads((weights / "manifest.json").read_text())
+    manifest = json.loads((guided_weights / "manifest.json").read_text())
     manifest["models"]["gfrnet"]["metrics"] = {}  # never measured: nothing shows the reference helping
-    (weights / "manifest.json").write_text(json.dumps(manifest))
+    (guided_weights / "manifest.json").write_text(json.dumps(manifest))
     settings = load_settings()
     settings.model = "auto"
     window = MainWindow(settings, dlib=DlibInProcess())
