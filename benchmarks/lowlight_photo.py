@@ -43,7 +43,7 @@ from frstudio.core.detect import detect_faces  # noqa: E402
 from frstudio.core.imageio import float_to_uint8  # noqa: E402
 from frstudio.core.jobs import drive  # noqa: E402
 from frstudio.core.relight import ToneCurve, apply_tone_curve  # noqa: E402
-from training.degradations import frrnet_lowlight  # noqa: E402
+from frstudio.core.degradations import frrnet_lowlight  # noqa: E402
 from training.metrics import psnr  # noqa: E402
 
 LUMA = np.array([0.299, 0.587, 0.114])

@@ -51,7 +51,7 @@ from frstudio.core.quality import sharpness_ratio  # noqa: E402
 from frstudio.core.references import describe_photo_faces  # noqa: E402
 from frstudio.core.restore import RestoredFace  # noqa: E402
 from frstudio.core.routing import auto_strength  # noqa: E402
-from training import degradations as D  # noqa: E402
+from frstudio.core import degradations as D  # noqa: E402
 
 SCALES = (30, 60, 120, 250, 500)
 SAMPLE = REPO / "resources" / "samples" / "astronaut.jpg"

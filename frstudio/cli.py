@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "(with several faces, the one most like each face is used)")
     refs.add_argument("--reference-dir", type=Path, metavar="FOLDER", help="a folder of good photos: each face gets its "
                       "own person's best one; faces with nobody there use the default model")
+    r.add_argument("--personalize", action="store_true",
+                   help="with --reference-dir: learn each person from their photos there (about a minute per person, "
+                        "once: kept for next time) and restore their faces with what was learned, where it measures better")
     r.add_argument("--strength", type=_strength_arg, default=1.0, help="0 = original, 1 = fully restored (default 1)")
     r.add_argument("--faces", type=_faces_arg, help="only these faces, numbered from 1 as 'frstudio detect' prints them, e.g. 1,3")
     r.add_argument("--recursive", action="store_true", help="include sub-folders of folders")
@@ -219,6 +222,7 @@ def _restore_options(args):
         match_tone={"auto": None, "match": True, "model": False}[args.tone],
         use_model_mask=args.mask == "auto",
         variants=args.variants,
+        personalize=args.personalize,
         detection=_detection(args),
     )
 
@@ -240,7 +244,9 @@ def cmd_restore(args) -> int:
     for p in missing:
         print(f"error: {p}: no such file or folder", file=sys.stderr)
     given = "--reference" if args.reference is not None else "--reference-dir" if args.reference_dir is not None else None
-    if given and args.model == "auto":
+    if args.personalize:
+        pass  # the folder is for learning each person, which the default model does: no note about guided models
+    elif given and args.model == "auto":
         # a reference says what the user wants: the reference-guided model, when one is bundled and its tests show
         # the reference helping (routing.reference_helps); otherwise Auto restores as without it, and says so
         from frstudio.core.routing import trusted_guided
@@ -319,6 +325,8 @@ def _command_line_problem(args) -> str:
         return f"{args.reference}: no such photo (--reference)"
     if args.reference_dir is not None and not args.reference_dir.is_dir():
         return f"{args.reference_dir}: no such folder (--reference-dir)"
+    if args.personalize and args.reference_dir is None:
+        return "--personalize learns each person from a folder of their good photos: add --reference-dir FOLDER"
     if is_auto(args.model) or args.model == "passthrough":
         return ""
     try:

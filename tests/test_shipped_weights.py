@@ -29,7 +29,7 @@ def _under_bfr_severe(model: str, astronaut_crop):
     PSNR gain per face, mean dlib distance to the true face before and after)."""
     from frstudio.core.identity import descriptor_distance
     from frstudio.core.restore import Restorer
-    from training.degradations import PIPELINES
+    from frstudio.core.degradations import PIPELINES
     from training.metrics import psnr
 
     crop, landmarks = astronaut_crop
@@ -64,7 +64,7 @@ def test_shipped_frrnet_restores_degraded_faces(astronaut_crop):
     """A regression guard on the shipped FRR-Net: on a face the test degrades (fixed seeds, the FRR-Net
     protocol's distortions), the restored face is clearly closer to the original than the input."""
     from frstudio.core.restore import Restorer
-    from training.degradations import PIPELINES
+    from frstudio.core.degradations import PIPELINES
     from training.metrics import psnr
 
     crop, _ = astronaut_crop
@@ -81,7 +81,7 @@ def test_shipped_gfrnet_restores_better_with_the_same_persons_reference(astronau
     'photo' whose asymmetries the warp must follow), ends clearly closer to the original than the input, and
     closer than the network's own no-reference path."""
     from frstudio.core.restore import Restorer
-    from training.degradations import PIPELINES
+    from frstudio.core.degradations import PIPELINES
     from training.metrics import psnr
 
     crop, _ = astronaut_crop
@@ -110,7 +110,7 @@ def test_shipped_progressive_16_upscales_tiny_faces_better_than_bicubic(astronau
     import cv2
 
     from frstudio.core.restore import Restorer
-    from training.degradations import PIPELINES
+    from frstudio.core.degradations import PIPELINES
     from training.metrics import psnr
 
     crop, _ = astronaut_crop
@@ -127,7 +127,7 @@ def test_shipped_progressive_16_upscales_tiny_faces_better_than_bicubic(astronau
 def test_shipped_progressive_128_restores_degraded_faces(astronaut_crop):
     """A regression guard on the shipped 128 -> 128 model, on the sample face degraded by `seed003-128`."""
     from frstudio.core.restore import Restorer
-    from training.degradations import PIPELINES
+    from frstudio.core.degradations import PIPELINES
     from training.metrics import psnr
 
     crop, _ = astronaut_crop
@@ -191,7 +191,7 @@ def test_shipped_default_gains_on_every_protocol(astronaut_crop, protocol):
     PSNR (26.53 -> 26.29 on seed003-128, 22.79 -> 22.63 on bfr-severe): here on the whole crop of the sample's face,
     six draws each (the weights shipped 2026-12-06 gain 0.46-1.79 dB on average, every draw above 0.25)."""
     from frstudio.core.restore import Restorer, default_model
-    from training.degradations import PIPELINES
+    from frstudio.core.degradations import PIPELINES
     from training.metrics import psnr
 
     crop, _ = astronaut_crop

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-METRIC_ORDER = ["psnr", "psnr_face", "ssim", "ms_ssim", "id_dist", "id_match", "lmd", "niqe", "fd_dlib", "iprecision", "irecall", "lum_err", "cast_deg"]
+METRIC_ORDER = ["psnr", "psnr_face", "ssim", "ms_ssim", "id_dist", "id_match", "lmd", "niqe", "detail", "fd_dlib", "iprecision", "irecall", "lum_err", "cast_deg"]
 IPR_K = 4  # iPrecision / iRecall neighbourhood (seed 001 uses k = 4)
 HIGHER_IS_BETTER = {"psnr", "ssim", "ms_ssim", "id_match", "iprecision", "irecall"}
 
@@ -207,18 +207,20 @@ class Scores:
     ms_ssim: list = field(default_factory=list)
     lmd: list = field(default_factory=list)
     niqe: list = field(default_factory=list)
+    detail: list = field(default_factory=list)  # Laplacian variance in the face over the ground truth's
     lum_err: list = field(default_factory=list)
     cast_deg: list = field(default_factory=list)
     descriptors: list = field(default_factory=list)
 
     def add(self, img: np.ndarray, hq: np.ndarray, gt_landmarks: np.ndarray, niqe_model, mask: np.ndarray | None = None) -> None:
-        from training.metrics import cast_angle, face_psnr, lmd, luminance_error, ms_ssim, niqe, psnr, ssim
+        from training.metrics import cast_angle, detail_ratio, face_psnr, lmd, luminance_error, ms_ssim, niqe, psnr, ssim
 
         self.psnr.append(psnr(img, hq))
         if mask is not None and (np.asarray(mask) > 0.5).any():
             self.psnr_face.append(face_psnr(img, hq, mask))
         self.ssim.append(ssim(img, hq))
         self.ms_ssim.append(ms_ssim(img, hq))
+        self.detail.append(detail_ratio(img, hq, mask if mask is not None and (np.asarray(mask) > 0.5).any() else None))
         self.lmd.append(lmd(crop_landmarks(img, gt_landmarks), gt_landmarks))
         self.lum_err.append(luminance_error(img, hq, mask))
         self.cast_deg.append(cast_angle(img, hq, mask))
@@ -259,6 +261,9 @@ class Scores:
             out["identical"] = int((~finite).sum())  # faces equal to the ground truth, left out of the PSNR mean
         if self.niqe:
             out["niqe"] = float(np.mean(self.niqe))
+        detail = np.asarray(self.detail, np.float64)
+        if np.isfinite(detail).any():  # the median: a few faces with almost no ground-truth detail give huge ratios
+            out["detail"] = float(np.median(detail[np.isfinite(detail)]))
         if len(desc) >= 200:  # a covariance of 128-d vectors needs well over 128 samples
             out["fd_dlib"] = float(frechet_distance(desc, hq_descriptors))
         if identities is not None:
@@ -359,9 +364,11 @@ def _input_row_file(cache: Path, protocol: str, split: str, faces_kind: str, n: 
     """Where the degraded input's per-face scores of one protocol are kept: they do not depend on the model,
     and dlib's descriptors make them the slow half of an evaluation. The key includes the code that makes
     and scores the input, so a change to a degradation or a metric never reuses stale numbers."""
+    from frstudio.core import degradations
+
     here = Path(__file__).resolve().parent
     code = hashlib.sha256()
-    for source in sorted([here / "degradations.py", here / "data" / "dataset.py", *sorted((here / "metrics").glob("*.py"))]):
+    for source in sorted([Path(degradations.__file__), here / "data" / "dataset.py", *sorted((here / "metrics").glob("*.py"))]):
         code.update(source.read_bytes())
     key = hashlib.sha256(f"{protocol}|{split}|{faces_kind}|{n}|{code.hexdigest()}".encode()).hexdigest()[:16]
     return Path(cache) / "eval_inputs" / f"{protocol}_{split}_{faces_kind}_{n}_{key}.npz"

@@ -105,7 +105,7 @@ def init_from_checkpoint(source: Path, recipe, ema) -> dict:
     """Start `recipe`'s networks and `ema` from another run's checkpoint, for fine-tuning.
 
     The exported network starts from the source's EMA (the weights that run would have shipped), its companions
-    (discriminators) from their live state. Returns the provenance kept in this run's checkpoints and manifest
+    (discriminators) from their live state where the source had them. Returns the provenance kept in this run's checkpoints and manifest
     entry: the source's steps and hours (counting its own base, if it was itself fine-tuned, or else the
     pre-trained prior it started from) and its training config."""
     if Path(source).suffix == ".safetensors":
@@ -120,7 +120,11 @@ def init_from_checkpoint(source: Path, recipe, ema) -> dict:
         raise SystemExit(f"--init-from: {path} holds another architecture ({', '.join(f'{k}={theirs.get(k)}' for k in changed)}): "
                          "set the same architecture to fine-tune it")
     for k, v in recipe.nets.items():
-        v.load_state_dict(payload["ema"] if k == recipe.export_key else payload["nets"][k])
+        if k == recipe.export_key:
+            v.load_state_dict(payload["ema"])
+        elif k in payload["nets"]:
+            v.load_state_dict(payload["nets"][k])
+        # else: a companion the source run did not have (a sharpening fine-tune's discriminators) starts fresh
     ema.load_state_dict(payload["ema"])
     # what went into the source's weights before it: its own base, or else the pre-trained prior it started from
     earlier = payload.get("base") or payload["config"].get("prior") or {"steps": 0, "hours": 0.0}

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from frstudio.core.imageio import float_to_uint8
-from training.degradations import PIPELINES, protocol_rng
+from frstudio.core.degradations import PIPELINES, protocol_rng
 
 TILE = 128
 GAP = 4

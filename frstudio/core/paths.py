@@ -30,3 +30,15 @@ def weights_dir() -> Path:
 
 def sample_photo() -> Path:
     return resources_dir() / "samples" / "astronaut.jpg"
+
+
+def user_folder(kind: str, name: str) -> Path:
+    """`name` inside the user's "cache" or "data" folder (platformdirs); FRSTUDIO_CACHE_DIR or FRSTUDIO_DATA_DIR
+    puts it elsewhere (tests)."""
+    override = os.environ.get(f"FRSTUDIO_{kind.upper()}_DIR")
+    if override:
+        return Path(override) / name
+    import platformdirs
+
+    base = platformdirs.user_cache_dir if kind == "cache" else platformdirs.user_data_dir
+    return Path(base("frstudio", appauthor=False)) / name

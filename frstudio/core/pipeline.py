@@ -23,8 +23,9 @@ from frstudio.core.errors import Cancelled, FRStudioError, ModelUnavailableError
 from frstudio.core.files import remove_stale_temp_files, write_error_message
 from frstudio.core.imageio import Photo, float_to_uint8, load_photo, save_image, save_photo, to_uint8
 from frstudio.core.jobs import CancelToken, Progress, relay
+from frstudio.core.personal import person_photos, personal_restorer, tunable, tune
 from frstudio.core.quality import sharpness_ratio
-from frstudio.core.references import ReferenceLibrary, ReferencePhoto, match_faces
+from frstudio.core.references import ReferenceLibrary, ReferencePhoto, describe_photo_faces, match_faces
 from frstudio.core.relight import apply_tone_curve, photo_relight, relit
 from frstudio.core.restore import PassThroughRestorer, Restorer, default_model, get_spec, model_statuses
 from frstudio.core.routing import CLEAN_FACE_MESSAGE, auto_model, auto_strength, trusted_guided
@@ -64,6 +65,9 @@ class RestoreOptions:
     # A stochastic model restores each face this many times (seeds 0..N-1) and keeps the variant most like the
     # person (frstudio.core.variants); the others are saved beside the photo, ranked. Other models: ignored.
     variants: int = 1
+    # With reference_dir: learn each person from their photos there (frstudio.core.personal, once per person and
+    # set of photos, kept in the user data folder) and restore their faces with it where it measured better.
+    personalize: bool = False
     detection: DetectionSettings = field(default_factory=DetectionSettings)
 
 
@@ -321,6 +325,8 @@ def _restore_photo(path: Path, dest: Path, options: RestoreOptions, restorers: R
         restorer = restorers.get(model)
         if references is not None and restorer.spec.takes_reference:
             job = restore_guided(photo, group, restorer, references, restorers, cancel, options.variants)
+        elif options.personalize and isinstance(references, ReferenceLibrary) and tunable(restorer.name):
+            job = restore_personal(photo, group, restorer, references, cancel)
         else:
             job = restore_faces(photo, group, restorer, reference, cancel, options.variants)
         more, more_reports = yield from _counted(job, len(reports), len(chosen))
@@ -450,6 +456,38 @@ def restore_guided(
             reports += more_reports
     reports.sort(key=lambda r: r.index)
     return done, reports
+
+
+def restore_personal(photo: Photo, faces: list[Face], restorer, library: ReferenceLibrary, cancel: CancelToken | None = None,
+                     store=None) -> Generator[Progress, None, tuple[dict[int, tuple], list[FaceReport]]]:
+    """Restore each face with a copy of `restorer` learned from its person's photos in `library`
+    (`frstudio.core.personal.tune`, or the model learned before from the same photos), where that model's own
+    check measured it better; otherwise, and for faces with nobody in the library, with `restorer` itself. Each
+    face's report says which it got and why."""
+    yield Progress("identity", 0.15, 0, len(faces), photo.path)
+    descriptors = describe_photo_faces(photo.pixels, faces)
+    done, reports = {}, []
+    for n, (face, descriptor) in enumerate(zip(faces, descriptors)):
+        crops, known, landmarks = person_photos(library, descriptor)
+        chosen, note = restorer, "nobody in the reference folder looks like this face: restored with the default model"
+        if len(crops):
+            def learning(p: Progress, n=n) -> Progress:
+                return Progress("learn", 0.2, n, len(faces), photo.path, f"face {n + 1}: {p.message}")
+
+            model = yield from relay(tune(restorer, crops, known, landmarks, store=store, cancel=lambda: bool(cancel and cancel.cancelled)), learning)
+            if model.helps:
+                chosen, note = personal_restorer(restorer, model), f"restored with a model learned from {model.photos} photos of this person"
+            elif model.check:
+                note = (f"a model learned from {model.photos} photos of this person did not restore a photo of theirs "
+                        "better than the default model: restored with the default")
+            else:
+                note = f"only {model.photos} photo(s) of this person, too few to check a learned model: restored with the default"
+        more, more_reports = yield from restore_faces(photo, [face], chosen, None, cancel)
+        for r in more_reports:
+            r.message = r.message or note
+        done.update(more)
+        reports += more_reports
+    return done, sorted(reports, key=lambda r: r.index)
 
 
 def _make_folder(folder: Path) -> None:
@@ -599,7 +637,10 @@ def restore_batch(
     # Load the model before the first photo: missing weights are one clear error, not one per photo.
     spec = restorers.get(resolve_model(options.model)).spec
     references = None
-    if spec.takes_reference:
+    if options.personalize and options.reference_dir is not None and not spec.takes_reference:
+        references = ReferenceLibrary(options.reference_dir, options.detection)  # the photos each person is learned from
+        yield from (BatchEvent(0, total, progress=p) for p in references.index(lambda: bool(cancel and cancel.cancelled)))
+    elif spec.takes_reference:
         if options.reference is not None:
             references = ReferencePhoto(options.reference, options.detection)
             references.faces  # detect it now: a reference without a face is one clear error, not one per photo

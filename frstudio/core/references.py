@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from frstudio.core.files import atomic_write_bytes
 from frstudio.core.identity import SAME_PERSON_DISTANCE, descriptor_distance
 from frstudio.core.imageio import float_to_uint8, load_photo, to_uint8
 from frstudio.core.jobs import Progress
+from frstudio.core.paths import user_folder
 
 # Computes dlib descriptors of [(RGB uint8 crop, its 68 landmarks)]: `describe_in_process`, or the `describe`
 # method of `frstudio.core.dlib_work.DlibProcess`, which keeps a GUI's event loop free while dlib holds the GIL.
@@ -206,12 +206,7 @@ class IndexSummary:
 
 def default_index_dir() -> Path:
     """Where library indexes are kept: FRSTUDIO_CACHE_DIR (tests), else the user cache folder."""
-    override = os.environ.get("FRSTUDIO_CACHE_DIR")
-    if override:
-        return Path(override) / "references"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("frstudio", appauthor=False)) / "references"
+    return user_folder("cache", "references")
 
 
 class ReferenceLibrary:
@@ -317,6 +312,10 @@ class ReferenceLibrary:
             return None
         face, distance = found[0]
         return _match(face, distance, self._crops, size)
+
+    def aligned(self, face: DescribedFace, size: int = TEMPLATE_SIZE) -> np.ndarray:
+        """`face` of the library aligned to the template at `size` px (S x S x 3 float32 [0, 1]), cached."""
+        return self._crops.get(face, size)
 
     def best_match(self, descriptor: np.ndarray) -> tuple[Path, float] | None:
         """(photo, distance) of `best_for`, without aligning it: what `PhotoSession.match_references` takes."""

@@ -100,7 +100,7 @@ def test_item_shapes_dtypes_ranges(tiny_cache, pipeline, lq_size, n_labels):
 
 
 def test_hq_is_the_cache_crop_and_a_callable_pipeline_works(tiny_cache):
-    from training.degradations import Degraded
+    from frstudio.core.degradations import Degraded
 
     ds = DegradedFaces(tiny_cache, TRAIN, lambda img, rng: Degraded(img * 0.5, {}), flip=False)
     item = ds[0]
@@ -122,7 +122,7 @@ def test_items_are_deterministic_per_seed_epoch_index(tiny_cache):
 
 
 def test_flips_happen_about_half_the_time(tiny_cache):
-    from training.degradations import Degraded
+    from frstudio.core.degradations import Degraded
 
     ds = DegradedFaces(tiny_cache, TRAIN, lambda img, rng: Degraded(img, {}))
     crops = [torch.from_numpy(tiny_cache.crops[r].transpose(2, 0, 1) / np.float32(255)) for r in TRAIN]
@@ -167,7 +167,7 @@ def flipped_item(ds: DegradedFaces, i: int) -> tuple[dict, int]:
 
 
 def test_flipped_landmarks_sit_on_the_flipped_features(tiny_cache):
-    from training.degradations import Degraded
+    from frstudio.core.degradations import Degraded
 
     ds = DegradedFaces(tiny_cache, TRAIN, lambda img, rng: Degraded(img, {}), seed=0)
     row = TRAIN[0]
@@ -195,7 +195,7 @@ def test_flipped_landmarks_sit_on_the_flipped_features(tiny_cache):
 
 
 def test_flipped_item_lq_is_the_degraded_flipped_hq(tiny_cache):
-    from training.degradations import Degraded
+    from frstudio.core.degradations import Degraded
 
     ds = DegradedFaces(tiny_cache, TRAIN, lambda img, rng: Degraded(1 - img, {}), seed=0)
     item, _ = flipped_item(ds, 1)
@@ -207,7 +207,7 @@ def test_flipped_item_lq_is_the_degraded_flipped_hq(tiny_cache):
 
 
 def test_protocol_faces_are_the_same_on_every_instance(tiny_cache):
-    from training.degradations import protocol_rng, seed003_128
+    from frstudio.core.degradations import protocol_rng, seed003_128
 
     a, b = ProtocolFaces(tiny_cache, "seed003-128"), ProtocolFaces(tiny_cache, "seed003-128")
     assert len(a) == len(TEST)
@@ -316,7 +316,7 @@ def test_loader_throughput_is_positive(tiny_cache):
 
 def test_montage_command_writes_the_grid(tiny_prepared, tmp_path):
     from training.__main__ import main
-    from training.degradations import PIPELINES
+    from frstudio.core.degradations import PIPELINES
     from training.montage import montage_columns, montage_size
 
     out = tmp_path / "montage.png"

@@ -1,4 +1,4 @@
-"""Tests of training/degradations.py: every function and protocol pipeline keeps the image contract
+"""Tests of frstudio/core/degradations.py: every function and protocol pipeline keeps the image contract
 (shape, float32, [0, 1]), is reproducible from its rng, and does what its fixed form says."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from training import degradations as D
+from frstudio.core import degradations as D
 
 
 def make_image(size: int = 64, seed: int = 0) -> np.ndarray:

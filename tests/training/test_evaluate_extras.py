@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from training.degradations import PIPELINES
+from frstudio.core.degradations import PIPELINES
 from training.evaluate import Extras
 from training.metrics import cast_angle, luminance_error
 

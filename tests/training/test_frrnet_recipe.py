@@ -2,6 +2,7 @@
 the EMA network's output from the shipped file."""
 
 import hashlib
+import json
 
 import numpy as np
 import pytest
@@ -58,7 +59,7 @@ def test_trains_on_the_lighting_degradation_and_refuses_one_without_labels(tiny_
 
     cache = tiny_prepared[0]
     recipe = Recipe(cache, "cpu", {**TINY, "degradation": "frrnet-train-lighting"}, identity_network=_identity_net())
-    from training.degradations import PIPELINES
+    from frstudio.core.degradations import PIPELINES
 
     assert recipe.train_set.pipeline is PIPELINES["frrnet-train-lighting"] and recipe.val_set.protocol == "frrnet-train-lighting"
     summary = train(recipe, LoopSettings(run_dir=tmp_path / "run", quiet=True, val_every=1000))
@@ -93,3 +94,40 @@ def test_the_identity_term_counts_only_when_weighted_and_validation_measures_ide
     summary = train(recipe, LoopSettings(run_dir=tmp_path / "run", quiet=True, val_every=1000))
     last = summary["last_val"]
     assert 0 <= last["faceid_in"] <= 2 and 0 <= last["faceid_out"] <= 2
+
+
+def test_the_sharpening_fine_tune_trains_its_discriminators_from_a_run_without_them(tiny_prepared, tmp_path):
+    """lambda_adv / lambda_parts add a patch and an eyes-and-mouth discriminator; a fine-tune from a plain run's
+    checkpoint starts them fresh, and both they and the restoration network learn."""
+    cache = tiny_prepared[0]
+    plain = Recipe(cache, "cpu", dict(TINY), identity_network=_identity_net())
+    assert set(plain.nets) == {"net"}
+    train(plain, LoopSettings(run_dir=tmp_path / "plain", quiet=True, val_every=1000))
+
+    recipe = Recipe(cache, "cpu", {**TINY, "lambda_adv": 0.05, "lambda_parts": 0.05}, identity_network=_identity_net())
+    assert set(recipe.nets) == {"net", "disc", "disc_parts"}
+    before = {k: {n: v.clone() for n, v in net.state_dict().items()} for k, net in recipe.nets.items()}
+    summary = train(recipe, LoopSettings(run_dir=tmp_path / "sharp", quiet=True, val_every=1000, log_every=1, init_from=tmp_path / "plain"))
+    assert summary["step"] == 2
+    history = json.loads((tmp_path / "sharp" / "history.json").read_text())
+    logged = [h for h in history if h["kind"] == "train"][-1]
+    assert {"adv", "adv_parts", "d_adv", "d_adv_parts"} <= set(logged)
+    for key, net in recipe.nets.items():
+        assert any(not torch.equal(v, before[key][n]) for n, v in net.state_dict().items()), f"{key} did not learn"
+    assert all(p.requires_grad for p in recipe.nets["disc"].parameters())  # unfrozen after the step
+
+
+def test_face_parts_cut_the_eyes_and_the_mouth_at_the_template():
+    from frstudio.core.align import TEMPLATE_128
+    from training.discriminators import PART_SIZE, FacePartDiscriminator, PatchDiscriminator, face_parts
+
+    x = torch.zeros(2, 3, 128, 128)
+    for cx, cy in TEMPLATE_128[[0, 1, 3, 4]]:  # a bright dot on each eye and mouth corner
+        x[..., int(cy), int(cx)] = 1.0
+    parts = face_parts(x)
+    assert parts.shape == (6, 3, PART_SIZE, PART_SIZE)
+    eyes, mouths = parts[:4], parts[4:]
+    assert bool((eyes.flatten(1).amax(1) == 1).all())  # each eye part holds its eye's dot
+    assert float(mouths[:, 0].sum()) == 2 * 2  # each mouth part holds both corners
+    assert PatchDiscriminator()(torch.rand(2, 3, 128, 128)).shape == (2, 1, 16, 16)
+    assert FacePartDiscriminator()(torch.rand(2, 3, 128, 128)).shape == (6, 1, 10, 10)

@@ -305,3 +305,22 @@ def test_fit_niqe_keeps_only_sharp_patches_and_needs_two():
     assert model.n_patches <= 2 + 4
     with pytest.raises(ValueError):
         M.fit_niqe([np.full((96, 96, 3), 50.0)])
+
+
+def test_detail_ratio_is_one_for_the_clean_face_below_for_blur_above_for_noise():
+    import cv2
+
+    from training.metrics import detail_ratio
+
+    rng = np.random.default_rng(0)
+    clean = cv2.resize(rng.uniform(0, 255, (32, 32, 3)).astype(np.float32), (96, 96), interpolation=cv2.INTER_CUBIC).clip(0, 255)
+    blurred = cv2.GaussianBlur(clean, (0, 0), 1.5)
+    noisy = (clean + rng.normal(0, 8, clean.shape)).clip(0, 255)
+    assert detail_ratio(clean, clean) == pytest.approx(1.0)
+    assert detail_ratio(blurred, clean) < 0.5 and detail_ratio(noisy, clean) > 1.1
+    mask = np.zeros((96, 96))
+    mask[:, :48] = 1  # only the left half counts: blurring the right half changes nothing
+    half = clean.copy()
+    half[:, 50:] = blurred[:, 50:]
+    assert detail_ratio(half, clean, mask) == pytest.approx(1.0) and detail_ratio(half, clean) < 0.9
+    assert np.isnan(detail_ratio(clean, np.full_like(clean, 128.0)))

@@ -2,7 +2,7 @@
 
 * :class:`FaceCache` opens the cache: the flat arrays memory-mapped, the `faces.csv` table as numpy columns.
 * :class:`DegradedFaces` is the training set: an HQ crop, randomly mirrored, degraded by one pipeline of
-  `training.degradations`. Item ``i`` of epoch ``e`` is a pure function of ``(seed, e, i)``.
+  `frstudio.core.degradations`. Item ``i`` of epoch ``e`` is a pure function of ``(seed, e, i)``.
 * :class:`ProtocolFaces` is an evaluation set: the degradation is seeded from (protocol, file name) as
   docs/evaluation.md prescribes, so every run and machine sees the same inputs.
 * :class:`ReferencePairs` adds a second photo of the same person (GFRNet's guidance), or of another person.
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from training.degradations import PIPELINES, Degraded, protocol_rng
+from frstudio.core.degradations import PIPELINES, Degraded, protocol_rng
 
 CROP = 128
 ARRAYS = ("crops", "landmarks", "masks", "descriptors")
@@ -224,7 +224,7 @@ class _CacheFaces(Dataset):
 
 class DegradedFaces(_CacheFaces):
     """Training faces: ``cache`` rows ``indices``, each degraded by ``pipeline`` (a name in
-    ``training.degradations.PIPELINES`` or a callable ``(img, rng) -> Degraded``).
+    ``frstudio.core.degradations.PIPELINES`` or a callable ``(img, rng) -> Degraded``).
 
     Item ``i`` of epoch ``e`` draws everything from ``np.random.default_rng([seed, e, i])``: first the flip
     (p = .5 when ``flip``), then the pipeline's own parameters. So an item never depends on the worker that

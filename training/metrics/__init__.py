@@ -32,6 +32,8 @@ Conventions chosen
   labels from the manifest. See :mod:`training.metrics.identity` for the exact reading.
 * **FD**: Fréchet distance between Gaussians fitted to two feature sets (FID's formula; here on dlib
   descriptors, "FD-dlib", since Inception weights cannot be had).
+* **Detail** (``detail_ratio``): the variance of the Laplacian of Y over the face mask, output's over the ground
+  truth's: 1 is as detailed as the clean face, below 1 smoother (read beside PSNR: noise lifts it too).
 * **NIQE** (Mittal et al. 2013), fitted by the project on its own pristine crops: :mod:`training.metrics.niqe`.
 
 Libraries checked (none may need torchvision, which does not work here, or download weights)
@@ -50,7 +52,7 @@ Libraries checked (none may need torchvision, which does not work here, or downl
 """
 
 from training.metrics.fd import frechet_distance, frechet_distance_from_stats, gaussian_stats
-from training.metrics.fidelity import face_psnr, ms_ssim, psnr, rgb_to_y, ssim
+from training.metrics.fidelity import detail_ratio, face_psnr, ms_ssim, psnr, rgb_to_y, ssim
 from training.metrics.identity import (
     IdentityScores,
     identity_distances,
@@ -63,7 +65,7 @@ from training.metrics.niqe import NiqeModel, fit_niqe, niqe, niqe_features
 from training.metrics.tone import cast_angle, luminance_error
 
 __all__ = [
-    "psnr", "face_psnr", "ssim", "ms_ssim", "rgb_to_y",
+    "psnr", "face_psnr", "ssim", "ms_ssim", "rgb_to_y", "detail_ratio",
     "lmd", "identity_distances", "identity_scores", "IdentityScores", "ipred", "iprecision_irecall",
     "frechet_distance", "frechet_distance_from_stats", "gaussian_stats",
     "NiqeModel", "fit_niqe", "niqe", "niqe_features",

@@ -42,7 +42,7 @@ class Config(TrainConfig):
 def mixed_degradation(img: np.ndarray, rng: np.random.Generator):
     """Clean 60 % of the time, else one of the restoration pipelines (at 128: 16-px inputs are not faces to
     recognise)."""
-    from training.degradations import PIPELINES, Degraded
+    from frstudio.core.degradations import PIPELINES, Degraded
 
     if rng.random() >= DEGRADE_SHARE:
         return Degraded(img, {})

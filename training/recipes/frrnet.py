@@ -50,6 +50,12 @@ class Config(TrainConfig):
     # identity-match goal is on an embedding, which the feature-map perceptual term only reaches indirectly.
     # 0 in the base run (the paper's objective); the identity fine-tune sets it (training/scripts/frrnet.sh).
     lambda_id: float = 0.0
+    # The sharpening fine-tune (issue 21, item 4; 0 = off, the paper's objective): non-saturating adversarial terms
+    # from a patch discriminator over the whole crop and a shared one over the eyes and the mouth
+    # (training/discriminators.py), which pull the output off the blurry mean the pixel losses settle on.
+    lambda_adv: float = 0.0
+    lambda_parts: float = 0.0
+    lr_d: float = 2e-4
     drop_blurriest: float = 0.1
     # Training and validation degradation. The width/depth table's runs use Algorithm 1 as the paper has it; the
     # shipped W12D2 is then fine-tuned on `frrnet-train-lighting`, which adds low light and screen light to the
@@ -118,13 +124,15 @@ class Recipe(BaseRecipe):
         }
         self.net = frrnet.build(self._model_config)
         self.net.features.load_state_dict(identity_network.state_dict())
-        self.nets = {"net": self.net}
+        self.nets = {"net": self.net, **self._discriminators()}
         self.features = IdentityFeatureLoss(identity_network)
         self.prepare_nets()
         self.features.to(self.device)
         params = [p for p in self.net.parameters() if p.requires_grad]
         self.opts = {"net": torch.optim.Adam(params, lr=c.lr, betas=(0.9, 0.99))}
-        self.scheds = {"net": torch.optim.lr_scheduler.CosineAnnealingLR(self.opts["net"], T_max=c.steps, eta_min=c.lr * 0.05)}
+        self.opts.update({k: torch.optim.Adam(self.nets[k].parameters(), lr=c.lr_d, betas=(0.5, 0.99)) for k in self.nets if k != "net"})
+        self.scheds = {k: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=c.steps, eta_min=o.defaults["lr"] * 0.05)
+                       for k, o in self.opts.items()}
         if c.degradation not in LABELLED_PIPELINES:
             raise SystemExit(f"frrnet: degradation {c.degradation!r} has no distortion labels for the classifier; "
                              f"use one of {', '.join(LABELLED_PIPELINES)}")
@@ -139,8 +147,39 @@ class Recipe(BaseRecipe):
     def model_config(self) -> dict:
         return self._model_config
 
+    def _discriminators(self) -> dict[str, torch.nn.Module]:
+        from training.discriminators import FacePartDiscriminator, PatchDiscriminator
+
+        c = self.config
+        return {**({"disc": PatchDiscriminator()} if c.lambda_adv else {}),
+                **({"disc_parts": FacePartDiscriminator()} if c.lambda_parts else {})}
+
     def batches(self, start_step):
         return self.loader(self.train_set, start_step)
+
+    def _adversarial(self, fake: torch.Tensor, real: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One step of each discriminator on `real` against the detached `fake`, then the generator's terms
+        (the discriminators frozen, so only the restoration network learns from them)."""
+        from training.losses.adversarial import ns_d_loss, ns_g_loss
+
+        terms = {"disc": ("adv", self.config.lambda_adv), "disc_parts": ("adv_parts", self.config.lambda_parts)}
+        parts = {}
+        for key, disc in self.nets.items():
+            if key not in terms:
+                continue
+            with self.autocast():
+                d_loss = ns_d_loss(disc(real).float(), disc(fake.detach()).float())
+            self.opts[key].zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opts[key].step()
+            disc.requires_grad_(False)
+            with self.autocast():
+                parts[terms[key][0]] = ns_g_loss(disc(fake).float())
+            disc.requires_grad_(True)
+            parts[f"d_{terms[key][0]}"] = d_loss.detach()
+        if parts:
+            parts["total"] = sum(weight * parts[name] for name, weight in terms.values() if name in parts)
+        return parts
 
     def train_step(self, batch, step):
         lq, hq = self.to_device(batch["lq"]), self.to_device(batch["hq"])
@@ -150,6 +189,10 @@ class Recipe(BaseRecipe):
         with self.autocast():
             out = self.net(lq)
             parts = frrnet_losses(out, target, gt_mask, labels, self.features, self.config)
+        adversarial = self._adversarial(out["image"], target)
+        if adversarial:
+            parts["total"] = parts["total"] + adversarial.pop("total")
+            parts.update(adversarial)
         opt = self.opts["net"]
         opt.zero_grad(set_to_none=True)
         parts["total"].backward()

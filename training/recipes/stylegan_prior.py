@@ -28,7 +28,7 @@ from torch.nn import functional as F
 
 from frstudio.models import mmrb_stylegan
 from frstudio.models.blocks import leaky
-from training.degradations import Degraded
+from frstudio.core.degradations import Degraded
 from training.recipes.base import Recipe as BaseRecipe
 from training.recipes.base import TrainConfig
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Every frrnet run behind resources/weights/README.md, in order (2-core CPU: ~3.5 h in all; one process at a
 # time). Run from the repository root with the venv active; runs land in runs/ (git-ignored).
-# Usage: training/scripts/frrnet.sh [variants|table|lighting|ship|evaluate|identity|mix|mix_more|compare_mix|ship_mix]...
+# Usage: training/scripts/frrnet.sh [variants|table|lighting|ship|evaluate|identity|mix|mix_more|sharpen|compare_mix|ship_mix]...
 set -euo pipefail
 stage_variants() {  # the paper's Table 1: three width/depth variants, same budget (5,400 steps x batch 8, Algorithm 1)
     python -m training train frrnet --set width=8 depth=1 --run-dir runs/frrnet_w8d1
@@ -51,6 +51,17 @@ stage_mix_more() {  # each later session: continue from the shipped weights (or,
         --run-dir "${FRRNET_RUN:-runs/frrnet_mix_more}" \
         --hours "${FRRNET_HOURS:-2.3}" --val-every 500 \
         --set width=28 depth=2 degradation=restore-mix lambda_style=0 lr=4e-4 steps="${FRRNET_STEPS:-6500}" val_faces=64
+}
+stage_sharpen() {  # issue 21, item 4, tried on 2026-12-06, not shipped: the mix objective with a stronger perceptual term
+    # plus a patch discriminator and one on the eyes and the mouth (training/discriminators.py), from the mix run's fp32
+    # checkpoint. Both discriminators stayed at chance (loss 1.36 of 1.39) over 2,048 steps at lr_d 2e-4 and 900 more
+    # at 1e-3, so the generator got no adversarial signal, and validation PSNR fell 0.25 dB (the runs' history.json).
+    python -m training train frrnet --init-from "${FRRNET_INIT:-runs/frrnet_mix_more2}" --run-dir runs/frrnet_sharpen \
+        --hours 0.34 --val-every 500 --set width=28 depth=2 degradation=restore-mix lambda_style=0 lr=2e-4 steps=12000 \
+        val_faces=64 lambda_per=0.1 lambda_adv=0.03 lambda_parts=0.03
+    python -m training train frrnet --init-from runs/frrnet_sharpen --run-dir runs/frrnet_sharpen2 --hours 0.3 \
+        --val-every 500 --set width=28 depth=2 degradation=restore-mix lambda_style=0 lr=2e-4 steps=11000 val_faces=64 \
+        lambda_per=0.1 lambda_adv=0.03 lambda_parts=0.03 lr_d=1e-3
 }
 MIX_DATA="shared faces train split minus its blurriest 10 %: 23,342 aligned 128x128 crops (celeba + aaf); restore-mix \
 (every protocol's damage, the everyday-damage chain, 8 % clean faces)"

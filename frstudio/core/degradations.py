@@ -1,4 +1,6 @@
-"""Image degradations for training and for the named evaluation protocols.
+"""Image degradations: the damage the models are trained on, the named evaluation protocols, and what the app's
+"Learn this person" (frstudio.core.personal) does to a person's good photos to make its training pairs, which is
+why they live in the app's package rather than in ``training``.
 
 Conventions (every function here):
 

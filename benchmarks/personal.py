@@ -1,0 +1,123 @@
+"""Learn this person: does a copy of the default model tuned on a person's photos restore that person better?
+
+    python benchmarks/personal.py [--people 12] [--photos 5] [--seconds 60] [--protocols gfrnet-8x bfr-severe] [--json OUT]
+
+People: test-split CelebA identities (never seen in training) with at least `--photos` + 2 photos, spread over
+the split. For each, in file-name order: the first photo is the one restored, the next `--photos` are the good
+photos the model learns from (`frstudio.core.personal.tune`, the app's own code and time budget), the rest are
+held out. The restored photo is damaged by each protocol (seeded per file, as `python -m training evaluate`) and
+restored by the shipped default and by the person's model; "auto" is what Auto does: the person's model where its
+own held-out check says it helps, else the shipped one.
+
+Reported per protocol, input first: dlib descriptor distance to the person's held-out photos (mean over them),
+the share of held-out photos within dlib's same-person distance 0.6, and PSNR / SSIM against the clean photo;
+then the seconds each tuning took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from frstudio.core.degradations import PIPELINES, protocol_rng  # noqa: E402
+from frstudio.core.identity import SAME_PERSON_DISTANCE  # noqa: E402
+from frstudio.core.imageio import float_to_uint8  # noqa: E402
+from frstudio.core.jobs import drive  # noqa: E402
+from frstudio.core.personal import PersonalStore, TuningSettings, personal_restorer, tune  # noqa: E402
+from frstudio.core.restore import Restorer  # noqa: E402
+from training.data.dataset import FaceCache  # noqa: E402
+from training.evaluate import crop_descriptor  # noqa: E402
+from training.metrics import psnr, ssim  # noqa: E402
+
+ROWS = ("input", "shipped", "personal", "auto")
+
+
+def people(data: FaceCache, count: int, need: int) -> list[np.ndarray]:
+    """`count` test-split identities with at least `need` photos, spread over the split; each as its rows in
+    file-name order."""
+    rows = data.indices("test", with_identity=True)
+    counts = Counter(data.identity[rows])
+    names = sorted(n for n, c in counts.items() if c >= need)
+    picks = [names[i] for i in np.unique(np.linspace(0, len(names) - 1, min(count, len(names))).round().astype(int))]
+    return [np.array(sorted(rows[data.identity[rows] == n], key=lambda r: data.file[r])) for n in picks]
+
+
+def scores(img: np.ndarray, hq: np.ndarray, landmarks: np.ndarray, held: np.ndarray) -> dict:
+    d = np.linalg.norm(held - crop_descriptor(img, landmarks), axis=1)
+    return {"id": float(d.mean()), "match": float((d < SAME_PERSON_DISTANCE).mean()), "psnr": psnr(img, hq), "ssim": ssim(img, hq)}
+
+
+def run(data: FaceCache, args) -> dict:
+    shipped = Restorer("frrnet", device="cpu")
+    settings = TuningSettings(seconds=args.seconds)
+    results: dict = {"tuning": [], "helps": []}
+    groups = people(data, args.people, args.photos + 2)
+    with tempfile.TemporaryDirectory() as folder:
+        store = PersonalStore(Path(folder))  # a fresh store: every person is tuned, and timed, here
+        for k, rows in enumerate(groups):
+            target, good, held = rows[0], rows[1 : 1 + args.photos], rows[1 + args.photos :]
+            crops = np.stack([np.asarray(data.crops[r], np.float32) / 255 for r in good])
+            model = drive(tune(shipped, crops, [data.descriptors[r] for r in good], [np.asarray(data.landmarks[r]) for r in good],
+                               settings, store))
+            mine = personal_restorer(shipped, model)
+            results["tuning"].append(model.seconds)
+            results["helps"].append(bool(model.helps))
+            hq8 = np.asarray(data.crops[target])
+            hq = hq8.astype(np.float32) / 255
+            landmarks, held_desc = np.asarray(data.landmarks[target]), np.asarray(data.descriptors[held])
+            for protocol in args.protocols:
+                lq = PIPELINES[protocol](hq, protocol_rng(protocol, data.file[target])).image
+                outs = {"input": lq, "shipped": shipped.restore(lq[None])[0].image, "personal": mine.restore(lq[None])[0].image}
+                outs["auto"] = outs["personal"] if model.helps else outs["shipped"]
+                for row, img in outs.items():
+                    results.setdefault(protocol, {}).setdefault(row, []).append(scores(float_to_uint8(img), hq8, landmarks, held_desc))
+            print(f"{k + 1}/{len(groups)} {data.identity[target]}: {model.steps} steps in {model.seconds:.0f} s, "
+                  f"check {model.check}", flush=True)
+    return results
+
+
+def summary(results: dict, protocols: list[str]) -> dict:
+    out = {"people": len(results["tuning"]), "seconds_mean": float(np.mean(results["tuning"])),
+           "seconds_max": float(np.max(results["tuning"])), "helps_share": float(np.mean(results["helps"]))}
+    for p in protocols:
+        out[p] = {row: {k: float(np.mean([s[k] for s in results[p][row]])) for k in ("id", "match", "psnr", "ssim")} for row in ROWS}
+    return out
+
+
+def print_table(table: dict, protocols: list[str]) -> None:
+    print(f"\n{table['people']} people; tuning {table['seconds_mean']:.0f} s mean, {table['seconds_max']:.0f} s at most; "
+          f"the person's model passed its own check for {100 * table['helps_share']:.0f} %")
+    print("\n| protocol | row | identity distance | same-person match | PSNR | SSIM |\n|---|---|---|---|---|---|")
+    for p in protocols:
+        for row in ROWS:
+            s = table[p][row]
+            print(f"| {p} | {row} | {s['id']:.3f} | {100 * s['match']:.0f} % | {s['psnr']:.2f} | {s['ssim']:.3f} |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--people", type=int, default=12)
+    parser.add_argument("--photos", type=int, default=5, help="good photos each model learns from (default 5)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="tuning budget per person (default 60)")
+    parser.add_argument("--protocols", nargs="+", default=["gfrnet-8x", "bfr-severe"])
+    parser.add_argument("--cache", type=Path, default=REPO / "cache" / "faces128")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    table = summary(run(FaceCache(args.cache), args), args.protocols)
+    print_table(table, args.protocols)
+    if args.json:
+        args.json.write_text(json.dumps(table, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

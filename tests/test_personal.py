@@ -1,0 +1,124 @@
+"""Learn this person (frstudio.core.personal): tuning a copy of the shipped default on a person's photos, the
+store that keeps it, and the pipeline and command line that use it. Tuning is cut to a few steps here; what it
+gains is measured by benchmarks/personal.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from frstudio.core import personal
+from frstudio.core.align import TEMPLATE_SIZE, align_face, estimate_transform, five_points, transform_points
+from frstudio.core.errors import Cancelled, FRStudioError
+from frstudio.core.jobs import drive
+from frstudio.core.personal import PersonalModel, PersonalStore, TuningSettings, person_key, personal_restorer, tune
+
+QUICK = TuningSettings(seconds=60, max_steps=2, batch=2, pairs_per_photo=2)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from frstudio.core.restore import Restorer
+
+    return Restorer("frrnet", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def person(astronaut, astronaut_landmarks):
+    """Three "photos" of the astronaut (the sample, darker, mirrored-light): crops, keys, crop landmarks."""
+    crop = align_face(astronaut, astronaut_landmarks, TEMPLATE_SIZE).image
+    crops = np.stack([crop, crop * 0.85, np.clip(crop * 1.1, 0, 1)]).astype(np.float32)
+    landmarks = transform_points(astronaut_landmarks, estimate_transform(five_points(astronaut_landmarks), TEMPLATE_SIZE))
+    descriptors = [np.full(128, 0.1 * k, np.float32) for k in range(3)]
+    return crops, descriptors, [landmarks] * 3
+
+
+def test_the_key_ignores_photo_order_and_follows_the_base_weights():
+    a, b = np.linspace(0, 1, 128), np.linspace(1, 0, 128)
+    assert person_key("abc", [a, b]) == person_key("abc", [b, a])
+    assert person_key("abc", [a, b]) != person_key("abd", [a, b]) != person_key("abc", [a])
+
+
+def test_helps_needs_closer_identity_at_equal_psnr():
+    def model(psnr, identity):
+        return PersonalModel("k", "frrnet", "sha", {}, 5, 10, 1.0, {"psnr": psnr, "identity": identity})
+
+    assert model([30.0, 30.1], [0.30, 0.25]).helps
+    assert model([30.0, 29.9], [0.30, 0.25]).helps  # within the check's tolerance
+    assert not model([30.0, 29.0], [0.30, 0.25]).helps  # less faithful
+    assert not model([30.0, 30.5], [0.30, 0.31]).helps  # not more like the person
+    assert not PersonalModel("k", "frrnet", "sha", {}, 2, 10, 1.0).helps  # unmeasured
+
+
+def test_tune_learns_checks_saves_and_is_reused(shipped, person, tmp_path):
+    crops, descriptors, landmarks = person
+    store = PersonalStore(tmp_path)
+    before = {k: v.clone() for k, v in shipped.network.state_dict().items()}
+    events = []
+    model = drive(tune(shipped, crops, descriptors, landmarks, QUICK, store), events.append)
+    assert model.steps == 2 and model.photos == 3 and model.base == "frrnet"
+    assert set(model.check) == {"psnr", "identity"} and all(len(v) == 2 for v in model.check.values())
+    assert {k.split(".")[0] for k in model.state} == set(personal.TUNED_PARTS["frrnet"])  # the decoder only
+    assert all(np.array_equal(v.numpy(), before[k].numpy()) for k, v in shipped.network.state_dict().items())  # base untouched
+    assert events[-1].stage == "learn" and events[-1].fraction == 1.0
+    assert (tmp_path / f"{model.key}.safetensors").is_file() and (tmp_path / f"{model.key}.json").is_file()
+
+    again = []
+    reused = drive(tune(shipped, crops[::-1], descriptors[::-1], landmarks, QUICK, store), again.append)
+    assert reused.key == model.key and reused.check == model.check and len(again) == 1  # no tuning the second time
+    mine = personal_restorer(shipped, reused)
+    out_base, out_mine = shipped.restore(crops[:1])[0].image, mine.restore(crops[:1])[0].image
+    assert not np.array_equal(out_base, out_mine) and mine.personal is reused
+
+
+def test_a_cancelled_tuning_saves_nothing_and_other_models_cannot_learn(shipped, person, tmp_path):
+    crops, descriptors, landmarks = person
+    with pytest.raises(Cancelled):
+        drive(tune(shipped, crops, descriptors, landmarks, QUICK, PersonalStore(tmp_path), cancel=lambda: True))
+    assert not any(tmp_path.iterdir())
+    with pytest.raises(FRStudioError, match="at least one photo"):
+        drive(tune(shipped, crops[:0], [], [], QUICK, PersonalStore(tmp_path)))
+
+    class Other:
+        name, spec = "vq_unet", type("S", (), {"title": "Detail"})
+
+    with pytest.raises(FRStudioError, match="cannot learn a person"):
+        drive(tune(Other(), crops, descriptors, landmarks, QUICK, PersonalStore(tmp_path)))
+
+
+def test_a_damaged_store_entry_is_learned_again(tmp_path):
+    store = PersonalStore(tmp_path)
+    (tmp_path / "abc.json").write_text("{not json")
+    assert store.load("abc") is None
+    (tmp_path / "abc.json").write_text('{"version": 1, "key": "abc"}')  # its weights never written
+    assert store.load("abc") is None
+
+
+def test_the_command_line_asks_for_the_folder_it_learns_from(tmp_path, capsys):
+    from frstudio.cli import main
+
+    assert main(["restore", str(tmp_path / "x.jpg"), "--personalize"]) == 2
+    assert "--reference-dir" in capsys.readouterr().err
+
+
+def test_personalize_learns_the_person_once_and_says_what_each_face_got(group_png, astronaut, tmp_path, monkeypatch, capsys):
+    """Three faces of one person and a folder of three photos of them: one model is learned (then reused for the
+    other faces), and each face's line says whether it was used."""
+    from PIL import Image
+
+    from frstudio.cli import main
+
+    monkeypatch.setattr(personal, "DEFAULT_SETTINGS", QUICK)
+    monkeypatch.setenv("FRSTUDIO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("FRSTUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    library = tmp_path / "good"
+    library.mkdir()
+    for k, gain in enumerate((1.0, 0.85, 1.1)):
+        Image.fromarray(np.clip(astronaut * gain, 0, 255).astype(np.uint8)).save(library / f"portrait{k}.png")
+    out = tmp_path / "out"
+    assert main(["restore", str(group_png), "--reference-dir", str(library), "--personalize", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    lines = [line for line in text.splitlines() if line.strip().startswith("face ")]
+    assert len(lines) == 3 and all("learned from 3 photos" in line or "did not restore" in line for line in lines), text
+    assert len(list((tmp_path / "data" / "people").glob("*.safetensors"))) == 1  # one person, learned once
+    assert (out / "family_restored.png").is_file()
