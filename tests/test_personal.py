@@ -122,3 +122,41 @@ def test_personalize_learns_the_person_once_and_says_what_each_face_got(group_pn
     assert len(lines) == 3 and all("learned from 3 photos" in line or "did not restore" in line for line in lines), text
     assert len(list((tmp_path / "data" / "people").glob("*.safetensors"))) == 1  # one person, learned once
     assert (out / "family_restored.png").is_file()
+
+
+def _library(tmp_path, astronaut):
+    from PIL import Image
+
+    folder = tmp_path / "good"
+    folder.mkdir()
+    for k, gain in enumerate((1.0, 0.85, 1.1)):
+        Image.fromarray(np.clip(astronaut * gain, 0, 255).astype(np.uint8)).save(folder / f"portrait{k}.png")
+    return folder
+
+
+@pytest.mark.parametrize("helps", [True, False])
+def test_a_session_restores_a_face_with_its_learned_model_only_where_it_helps(group_png, astronaut, tmp_path, monkeypatch, helps):
+    from frstudio.core.references import ReferenceLibrary
+    from frstudio.core.session import PhotoSession
+    from frstudio.gui.side_panel import face_facts
+
+    monkeypatch.setattr(personal, "DEFAULT_SETTINGS", QUICK)
+    monkeypatch.setattr(PersonalModel, "helps", property(lambda self: helps))  # what its check said, fixed here
+    monkeypatch.setenv("FRSTUDIO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("FRSTUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    session = PhotoSession.open(group_png)
+    drive(session.detect())
+    drive(session.restore())
+    before = session.crops(0)[1]
+    library = ReferenceLibrary(_library(tmp_path, astronaut))
+    drive(library.index())
+    learned = drive(session.learn_person(0, library))
+    assert session.info(0).personal is learned and learned.photos == 3
+    assert session.stale_faces() == ([0] if helps else [])  # only a model that helps changes the face
+    drive(session.restore())
+    info = session.info(0)
+    assert info.personal_used is helps and info.restored
+    assert (not np.array_equal(session.crops(0)[1], before)) is helps
+    facts = face_facts(info, "frrnet", {})
+    assert ("learned for this person" in facts) is helps and ("not used" in facts) is not helps
+    assert session.info(1).personal is None  # learned for face 1's person only

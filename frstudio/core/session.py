@@ -42,6 +42,7 @@ from frstudio.core.pipeline import (
     output_path_for,
     restore_faces,
 )
+from frstudio.core.personal import PersonalModel, person_photos, personal_restorer, tunable, tune
 from frstudio.core.references import ReferenceMatch, ReferencePhoto
 from frstudio.core.quality import sharpness_ratio
 from frstudio.core.relight import photo_relight
@@ -110,6 +111,8 @@ class FaceInfo:
     sharpness: float | None = None  # the restored face's sharpness in the photo over the input's (full strength)
     kept_clean: bool = False  # Auto kept it as it was: its model's classifier found nothing to restore
     profile: bool = False  # turned too far for the 68 landmarks: aligned by its eyes, nose and mouth only
+    personal: PersonalModel | None = None  # a model learned from this person's photos ("Learn this person")
+    personal_used: bool = False  # the current result is that model's (it measured better than the default)
 
     @property
     def verdict(self) -> list[str]:
@@ -185,6 +188,7 @@ class PhotoSession:
         self._descriptors: dict[tuple, np.ndarray] = {}
         self._reference_photos: dict[tuple, ReferencePhoto] = {}
         self._matches: dict[tuple, ReferenceMatch] = {}  # (face index, reference path): the last match found
+        self._personal: dict[tuple, PersonalModel] = {}  # face key -> the model learned from its person's photos
 
     @classmethod
     def open(cls, path: str | Path, **kwargs) -> PhotoSession:
@@ -309,7 +313,13 @@ class PhotoSession:
         if reference is not None and get_spec(model).takes_reference:
             ref_key = (str(reference), reference.stat().st_mtime_ns if reference.exists() else 0)
         count = self.variants if model != "passthrough" and get_spec(model).stochastic else 1
-        return (*self._face_key(face), model, ref_key, count)
+        return (*self._face_key(face), model, ref_key, count, self._personal_key(face, model))
+
+    def _personal_key(self, face: Face, model: str) -> str | None:
+        """The key of the model learned for this face's person, when it restores this face: learned from `model`
+        and measured better than it (PersonalModel.helps)."""
+        learned = self._personal.get(self._face_key(face))
+        return learned.key if learned is not None and learned.base == model and learned.helps else None
 
     def _current(self, face: Face) -> _Result | None:
         key = self._result_key(face)
@@ -331,14 +341,14 @@ class PhotoSession:
         groups: dict[tuple, list[Face]] = {}
         for face in todo:
             key = self._result_key(face, choices[face.index])
-            groups.setdefault(key[-3:] if key else (None, None, 1), []).append(face)
+            groups.setdefault(key[-4:] if key else (None, None, 1, None), []).append(face)
         total, finished, failed = len(todo), 0, []
         yield Progress("restore", 0.0, 0, total, self.photo.path)
-        for (model, _, count), faces in groups.items():
+        for (model, _, count, personal), faces in groups.items():
             if cancel:
                 cancel.raise_if_cancelled()
             try:
-                reports = yield from self._restore_group(model, faces, choices, finished, total, cancel, count)
+                reports = yield from self._restore_group(model, faces, choices, finished, total, cancel, count, personal)
             except Cancelled:
                 raise
             except FRStudioError as exc:  # a model that cannot load fails its faces, not the session
@@ -356,9 +366,9 @@ class PhotoSession:
         return failed
 
     def _restore_group(self, model: str | None, faces: list[Face], choices: dict, finished: int, total: int, cancel,
-                       variants: int = 1) -> Generator[Progress, None, dict[int, str]]:
-        """Restore faces sharing a model and reference (`variants` times each for a stochastic model); returns
-        {index: message} for faces that failed."""
+                       variants: int = 1, personal: str | None = None) -> Generator[Progress, None, dict[int, str]]:
+        """Restore faces sharing a model and reference (`variants` times each for a stochastic model), with the
+        model learned for their person when `personal` names one; returns {index: message} for faces that failed."""
         if model is None:
             return {f.index: "no model with bundled weights can restore this face" for f in faces}
         spec = get_spec(model)
@@ -369,6 +379,8 @@ class PhotoSession:
                 return {f.index: f"the model '{spec.title}' needs a reference photo of this person: choose one, or pick another model" for f in faces}
             reference = self.reference_match(faces[0].index, path, spec.input_size).aligned
         restorer = self.restorers.get(model)
+        if personal is not None:
+            restorer = personal_restorer(restorer, self._personal[self._face_key(faces[0])])
         job = restore_faces(self.photo, faces, restorer, reference, cancel, variants, self.dlib.describe)
         done, reports = yield from relay(
             job, lambda p: Progress("restore", (finished + p.face) / max(total, 1), finished + p.face, total, self.photo.path))
@@ -440,6 +452,24 @@ class PhotoSession:
         self._changed("reference", [index])
         return match
 
+    def learn_person(self, index: int, library, cancel: CancelToken | None = None) -> Generator[Progress, None, PersonalModel]:
+        """Learn face `index`'s person from their photos in `library` (a references.ReferenceLibrary, indexed):
+        a copy of the face's model tuned on them (frstudio.core.personal; about a minute, or at once when these
+        photos were learned before). The face is restored with it from then on where it measured better."""
+        face = self.face(index)
+        model = self.model_for(index)
+        if model is None or not tunable(model):
+            raise FRStudioError(f"face {index + 1} is restored by a model that cannot learn a person; choose Auto or "
+                                "the default model for it")
+        crops, descriptors, landmarks = person_photos(library, self.input_descriptor(face))
+        if not len(crops):
+            raise FRStudioError(f"nobody in {library.folder.name} looks like face {index + 1}")
+        learned = yield from tune(self.restorers.get(model), crops, descriptors, landmarks,
+                                  cancel=lambda: bool(cancel and cancel.cancelled), describe=self.dlib.describe)
+        self._personal[self._face_key(face)] = learned
+        self._changed("choices", [index])  # its result now depends on the learned model
+        return learned
+
     def match_references(self, library: ReferenceLibrary) -> Generator[Progress, None, dict[int, Path]]:
         """Proposed references {index: photo} from a library, for faces it holds the same person for (< 0.6)."""
         proposals: dict[int, Path] = {}
@@ -454,12 +484,14 @@ class PhotoSession:
 
     def info(self, index: int) -> FaceInfo:
         face = self.face(index)
-        result = self._current(face)
+        key = self._result_key(face)
+        result = self._results.get(key) if key else None
         choice = self.choices[index]
         info = FaceInfo(index, face.eye_distance, manual=face.detector == "manual", message=self._failures.get(index, ""),
-                        profile=face.profile)
+                        profile=face.profile, personal=self._personal.get(self._face_key(face)))
         if result is not None:
             info.restored, info.model, info.labels = True, result.model, result.labels
+            info.personal_used = key[-1] is not None
             info.sharpness = result.sharpness
             info.kept_clean = choice.model == AUTO and looks_clean(result.labels)
             _, info.drift = result.chosen(choice.variant)

@@ -295,6 +295,7 @@ class MainWindow(QMainWindow):
         p.referenceRequested.connect(r.choose)
         p.referenceCleared.connect(r.clear)
         p.referenceFolderRequested.connect(r.choose_folder)
+        p.learnRequested.connect(r.learn)
         p.variantsChosen.connect(self.set_variants)
         p.faceVariantChosen.connect(lambda i, seed: self.push([i], "variant", seed, f"Variant of face {i + 1}"))
         self.batches.connect()

@@ -1,5 +1,6 @@
 """Reference photos in the main window: a good photo of a face's person, chosen, dropped on the face, or found
-in a folder of photos, as undoable choices.
+in a folder of photos, as undoable choices; and "Learn this person", which learns a face's person from a folder
+of their photos (frstudio.core.personal) and restores the face with what it learned.
 
 Matching a reference (finding its face most like the photo's, and how close) takes a detection and dlib
 descriptors, so it runs in the window's photo `Job`; the session tells the window when a match is known
@@ -88,3 +89,37 @@ class ReferenceController:
         if index is not None and guided:  # show the match (distance, warning) of the selected face
             size = guided[0].input_size
             w.start(lambda cancel: [session.reference_match(i, p, size) for i, p in proposals.items()], lambda _matches: None, "reference")
+
+    def learn(self, index: int) -> None:
+        w = self.window
+        folder = QFileDialog.getExistingDirectory(w, f"A folder of good photos of face {index + 1}'s person", w.settings.last_folder)
+        if folder:
+            self.learn_from(index, Path(folder))
+
+    def learn_from(self, index: int, folder: Path) -> None:
+        """Learn face `index`'s person from their photos in `folder` (about a minute; at once when learned before),
+        then restore the face with it where it measured better."""
+        w = self.window
+        if w.session is None:
+            return
+        session, describe = w.session, w.dlib.describe
+
+        def work(cancel):
+            library = ReferenceLibrary(folder, session.detection, describe)
+            yield from library.index(lambda: cancel.cancelled)
+            return (yield from session.learn_person(index, library, cancel))
+
+        w.start(work, lambda model: self._learned(index, model), "learn")
+
+    def _learned(self, index: int, model) -> None:
+        w = self.window
+        if model.helps:
+            w.set_status(f"Face {index + 1}: learned from {model.photos} of their photos; restoring with it")
+            w.restore()
+        elif model.check:
+            w.message.show_message(
+                f"Face {index + 1}: learned from {model.photos} of their photos, but that did not restore a photo of theirs "
+                "better than the usual model, so it is not used. More photos, or sharper ones, may help.", warning=False)
+        else:
+            w.message.show_message(f"Face {index + 1}: only {model.photos} photo(s) of this person were found, too few to "
+                                   "check what was learned, so it is not used. Add photos of them to the folder.", warning=False)

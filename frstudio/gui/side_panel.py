@@ -137,6 +137,7 @@ class SidePanel(QWidget):
     referenceRequested = Signal(int)  # "Choose…" pressed
     referenceCleared = Signal(int)
     referenceFolderRequested = Signal()
+    learnRequested = Signal(int)  # "Learn this person from their photos…" pressed
     variantsChosen = Signal(int)  # restorations per face by a stochastic model
     faceVariantChosen = Signal(int, int)  # face, seed of the variant to use
 
@@ -230,6 +231,11 @@ class SidePanel(QWidget):
         # the name on a row of its own: beside the buttons it left no room for the name or the row's label
         face_form.addRow("Reference", self.reference)
         face_form.addRow(ref_row)
+        self.learn = QPushButton("Learn this person from their photos…")
+        self.learn.setToolTip("Give a folder of good photos of this person: the app learns their face from them (about "
+                              "a minute, once) and restores this face more like them, where that measures better.")
+        self.learn.clicked.connect(lambda: self._emit_face(self.learnRequested))
+        face_form.addRow(self.learn)
         self.variant_strip = VariantStrip()
         self.variant_strip.chosen.connect(lambda seed: self._emit_face(self.faceVariantChosen, seed))
         face_form.addRow(self.variant_strip)
@@ -414,7 +420,13 @@ def face_facts(info: FaceInfo, model: str | None, statuses: dict) -> str:
     if info.profile:
         lines.append("Turned away: placed by its eyes, nose and mouth only, so a restored side view may look less natural")
     title = statuses[model].spec.title if model in statuses else model or "none available"
-    lines.append(f"Model: {title}")
+    lines.append(f"Model: {title}" + (", learned for this person" if info.personal_used else ""))
+    if info.personal is not None:
+        learned = f"Learned from {info.personal.photos} of their photos"
+        if info.personal.helps:
+            lines.append(learned + ("" if info.personal_used else ": used when you restore"))
+        else:
+            lines.append(f"{learned}, but that did not restore a photo of theirs better than {title}: not used")
     if info.labels:
         lines.append("Looks: " + (", ".join(info.verdict) if info.verdict else "no noise, blur or low light found"))
     if info.kept_clean:

@@ -16,6 +16,7 @@ STAGE_WORDS = {
     "identity": "Checking identity",
     "index": "Reading the reference photos",
     "blend": "Blending",
+    "learn": "Learning this person's face",
     "done": "Finishing",
 }
 
@@ -31,6 +32,8 @@ def progress_words(event: Progress) -> str:
         words += f" face {min(event.face + 1, event.faces)} of {event.faces}"
     elif event.stage == "index" and event.faces:
         words += f" ({event.face} of {event.faces})"
+    elif event.stage == "learn" and event.message:  # "damaging copies of their photos", "learning their face (40 steps)"
+        words += f": {event.message}"
     return words + "…"
 
 
