@@ -135,3 +135,14 @@ def guided_weights(tiny_weights):
     manifest["models"]["gfrnet"] = {"file": path.name, "sha256": file_digest(path), "config": config, "metrics": helps}
     (tiny_weights / "manifest.json").write_text(json.dumps(manifest))
     return tiny_weights
+
+
+@pytest.fixture
+def portraits(tmp_path, astronaut) -> Path:
+    """A folder of three "photos" of one person (the sample at three exposures): what a person's good photos are
+    to the reference library and to "Learn this person"."""
+    folder = tmp_path / "portraits"
+    folder.mkdir()
+    for k, gain in enumerate((1.0, 0.85, 1.1)):
+        Image.fromarray(np.clip(astronaut * gain, 0, 255).astype(np.uint8)).save(folder / f"mum{k}.png")
+    return folder

@@ -101,22 +101,16 @@ def test_the_command_line_asks_for_the_folder_it_learns_from(tmp_path, capsys):
     assert "--reference-dir" in capsys.readouterr().err
 
 
-def test_personalize_learns_the_person_once_and_says_what_each_face_got(group_png, astronaut, tmp_path, monkeypatch, capsys):
+def test_personalize_learns_the_person_once_and_says_what_each_face_got(group_png, portraits, tmp_path, monkeypatch, capsys):
     """Three faces of one person and a folder of three photos of them: one model is learned (then reused for the
     other faces), and each face's line says whether it was used."""
-    from PIL import Image
-
     from frstudio.cli import main
 
     monkeypatch.setattr(personal, "DEFAULT_SETTINGS", QUICK)
     monkeypatch.setenv("FRSTUDIO_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("FRSTUDIO_CACHE_DIR", str(tmp_path / "cache"))
-    library = tmp_path / "good"
-    library.mkdir()
-    for k, gain in enumerate((1.0, 0.85, 1.1)):
-        Image.fromarray(np.clip(astronaut * gain, 0, 255).astype(np.uint8)).save(library / f"portrait{k}.png")
     out = tmp_path / "out"
-    assert main(["restore", str(group_png), "--reference-dir", str(library), "--personalize", "-o", str(out)]) == 0
+    assert main(["restore", str(group_png), "--reference-dir", str(portraits), "--personalize", "-o", str(out)]) == 0
     text = capsys.readouterr().out
     lines = [line for line in text.splitlines() if line.strip().startswith("face ")]
     assert len(lines) == 3 and all("learned from 3 photos" in line or "did not restore" in line for line in lines), text
@@ -124,18 +118,8 @@ def test_personalize_learns_the_person_once_and_says_what_each_face_got(group_pn
     assert (out / "family_restored.png").is_file()
 
 
-def _library(tmp_path, astronaut):
-    from PIL import Image
-
-    folder = tmp_path / "good"
-    folder.mkdir()
-    for k, gain in enumerate((1.0, 0.85, 1.1)):
-        Image.fromarray(np.clip(astronaut * gain, 0, 255).astype(np.uint8)).save(folder / f"portrait{k}.png")
-    return folder
-
-
 @pytest.mark.parametrize("helps", [True, False])
-def test_a_session_restores_a_face_with_its_learned_model_only_where_it_helps(group_png, astronaut, tmp_path, monkeypatch, helps):
+def test_a_session_restores_a_face_with_its_learned_model_only_where_it_helps(group_png, portraits, tmp_path, monkeypatch, helps):
     from frstudio.core.references import ReferenceLibrary
     from frstudio.core.session import PhotoSession
     from frstudio.gui.side_panel import face_facts
@@ -148,7 +132,7 @@ def test_a_session_restores_a_face_with_its_learned_model_only_where_it_helps(gr
     drive(session.detect())
     drive(session.restore())
     before = session.crops(0)[1]
-    library = ReferenceLibrary(_library(tmp_path, astronaut))
+    library = ReferenceLibrary(portraits)
     drive(library.index())
     learned = drive(session.learn_person(0, library))
     assert session.info(0).personal is learned and learned.photos == 3

@@ -62,8 +62,9 @@ class ReferenceController:
         if folder:
             self.match_folder(Path(folder))
 
-    def match_folder(self, folder: Path) -> None:
-        """Give each face the best photo of the same person found in `folder` (undoable as one step)."""
+    def _with_library(self, folder: Path, use, on_done, name: str) -> None:
+        """On the window's worker: index the photos of `folder` (cached on disk: a second time is quick), then
+        `use(session, library, cancel)`, a job; `on_done(value)` back on the window's thread."""
         w = self.window
         if w.session is None:
             return
@@ -71,10 +72,14 @@ class ReferenceController:
 
         def work(cancel):
             library = ReferenceLibrary(folder, session.detection, describe)
-            yield from library.index(lambda: cancel.cancelled)  # cached on disk: a second time is quick
-            return (yield from session.match_references(library))
+            yield from library.index(lambda: cancel.cancelled)
+            return (yield from use(session, library, cancel))
 
-        w.start(work, self._apply, "references")
+        w.start(work, on_done, name)
+
+    def match_folder(self, folder: Path) -> None:
+        """Give each face the best photo of the same person found in `folder` (undoable as one step)."""
+        self._with_library(folder, lambda session, library, _cancel: session.match_references(library), self._apply, "references")
 
     def _apply(self, proposals: dict) -> None:
         w = self.window
@@ -99,17 +104,8 @@ class ReferenceController:
     def learn_from(self, index: int, folder: Path) -> None:
         """Learn face `index`'s person from their photos in `folder` (about a minute; at once when learned before),
         then restore the face with it where it measured better."""
-        w = self.window
-        if w.session is None:
-            return
-        session, describe = w.session, w.dlib.describe
-
-        def work(cancel):
-            library = ReferenceLibrary(folder, session.detection, describe)
-            yield from library.index(lambda: cancel.cancelled)
-            return (yield from session.learn_person(index, library, cancel))
-
-        w.start(work, lambda model: self._learned(index, model), "learn")
+        self._with_library(folder, lambda session, library, cancel: session.learn_person(index, library, cancel),
+                           lambda model: self._learned(index, model), "learn")
 
     def _learned(self, index: int, model) -> None:
         w = self.window

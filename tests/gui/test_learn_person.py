@@ -3,21 +3,8 @@ cancel, the face restored with it where it measured better, and said plainly whe
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-from PIL import Image
-
 from tests.gui.conftest import wait_idle
 from tests.gui.test_main_window import open_and_wait
-
-
-@pytest.fixture
-def portraits(tmp_path, astronaut):
-    folder = tmp_path / "portraits"
-    folder.mkdir()
-    for k, gain in enumerate((1.0, 0.85, 1.1)):
-        Image.fromarray(np.clip(astronaut * gain, 0, 255).astype(np.uint8)).save(folder / f"mum{k}.png")
-    return folder
 
 
 def test_learning_a_person_restores_their_face_with_it(qtbot, group_png, portraits, tmp_path, monkeypatch):
