@@ -80,11 +80,11 @@ stage_compare_mix() {  # the ship decision: the run's export beside the shipped 
     python - "$run" "$n" $MIX_PROTOCOLS <<'PY'
 import json, sys
 run, n, protocols = sys.argv[1], sys.argv[2], sys.argv[3:]
-keys = ("psnr_face", "ssim", "id_match", "lmd", "iprecision")
+keys = ("psnr_face", "ssim", "id_match", "lmd", "iprecision", "niqe", "detail")
 print("| protocol | " + " | ".join(f"{k}: input / shipped / run" for k in keys) + " |")
 for p in protocols:
     new, old = (json.load(open(f"{run}/{w}{n}_{p}.json")) for w in ("eval", "shipped"))
-    cells = [f"{new['input'][k]:.3f} / {old['output'][k]:.3f} / {new['output'][k]:.3f}" for k in keys]
+    cells = [" / ".join(f"{row.get(k, float('nan')):.3f}" for row in (new["input"], old["output"], new["output"])) for k in keys]
     print(f"| {p} | " + " | ".join(cells) + " |")
 PY
 }
