@@ -144,3 +144,36 @@ def test_a_session_restores_a_face_with_its_learned_model_only_where_it_helps(gr
     facts = face_facts(info, "frrnet", {})
     assert ("learned for this person" in facts) is helps and ("not used" in facts) is not helps
     assert session.info(1).personal is None  # learned for face 1's person only
+
+
+def test_learning_works_without_the_compiler_stack_the_installed_app_leaves_out():
+    """The installers exclude torch._dynamo (installers/frstudio.spec), which torch.optim imports at every step:
+    the tuning's own Adam must match torch's and run without it."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+sys.modules["torch._dynamo"] = None
+import numpy as np, torch
+from frstudio.core.personal import _Adam
+torch.manual_seed(0)
+w = torch.randn(5, requires_grad=True)
+ours = _Adam([w], 0.01)
+for _ in range(3):
+    (w ** 2).sum().backward()
+    ours.step()
+print(" ".join(f"{x:.6f}" for x in w.detach().tolist()))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    import torch
+
+    torch.manual_seed(0)
+    w = torch.randn(5, requires_grad=True)
+    theirs = torch.optim.Adam([w], 0.01)
+    for _ in range(3):
+        theirs.zero_grad()
+        (w**2).sum().backward()
+        theirs.step()
+    assert done.stdout.split() == [f"{x:.6f}" for x in w.detach().tolist()]

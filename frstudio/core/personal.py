@@ -203,6 +203,33 @@ def _check(network, crop: np.ndarray, landmarks: np.ndarray, describe, seed: int
     return psnr, float(np.mean([np.linalg.norm(d - clean) for d in restored]))
 
 
+class _Adam:
+    """Adam (Kingma & Ba) over `params`. Not torch.optim.Adam: its step imports torch._dynamo, which the installed
+    app leaves out (installers/frstudio.spec: the compiler stack and what it pulls in are ~100 MB)."""
+
+    def __init__(self, params: list, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        import torch
+
+        self.params, self.lr, self.betas, self.eps, self.t = params, lr, betas, eps, 0
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+
+    def step(self) -> None:
+        import torch
+
+        self.t += 1
+        b1, b2 = self.betas
+        with torch.no_grad():
+            for p, m, v in zip(self.params, self.m, self.v):
+                if p.grad is None:
+                    continue
+                m.mul_(b1).add_(p.grad, alpha=1 - b1)
+                v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                denominator = (v / (1 - b2**self.t)).sqrt_().add_(self.eps)
+                p.addcdiv_(m, denominator, value=-self.lr / (1 - b1**self.t))
+                p.grad = None
+
+
 def _tensor(images: np.ndarray):
     import torch
 
@@ -257,7 +284,7 @@ def tune(base, crops: Sequence[np.ndarray], descriptors: Sequence[np.ndarray], l
             p.requires_grad_(True)
             params.append(p)
     identity = load_identity_network()
-    opt = torch.optim.Adam(params, lr=settings.lr)
+    opt = _Adam(params, lr=settings.lr)
     rng = np.random.default_rng(settings.seed)
     bf16 = bool(getattr(base, "bf16", False))
     steps = 0
@@ -272,7 +299,6 @@ def tune(base, crops: Sequence[np.ndarray], descriptors: Sequence[np.ndarray], l
             pixel = (image - target).abs().mean() + (out["mask"].float() - mask).abs().mean()
             distance = (identity(image) - identity(target)).norm(dim=1).mean()
         loss = pixel + settings.identity_weight * distance
-        opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         steps += 1
