@@ -86,6 +86,19 @@ def test_a_cancelled_tuning_saves_nothing_and_other_models_cannot_learn(shipped,
         drive(tune(Other(), crops, descriptors, landmarks, QUICK, PersonalStore(tmp_path)))
 
 
+def test_the_store_finds_a_person_by_any_photo_it_learned_from_and_only_a_model_that_helps(tmp_path, monkeypatch):
+    store = PersonalStore(tmp_path)
+    assert not store.has_models() and store.find(np.zeros(128), "sha") is None
+    a, b = np.zeros(128), np.full(128, 0.2)  # b is 2.26 from a: another person
+    for key, descriptors, helps in (("mum", [a, a + 0.01], True), ("dad", [b], False)):
+        store.save(PersonalModel(key, "frrnet", "sha", {}, 2, 1, 1.0, {"psnr": [30.0, 30.0], "identity": [0.3, 0.2 if helps else 0.4]},
+                                 [d.tolist() for d in descriptors]))
+    assert store.has_models()
+    assert store.find(a + 0.02, "sha").key == "mum"
+    assert store.find(b, "sha") is None  # learned, but it did not help
+    assert store.find(a, "other weights") is None and store.find(np.full(128, 5.0), "sha") is None
+
+
 def test_a_damaged_store_entry_is_learned_again(tmp_path):
     store = PersonalStore(tmp_path)
     (tmp_path / "abc.json").write_text("{not json")
@@ -143,7 +156,14 @@ def test_a_session_restores_a_face_with_its_learned_model_only_where_it_helps(gr
     assert (not np.array_equal(session.crops(0)[1], before)) is helps
     facts = face_facts(info, "frrnet", {})
     assert ("learned for this person" in facts) is helps and ("not used" in facts) is not helps
-    assert session.info(1).personal is None  # learned for face 1's person only
+    # the other two faces are the same person: the restore found what was learned for them too, where it helps
+    assert all((session.info(i).personal is not None) is helps for i in (1, 2))
+    # the next photo of the same person: Auto finds what was learned, where it measured better
+    later = PhotoSession.open(group_png)
+    drive(later.detect())
+    drive(later.restore())
+    assert all((later.info(i).personal is not None) is helps for i in range(3))
+    assert all(later.info(i).personal_used is helps for i in range(3))
 
 
 def test_learning_works_without_the_compiler_stack_the_installed_app_leaves_out():

@@ -76,6 +76,9 @@ class PersonalModel:
     # on the held-out photo: {"psnr": [shipped, personal], "identity": [shipped, personal]} (identity: dlib descriptor
     # distance to the clean photo's), or {} with fewer than three photos
     check: dict = field(default_factory=dict)
+    # dlib descriptors of the photos it learned from (lists of 128 floats): how a face of the same person in another
+    # photo finds it (PersonalStore.find)
+    descriptors: list = field(default_factory=list)
 
     @property
     def helps(self) -> bool:
@@ -122,6 +125,30 @@ class PersonalStore:
             return None
         meta.pop("version")
         return PersonalModel(state=state, **meta)
+
+    def has_models(self) -> bool:
+        return self.folder.is_dir() and any(self.folder.glob("*.json"))
+
+    def find(self, descriptor: np.ndarray, base_sha256: str | None) -> PersonalModel | None:
+        """The model learned from the base weights `base_sha256` for the person with this descriptor (one of the
+        photos it learned from within dlib's same-person distance; the closest wins) that measured better than
+        the base, or None. What lets a person learned once be restored with it in every later photo."""
+        from frstudio.core.identity import SAME_PERSON_DISTANCE
+
+        best, best_distance = None, SAME_PERSON_DISTANCE
+        for meta_path in sorted(self.folder.glob("*.json")) if base_sha256 and self.folder.is_dir() else []:
+            try:
+                meta = json.loads(meta_path.read_text())
+            except (OSError, ValueError):
+                continue
+            if meta.get("version") != STORE_VERSION or meta.get("base_sha256") != base_sha256 or not meta.get("descriptors"):
+                continue
+            distance = float(np.min(np.linalg.norm(np.asarray(meta["descriptors"], np.float64) - np.asarray(descriptor, np.float64), axis=1)))
+            if distance < best_distance:
+                model = self.load(meta["key"])
+                if model is not None and model.helps:
+                    best, best_distance = model, distance
+        return best
 
     def save(self, model: PersonalModel) -> None:
         import torch
@@ -314,7 +341,8 @@ def tune(base, crops: Sequence[np.ndarray], descriptors: Sequence[np.ndarray], l
         check = {"psnr": [round(shipped[0], 3), round(personal[0], 3)], "identity": [round(shipped[1], 4), round(personal[1], 4)]}
     tuned = {n: p.detach().clone() for n, p in network.named_parameters() if n.split(".")[0] in TUNED_PARTS[base.name]}
     model = PersonalModel(key=key, base=base.name, base_sha256=base.entry["sha256"], state=tuned, photos=len(crops),
-                          steps=steps, seconds=round(time.monotonic() - start, 1), check=check)
+                          steps=steps, seconds=round(time.monotonic() - start, 1), check=check,
+                          descriptors=[np.round(np.asarray(d, np.float64), 4).tolist() for d in descriptors])
     store.save(model)
     yield Progress("learn", 1.0, face=steps, message="learned")
     return model

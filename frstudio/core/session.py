@@ -42,7 +42,7 @@ from frstudio.core.pipeline import (
     output_path_for,
     restore_faces,
 )
-from frstudio.core.personal import PersonalModel, person_photos, personal_restorer, tunable, tune
+from frstudio.core.personal import PersonalModel, PersonalStore, person_photos, personal_restorer, tunable, tune
 from frstudio.core.references import ReferenceMatch, ReferencePhoto
 from frstudio.core.quality import sharpness_ratio
 from frstudio.core.relight import photo_relight
@@ -182,6 +182,7 @@ class PhotoSession:
         statuses = [s for s in model_statuses() if s.available]
         self.available = [s.spec for s in statuses]
         self.guided = trusted_guided(statuses)  # the guided models Auto may use (routing.reference_helps)
+        self._weights_sha = {s.spec.name: s.entry.get("sha256") for s in statuses}
         self._rgb8: np.ndarray | None = None
         self._results: dict[tuple, _Result] = {}
         self._failures: dict[int, str] = {}
@@ -189,6 +190,7 @@ class PhotoSession:
         self._reference_photos: dict[tuple, ReferencePhoto] = {}
         self._matches: dict[tuple, ReferenceMatch] = {}  # (face index, reference path): the last match found
         self._personal: dict[tuple, PersonalModel] = {}  # face key -> the model learned from its person's photos
+        self.learned = PersonalStore()  # people learned before, in any photo: Auto restores their faces with it
 
     @classmethod
     def open(cls, path: str | Path, **kwargs) -> PhotoSession:
@@ -337,6 +339,7 @@ class PhotoSession:
         # A snapshot of the choices: the user may change them while this runs on a worker thread; results are
         # filed under the choices they were computed for, and a later run picks up the changes.
         choices = dict(self.choices)
+        self._find_learned([f for f in list(self.faces) if choices[f.index].included and choices[f.index].model == AUTO])
         todo = [f for f in list(self.faces) if choices[f.index].included and self._result_key(f, choices[f.index]) not in self._results]
         groups: dict[tuple, list[Face]] = {}
         for face in todo:
@@ -452,6 +455,19 @@ class PhotoSession:
         self._changed("reference", [index])
         return match
 
+    def _find_learned(self, faces: list[Face]) -> None:
+        """Give each of `faces` (Auto's) the model learned for its person before, in this photo or another, where
+        one measured better (PersonalStore.find). Runs with restore(), on its worker: it needs descriptors."""
+        if not self.learned.has_models():  # nobody learned yet: no descriptors to compute
+            return
+        for face in faces:
+            model = self.model_for(face.index)
+            if self._face_key(face) in self._personal or model is None or not tunable(model):
+                continue
+            found = self.learned.find(self.input_descriptor(face), self._weights_sha.get(model))
+            if found is not None:
+                self._personal[self._face_key(face)] = found
+
     def learn_person(self, index: int, library, cancel: CancelToken | None = None) -> Generator[Progress, None, PersonalModel]:
         """Learn face `index`'s person from their photos in `library` (a references.ReferenceLibrary, indexed):
         a copy of the face's model tuned on them (frstudio.core.personal; about a minute, or at once when these
@@ -464,7 +480,7 @@ class PhotoSession:
         crops, descriptors, landmarks = person_photos(library, self.input_descriptor(face))
         if not len(crops):
             raise FRStudioError(f"nobody in {library.folder.name} looks like face {index + 1}")
-        learned = yield from tune(self.restorers.get(model), crops, descriptors, landmarks,
+        learned = yield from tune(self.restorers.get(model), crops, descriptors, landmarks, store=self.learned,
                                   cancel=lambda: bool(cancel and cancel.cancelled), describe=self.dlib.describe)
         self._personal[self._face_key(face)] = learned
         self._changed("choices", [index])  # its result now depends on the learned model
