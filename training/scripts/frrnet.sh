@@ -46,11 +46,13 @@ stage_mix() {  # the default at the paper's size (W28D2, 6.3 M parameters beside
         --set width=28 depth=2 degradation=restore-mix lambda_style=0 lr=7e-4 steps="${FRRNET_STEPS:-5000}" val_faces=64
 }
 stage_mix_more() {  # each later session: continue from the shipped weights (or, where the machine kept it, from the
-    # last run's fp32 checkpoint: FRRNET_INIT=runs/frrnet_mix)
+    # last run's fp32 checkpoint: FRRNET_INIT=runs/frrnet_mix). runs/frrnet_mix_more2 (2026-12-06, two sessions) is
+    # FRRNET_INIT=runs/frrnet_mix_more FRRNET_RUN=runs/frrnet_mix_more2 FRRNET_LR=3e-4 FRRNET_STEPS=20000, resumed in
+    # the second session with the same settings and --resume
     python -m training train frrnet --init-from "${FRRNET_INIT:-resources/weights/frrnet.safetensors}" \
         --run-dir "${FRRNET_RUN:-runs/frrnet_mix_more}" \
         --hours "${FRRNET_HOURS:-2.3}" --val-every 500 \
-        --set width=28 depth=2 degradation=restore-mix lambda_style=0 lr=4e-4 steps="${FRRNET_STEPS:-6500}" val_faces=64
+        --set width=28 depth=2 degradation=restore-mix lambda_style=0 lr="${FRRNET_LR:-4e-4}" steps="${FRRNET_STEPS:-6500}" val_faces=64
 }
 stage_sharpen() {  # issue 21, item 4, tried on 2026-12-06, not shipped: the mix objective with a stronger perceptual term
     # plus a patch discriminator and one on the eyes and the mouth (training/discriminators.py), from the mix run's fp32
