@@ -156,6 +156,7 @@ def test_a_session_restores_a_face_with_its_learned_model_only_where_it_helps(gr
     assert (not np.array_equal(session.crops(0)[1], before)) is helps
     facts = face_facts(info, "frrnet", {})
     assert ("learned for this person" in facts) is helps and ("not used" in facts) is not helps
+    assert (info.likeness is not None) is helps and ("Likeness to their photos" in facts) is helps
     # the other two faces are the same person: the restore found what was learned for them too, where it helps
     assert all((session.info(i).personal is not None) is helps for i in (1, 2))
     # the next photo of the same person: Auto finds what was learned, where it measured better

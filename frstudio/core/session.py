@@ -113,6 +113,7 @@ class FaceInfo:
     profile: bool = False  # turned too far for the 68 landmarks: aligned by its eyes, nose and mouth only
     personal: PersonalModel | None = None  # a model learned from this person's photos ("Learn this person")
     personal_used: bool = False  # the current result is that model's (it measured better than the default)
+    likeness: tuple[float, float] | None = None  # then: mean dlib distance to the person's photos, input and result
 
     @property
     def verdict(self) -> list[str]:
@@ -120,7 +121,9 @@ class FaceInfo:
 
     @property
     def drifted(self) -> bool:
-        return self.drift is not None and self.drift > DRIFT_WARNING
+        """Moved far from the input face, and not towards the person's own photos (a learned model's aim)."""
+        closer = self.likeness is not None and self.likeness[1] < self.likeness[0]
+        return self.drift is not None and self.drift > DRIFT_WARNING and not closer
 
 
 @dataclass
@@ -148,6 +151,8 @@ class _Result:
     drift: float | None = None
     variants: list = field(default_factory=list)  # frstudio.core.variants.Variant, most faithful first
     sharpness: float | None = None  # in the photo, over the input's (quality.sharpness_ratio), at full strength
+    learned: PersonalModel | None = None  # the model learned for this person that made it, if one did
+    likeness: tuple[float, float] | None = None  # with `learned`: (input, result) mean distance to its photos
 
     def chosen(self, seed: int | None) -> tuple[object, float | None]:
         """(RestoredFace, identity drift) of the variant with this seed; the most faithful for None (or a seed
@@ -390,7 +395,8 @@ class PhotoSession:
         by_index = {f.index: f for f in faces}
         new = []
         for index, (aligned, restored) in done.items():
-            result = _Result(aligned, restored, model, dict(getattr(restored, "verdict", {}) or {}), variants=restored.extras.get("variants", []))
+            result = _Result(aligned, restored, model, dict(getattr(restored, "verdict", {}) or {}), variants=restored.extras.get("variants", []),
+                             learned=getattr(restorer, "personal", None))
             self._results[self._result_key(by_index[index], choices[index])] = result
             if result.variants:  # ranking measured each variant against the input already (same 128 px view)
                 result.drift = result.variants[0].distance
@@ -439,7 +445,11 @@ class PhotoSession:
         for face, result in new:
             if face.index in need_input:
                 self._descriptors[self._face_key(face)] = next(descriptors)
-            result.drift = descriptor_distance(self._descriptors[self._face_key(face)], next(descriptors))
+            before, after = self._descriptors[self._face_key(face)], next(descriptors)
+            result.drift = descriptor_distance(before, after)
+            if result.learned is not None and result.learned.descriptors:  # a learned model moves towards its photos
+                photos = np.asarray(result.learned.descriptors, np.float64)
+                result.likeness = tuple(float(np.linalg.norm(photos - d, axis=1).mean()) for d in (before, after))
 
     # ---- references ----------------------------------------------------------------------------------
 
@@ -507,7 +517,7 @@ class PhotoSession:
                         profile=face.profile, personal=self._personal.get(self._face_key(face)))
         if result is not None:
             info.restored, info.model, info.labels = True, result.model, result.labels
-            info.personal_used = key[-1] is not None
+            info.personal_used, info.likeness = key[-1] is not None, result.likeness
             info.sharpness = result.sharpness
             info.kept_clean = choice.model == AUTO and looks_clean(result.labels)
             _, info.drift = result.chosen(choice.variant)

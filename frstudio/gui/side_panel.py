@@ -436,9 +436,13 @@ def face_facts(info: FaceInfo, model: str | None, statuses: dict) -> str:
             lines.append(warn.format(f"Softer than the original: {info.sharpness:.2f}× its sharpness; lower the strength or try another model"))
         else:
             lines.append(f"Sharpness: {info.sharpness:.2f}× the original's")
+    if info.likeness is not None:
+        lines.append(f"Likeness to their photos: {info.likeness[0]:.2f} before, {info.likeness[1]:.2f} after (lower: more like them)")
     if info.drift is not None:
         text = f"Identity change: {info.drift:.2f}"
-        if info.drifted:
+        if info.likeness is not None and info.likeness[1] < info.likeness[0]:
+            lines.append(f"{text}, towards their photos")
+        elif info.drifted:
             lines.append(warn.format(f"{text}: may no longer look like the same person (above {DRIFT_WARNING:.2f}); lower the strength or try another model"))
         else:
             lines.append(f"{text} (fine: below {DRIFT_WARNING:.2f})")
