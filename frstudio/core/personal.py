@@ -70,7 +70,7 @@ class PersonalModel:
     base: str  # the model it was tuned from
     base_sha256: str
     state: dict  # parameter name -> torch tensor, the tuned parts only
-    photos: int  # photos it was tuned on
+    photos: int  # photos it learned from (the one held out for its check not counted)
     steps: int
     seconds: float
     # on the held-out photo: {"psnr": [shipped, personal], "identity": [shipped, personal]} (identity: dlib descriptor
@@ -269,9 +269,10 @@ def tune(base, crops: Sequence[np.ndarray], descriptors: Sequence[np.ndarray], l
     """Tune a copy of `base` (a Restorer of a `tunable` model) on one person's good photos: `crops` are their
     aligned faces (S x S x 3 float32 [0, 1], the base's input size), `descriptors` their dlib descriptors (the
     model's key), `landmarks` their 68 landmarks in crop pixels (for the held-out check's descriptors, computed by
-    `describe`, default frstudio.core.dlib_work.describe_in_process). A generator of `Progress` events ("learn", fraction of the time budget); returns the
-    PersonalModel, saved in `store`. A model already in the store for these photos and weights is returned at
-    once. `cancel()` returning True stops it between steps (raises Cancelled; nothing is saved)."""
+    `describe`, default frstudio.core.dlib_work.describe_in_process). A generator of `Progress` events ("learn",
+    fraction of the time budget); returns the PersonalModel, saved in `store`. A model already in the store for
+    these photos and weights is returned at once. `cancel()` returning True stops it between steps (raises
+    Cancelled; nothing is saved)."""
     import torch
 
     from frstudio.core.dlib_work import describe_in_process
@@ -340,7 +341,7 @@ def tune(base, crops: Sequence[np.ndarray], descriptors: Sequence[np.ndarray], l
         personal = _check(network, held_out, landmarks[-1], describe, settings.seed)
         check = {"psnr": [round(shipped[0], 3), round(personal[0], 3)], "identity": [round(shipped[1], 4), round(personal[1], 4)]}
     tuned = {n: p.detach().clone() for n, p in network.named_parameters() if n.split(".")[0] in TUNED_PARTS[base.name]}
-    model = PersonalModel(key=key, base=base.name, base_sha256=base.entry["sha256"], state=tuned, photos=len(crops),
+    model = PersonalModel(key=key, base=base.name, base_sha256=base.entry["sha256"], state=tuned, photos=len(train_crops),
                           steps=steps, seconds=round(time.monotonic() - start, 1), check=check,
                           descriptors=[np.round(np.asarray(d, np.float64), 4).tolist() for d in descriptors])
     store.save(model)
