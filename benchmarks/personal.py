@@ -4,8 +4,8 @@
 
 People: test-split CelebA identities (never seen in training) with at least `--photos` + 2 photos, spread over
 the split. For each, in file-name order: the first photo is the one restored, the next `--photos` are the good
-photos the model learns from (`frstudio.core.personal.tune`, the app's own code and time budget), the rest are
-held out. The restored photo is damaged by each protocol (seeded per file, as `python -m training evaluate`) and
+photos given to `frstudio.core.personal.tune` (the app's own code and time budget: it learns from all but one,
+which it keeps aside for its own check), the rest are held out. The restored photo is damaged by each protocol (seeded per file, as `python -m training evaluate`) and
 restored by the shipped default and by the person's model; "auto" is what Auto does: the person's model where its
 own held-out check says it helps, else the shipped one.
 
