@@ -2,11 +2,14 @@
 
     python benchmarks/no_harm.py [--n 8] [--models frrnet vq_unet ...] [--scales 30 60 120 250 500] [--json OUT]
 
-Sources: the bundled public-domain sample (`resources/samples/astronaut.jpg`) and `--n` test-split photos spread
-over the split. Each is resized (Lanczos up, area down) so the eyes of its largest face lie `scale` px apart; faces
-of the test split hold eye distances of ~43-50 px at their native size, so above that they are enlarged. A clean
-photo is the face as it is; a damaged one is that photo as a scan of a big print carries it, the damage applied
-*after* resizing, in photo pixels: Gaussian blur sigma 1.2, film grain 0.03, Gaussian noise 4/255, JPEG q 60.
+Sources: public-domain portraits — the bundled sample (`resources/samples/astronaut.jpg`, eyes 43 px apart) and
+matplotlib's `grace_hopper.jpg` (89 px; used when matplotlib, a training extra, is installed) — and `--n` test-split
+photos spread over the split. Every photo is measured at its native size (the "native" column) and resized (area
+averaging down, Lanczos up) so the eyes of its largest face lie `scale` px apart; test-split photos are only ever
+shrunk (their faces hold ~43-50 px, and an enlarged small photo is not a clean big face), while the public-domain
+portraits are enlarged for the larger scales, as no larger public-domain portrait ships in a package. A clean photo
+is the face as it is; a damaged one is that photo as a scan of a big print carries it, the damage applied *after*
+resizing, in photo pixels: Gaussian blur sigma 1.2, film grain 0.03, Gaussian noise 4/255, JPEG q 60.
 
 The faces' landmarks are the source's, scaled (detection is not what is measured). Every model restores through
 the app's own path (`pipeline.restore_faces`, `pipeline.compose`), and is scored inside the face outline:
@@ -16,8 +19,9 @@ the app's own path (`pipeline.restore_faces`, `pipeline.compose`), and is scored
 - damaged: face PSNR and dlib identity distance against the clean face, the damaged input's own beside them.
 
 For the default model (the first of `--models`) the ways of composing are compared:
-``plain warp`` (before scale-aware compositing: the crop enlarged back), ``fine band kept`` and ``fine band
-denoised`` (see `frstudio/core/blend.py`), ``256 px`` (the network, fully convolutional, run on a 256 px crop
+``plain warp`` (before scale-aware compositing: the restored crop warped back, at every scale), ``fine band kept``
+(the shipped compositing: the model's correction carried to the photo) and ``fine band denoised`` (see
+`frstudio/core/blend.py`), ``256 px`` (the network, fully convolutional, run on a 256 px crop
 of faces larger than 128 px crops hold), which decides whether a larger working size pays, and ``auto`` (the
 shipped compositing with Auto's rule: a face the model's classifier calls clean is kept as it was). The other
 models' row, ``rule``, is the shipped compositing with the model picked by name.
@@ -54,6 +58,7 @@ from frstudio.core.routing import auto_strength  # noqa: E402
 from frstudio.core import degradations as D  # noqa: E402
 
 SCALES = (30, 60, 120, 250, 500)
+NATIVE = "native"
 SAMPLE = REPO / "resources" / "samples" / "astronaut.jpg"
 WAYS = ("plain warp", "fine band kept", "fine band denoised", "256 px", "auto")
 
@@ -66,6 +71,24 @@ def test_photos(faces_dir: Path, n: int) -> list[Path]:
         rows = [r["file"] for r in csv.DictReader(f) if r["split"] == "test"]
     picks = np.unique(np.linspace(0, len(rows) - 1, min(n, len(rows))).round().astype(int))
     return [faces_dir / rows[i] for i in picks]
+
+
+def public_domain_portraits() -> list[Path]:
+    """The bundled sample, and matplotlib's public-domain portrait of Grace Hopper (US Navy) where installed."""
+    portraits = [SAMPLE]
+    try:
+        from matplotlib import cbook
+
+        portraits.append(Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
+    except (ImportError, OSError, ValueError):
+        print("matplotlib not installed: the Grace Hopper portrait is left out (pip install -e '.[train]')")
+    return portraits
+
+
+def scales_for(native: float, scales: list[int], enlarge: bool) -> list:
+    """The native size, then the scales this photo is measured at: all of them for a portrait that may be enlarged,
+    only those no larger than its own face for the others."""
+    return [NATIVE] + [s for s in scales if enlarge or s <= native]
 
 
 def largest_face(pixels: np.ndarray) -> Face | None:
@@ -113,9 +136,9 @@ def identity_distance(a: np.ndarray, b: np.ndarray, face: Face) -> float:
 @contextmanager
 def composing(way: str):
     """pipeline.compose as it composes under `way` (plain warp: as before scale-aware compositing)."""
-    saved_large, saved_settings = blend.larger_than_crop, pipeline.BlendSettings
+    saved_carry, saved_settings = blend.carry_correction, pipeline.BlendSettings
     if way == "plain warp":
-        blend.larger_than_crop = lambda aligned, size: False
+        blend.carry_correction = plain_warp
     elif way == "fine band kept":
         pipeline.BlendSettings = functools.partial(BlendSettings, fine_band_denoise=False)
     elif way == "fine band denoised":
@@ -123,7 +146,14 @@ def composing(way: str):
     try:
         yield
     finally:
-        blend.larger_than_crop, pipeline.BlendSettings = saved_large, saved_settings
+        blend.carry_correction, pipeline.BlendSettings = saved_carry, saved_settings
+
+
+def plain_warp(original, restored, crop, to_roi, large):
+    """The restored crop itself warped back, as before scale-aware compositing."""
+    flags = cv2.INTER_CUBIC if large else cv2.INTER_LINEAR
+    return cv2.warpAffine(np.ascontiguousarray(restored, np.float32), to_roi, original.shape[1::-1], flags=flags,
+                          borderMode=cv2.BORDER_REPLICATE)
 
 
 def restored_faces(photo, faces: list[Face], restorer) -> dict:
@@ -157,7 +187,7 @@ def score_damaged(out: np.ndarray, clean: np.ndarray, region: np.ndarray, face: 
     return {"psnr": region_psnr(out, clean, region), "id": identity_distance(out, clean, face)}
 
 
-def run(sources: list[Path], models: list[str], scales: list[int]) -> dict:
+def run(sources: list[Path], models: list[str], scales: list[int], enlarge: set[Path]) -> dict:
     """{model: {way: {scale: {"clean": [...], "damaged": [...]}}}}, plus the damaged inputs' own scores under
     the key "input"."""
     cache = pipeline.RestorerCache()
@@ -173,9 +203,9 @@ def run(sources: list[Path], models: list[str], scales: list[int]) -> dict:
         if face0 is None:
             print(f"{path.name}: no face found, left out")
             continue
-        for scale in scales:
-            clean, face = place(source, face0, scale)
-            damaged = damage_at_photo_scale(clean, np.random.default_rng([k, scale]))
+        for scale in scales_for(face0.eye_distance, scales, path in enlarge):
+            clean, face = (source, face0) if scale == NATIVE else place(source, face0, scale)
+            damaged = damage_at_photo_scale(clean, np.random.default_rng([k, 0 if scale == NATIVE else scale]))
             region = face_region(clean.shape[:2], face)
             add("input", "input", scale, "damaged", score_damaged(damaged, clean, region, face))
             for model in models:
@@ -186,7 +216,7 @@ def run(sources: list[Path], models: list[str], scales: list[int]) -> dict:
                     ways = WAYS if model == default else ("rule",)
                     for way in ways:
                         if way == "256 px":
-                            if scale <= TEMPLATE_EYE_DISTANCE:  # a face no larger than the 128 px crop holds
+                            if face.eye_distance <= TEMPLATE_EYE_DISTANCE:  # no larger than the 128 px crop holds
                                 continue
                             with composing("fine band kept"):
                                 out = pipeline.compose(photo, [face], restored_at_256(photo, face, restorer))
@@ -226,7 +256,8 @@ def summary(results: dict) -> dict:
 
 def print_tables(table: dict, scales: list[int]) -> None:
     inputs = table["input"]["input"]
-    head = "| model | way | " + " | ".join(f"{s} px" for s in scales) + " |"
+    counts = [inputs.get(str(s), {}).get("damaged", {}).get("n", 0) for s in scales]
+    head = "| model | way | " + " | ".join(f"{s} px ({n})" if s != NATIVE else f"native ({n})" for s, n in zip(scales, counts)) + " |"
     rule = "|---|---|" + "---|" * len(scales)
     cell = lambda d, f: f(d) if d else "–"  # noqa: E731
 
@@ -256,9 +287,11 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write the means here")
     args = parser.parse_args()
     models = args.models or [s.spec.name for s in pipeline.model_statuses() if s.available and s.spec.name != "faceid"]
-    sources = [SAMPLE] + test_photos(args.faces, args.n)
-    table = summary(run(sources, models, args.scales))
-    print_tables(table, args.scales)
+    portraits = public_domain_portraits()
+    sources = portraits + test_photos(args.faces, args.n)
+    table = summary(run(sources, models, args.scales, set(portraits)))
+    print("Columns: eye distance (faces measured); the test-split photos only at their native size and smaller.")
+    print_tables(table, [NATIVE, *args.scales])
     if args.json:
         args.json.write_text(json.dumps(table, indent=1))
     return 0

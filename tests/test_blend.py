@@ -181,18 +181,35 @@ def test_a_model_that_changes_nothing_changes_nothing_on_a_big_face(big_face):
         assert np.abs(out.astype(int) - photo).max() <= (40 if denoise else 1)
 
 
+def test_a_model_that_changes_nothing_changes_nothing_on_a_face_at_the_crops_scale(astronaut, astronaut_landmarks):
+    from frstudio.core.blend import larger_than_crop
+
+    # eyes ~30 px apart, the crop's own scale: warping the crop back (two bilinear resamplings) softened such a face
+    photo = cv2.resize(astronaut, None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA)
+    landmarks = (astronaut_landmarks + 0.5) * 0.7 - 0.5
+    aligned = align_face(photo, landmarks, 128)
+    assert not larger_than_crop(aligned, 128)
+    out = photo.copy()
+    blend_face(out, aligned.image.copy(), aligned, landmarks, BlendSettings(match_tone=False))
+    assert np.abs(out.astype(int) - photo).max() <= 1
+
+
 def test_the_plain_warp_of_a_big_face_loses_its_detail(big_face):
     from frstudio.core import blend
 
     photo, landmarks = big_face
     aligned = align_face(photo, landmarks, 128)
     plain = photo.copy()
-    saved = blend.larger_than_crop
-    blend.larger_than_crop = lambda *args: False
+    saved = blend.carry_correction
+
+    def warp_back_the_crop(original, restored, crop, to_roi, large):
+        return blend._enlarge(restored, to_roi, original.shape[:2])
+
+    blend.carry_correction = warp_back_the_crop
     try:
         blend_face(plain, aligned.image.copy(), aligned, landmarks, BlendSettings(fine_band_denoise=False))
     finally:
-        blend.larger_than_crop = saved
+        blend.carry_correction = saved
     inside = _face_inside(photo.shape, landmarks)
     lap = lambda img: cv2.Laplacian(img.astype(np.float32).mean(axis=2), cv2.CV_32F)[inside].var()  # noqa: E731
     assert lap(plain) < 0.5 * lap(photo)  # what this issue fixes: the old path's result of the same identity model

@@ -6,12 +6,13 @@ mask falls to zero *inside* that outline and inside the crop's footprint, over a
 the face, so neither the crop's square nor the outline shows. Only a region around each face is touched
 and converted to float, so a 50 MP photo costs no more memory than a small one.
 
-A face larger than the crop (eyes further apart than the template's 31.5 px at 128) is never replaced by an
-enlarged crop, which would hand back a face with less detail than it had. The model's *correction* is
-carried to the photo's scale instead: ``out = photo + up(restored - crop)``, which is the restored crop
-enlarged plus the photo's own detail finer than the crop could hold (``photo - up(crop)``, the top level of
-a Laplacian pyramid whose reduce step is the alignment's shrink and whose expand step is the warp back).
-A model that changes nothing therefore changes nothing. That fine band is kept as it is (it is the photo's
+A face is never replaced by its crop warped back, which would hand back a face with less detail than it had
+(an enlarged crop has none of the photo's finer detail, and even at the crop's own scale two resamplings soften
+it). The model's *correction* is carried to the photo's scale instead: ``out = photo + back(restored - crop)``,
+``crop`` being the photo sampled as the model saw it. For a face larger than the crop that is the restored crop
+enlarged plus the photo's own detail finer than the crop could hold (``photo - up(crop)``, the top level of a
+Laplacian pyramid whose reduce step is the alignment's shrink and whose expand step is the warp back). A model
+that changes nothing therefore changes nothing, at any size. That fine band is kept as it is (it is the photo's
 grain and texture, which goes on around the face); :func:`denoise_fine_band` can shrink its noise instead.
 """
 
@@ -151,12 +152,24 @@ def _enlarge(crop: np.ndarray, to_roi: np.ndarray, roi_shape: tuple[int, int]) -
                           flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
 
+def _shrink_back(crop: np.ndarray, to_roi: np.ndarray, roi_shape: tuple[int, int]) -> np.ndarray:
+    return cv2.warpAffine(np.ascontiguousarray(crop, np.float32), to_roi, (roi_shape[1], roi_shape[0]),
+                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def carry_correction(original: np.ndarray, restored: np.ndarray, crop: np.ndarray, to_roi: np.ndarray,
+                     large: bool) -> np.ndarray:
+    """The photo plus the model's correction (`restored` - `crop`) warped back to the photo's pixels."""
+    back = _enlarge if large else _shrink_back
+    return original + back(restored - crop, to_roi, original.shape[:2])
+
+
 def _with_fine_band(original: np.ndarray, restored: np.ndarray, crop: np.ndarray, to_roi: np.ndarray,
                     mask: np.ndarray, denoise: bool) -> np.ndarray:
     """The restored face at the photo's scale: the photo plus the model's correction (`restored` - `crop`, the
     photo's own crop at the output's size) enlarged; the photo's fine band denoised when asked."""
     shape = original.shape[:2]
-    out = original + _enlarge(restored - crop, to_roi, shape)
+    out = carry_correction(original, restored, crop, to_roi, large=True)
     if denoise:
         fine = original - _enlarge(crop, to_roi, shape)
         out += denoise_fine_band(fine, mask > 0.05) - fine
@@ -223,8 +236,6 @@ def blend_face(
     to_roi = inverse.copy()
     to_roi[:, 2] -= (x0, y0)
     large = larger_than_crop(aligned, size)
-    warped = None if large else cv2.warpAffine(
-        restored.astype(np.float32), to_roi, (roi_w, roi_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     # Where the crop actually covers the photo, shrunk and softened like the outline so its square never shows.
     coverage = cv2.warpAffine(np.ones((size, size), np.float32), to_roi, (roi_w, roi_h), flags=cv2.INTER_LINEAR, borderValue=0)
     coverage = _feather_inwards((coverage > 0.999).astype(np.float32), feather)
@@ -238,11 +249,13 @@ def blend_face(
     scale = pixel_scale(pixels)
     region = pixels[y0:y1, x0:x1]
     original = region.astype(np.float32) / scale
+    # the crop sampled again from `pixels` as they are now (a relit photo's, under a whole-photo relight), so the
+    # correction carries only what the model did beyond that light
+    crop = warp_to_crop(pixels, crop_matrix(aligned, size), size)
     if large:
-        # the crop sampled again from `pixels` as they are now (a relit photo's, under a whole-photo relight), so
-        # the correction carries only what the model did beyond that light
-        crop = warp_to_crop(pixels, crop_matrix(aligned, size), size)
         warped = _with_fine_band(original, restored, crop, to_roi, mask, settings.fine_band_denoise)
+    else:
+        warped = carry_correction(original, restored, crop, to_roi, large=False)
     if settings.match_tone:
         sigma = max(2.0, 0.35 * eyes_apart)
         support = (mask > 0.05).astype(np.float32)

@@ -54,7 +54,7 @@ MODELS: dict[str, ModelSpec] = {
         # bf16: outputs within 0.001 dB of fp32 on 200 test faces, 4x faster (benchmarks/bench_precision.py)
         _spec("frrnet", "Everyday restore",
               "For most old photos: reduces noise and blur and brightens dark faces. The default.",
-              128, bf16_ok=True, technical="FRR-Net, width 12 depth 2 (paper 000)"),
+              128, bf16_ok=True, technical="FRR-Net, width 28 depth 2 (paper 000)"),
         _spec("gfrnet", "Guided by a photo of the same person",
               "Give a face a good photo of the same person: it helps keep their likeness, but adds little detail of its own.",
               128, reference=True, technical="GFRNet: WarpNet + RecNet (paper 004)"),

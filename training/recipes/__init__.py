@@ -14,6 +14,8 @@ RECIPES = {
     "stylegan_prior": "training.recipes.stylegan_prior",
     "mmrb_stylegan": "training.recipes.mmrb_stylegan",
     "vq_unet": "training.recipes.vq_unet",
+    # not a face restorer: the whole-photo scratch and dust detector (frstudio.core.scratches)
+    "damage": "training.recipes.damage",
 }
 
 

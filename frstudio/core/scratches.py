@@ -1,0 +1,151 @@
+"""Scratches, cracks and dust across a whole photo (issue 22): find them, then fill them.
+
+* :func:`damage_probability` runs the damage detector (`frstudio.models.damage_net`) over a photo of any size,
+  one tile at a time, and returns the probability that each pixel is a mark;
+* :func:`repair` fills the marked pixels from their surroundings and leaves every other pixel as it was;
+* :func:`load_damage_network` is the bundled, sha256-checked detector (`resources/weights/damage.safetensors`).
+
+Both work on the engine's pixels: H x W x 3 uint8 or uint16 RGB (a grey photo as R == G == B), or H x W grey.
+Memory stays bounded by the tile, not the photo: the only photo-sized arrays are the result (float32
+probabilities, or the repaired copy) and the mask. No Qt and no training code here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+DAMAGE_WEIGHTS = "damage"  # the detector's name in resources/weights/manifest.json
+THRESHOLD = 0.5  # probability above which a pixel is taken for a mark
+TILE = 512  # detector tile side (rounded down to the network's stride); ~0.3 MP at a time
+OVERLAP = 32  # context around each tile that the network sees but whose output is dropped
+INPAINT_RADIUS = 3.0  # px: Telea's neighbourhood; marks are thin, a small radius keeps the fill local
+REPAIR_TILE = 1024
+REPAIR_MARGIN = 64  # context around each repair tile: more than any mark is wide, so tiles never show
+
+
+def _check_pixels(pixels: np.ndarray) -> np.ndarray:
+    pixels = np.asarray(pixels)
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"expected uint8 or uint16 pixels, got {pixels.dtype}")
+    if not (pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] == 3)):
+        raise ValueError(f"expected H x W x 3 RGB or H x W grey pixels, got shape {pixels.shape}")
+    return pixels
+
+
+def _windows(length: int, step: int, margin: int):
+    """(start, end, window start, window end) of each tile along one axis: tiles of `step` from 0, each with up
+    to `margin` of context on either side, cut at the photo's edges."""
+    for start in range(0, length, step):
+        end = min(start + step, length)
+        yield start, end, max(0, start - margin), min(length, end + margin)
+
+
+def _tiles(h: int, w: int, step: int, margin: int):
+    for y0, y1, wy0, wy1 in _windows(h, step, margin):
+        for x0, x1, wx0, wx1 in _windows(w, step, margin):
+            yield (slice(y0, y1), slice(x0, x1)), (slice(wy0, wy1), slice(wx0, wx1)), (slice(y0 - wy0, y1 - wy0), slice(x0 - wx0, x1 - wx0))
+
+
+def load_damage_network(device: str = "cpu", directory: Path | None = None):
+    """The bundled damage detector (eval mode), after checking its sha256 against the manifest."""
+    import torch
+
+    from frstudio.core.restore import load_verified_state
+    from frstudio.models import damage_net
+
+    config, state, _ = load_verified_state(DAMAGE_WEIGHTS, directory, title="the scratch and dust detector")
+    net = damage_net.build(config)
+    net.load_state_dict(state)
+    return net.eval().requires_grad_(False).to(device).to(memory_format=torch.channels_last)
+
+
+def damage_probability(pixels: np.ndarray, network, tile: int = TILE, overlap: int = OVERLAP, bf16: bool = False,
+                       progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """H x W float32 in [0, 1]: the probability that each pixel of `pixels` is a scratch, crack, speck or spot.
+
+    `network` maps N x 3 x h x w images in [0, 1] to N x 1 x h x w logits (`frstudio.models.damage_net`, in eval
+    mode; it is not changed). The photo is cut into tiles of `tile` px, each run with `overlap` px of the photo
+    around it (rounded up to the network's stride) whose output is dropped, so a tile's border never shows as a
+    seam; tile corners sit on multiples of the stride, so the network sees the same pixel grid as on the whole
+    photo. One tile is in memory at a time. `bf16`: autocast on the CPU (faster where the CPU has it in hardware,
+    `frstudio.core.restore.cpu_has_native_bf16`). `progress(done, total)` is called after each tile; an exception
+    it raises stops the work (cancelling)."""
+    import torch
+
+    pixels = _check_pixels(pixels)
+    h, w = pixels.shape[:2]
+    stride = int(getattr(network, "stride", 1))
+    step = max(stride, int(tile) // stride * stride)
+    margin = -(-max(0, int(overlap)) // stride) * stride
+    scale = 1.0 / (255.0 if pixels.dtype == np.uint8 else 65535.0)
+    device = next(network.parameters()).device
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    out = np.empty((h, w), np.float32)
+    tiles = list(_tiles(h, w, step, margin))
+    with torch.inference_mode(), autocast:
+        for done, (core, window, inner) in enumerate(tiles, 1):
+            patch = pixels[window].astype(np.float32) * scale
+            x = torch.from_numpy(patch)
+            x = x[None, None].expand(1, 3, *x.shape) if x.ndim == 2 else x.permute(2, 0, 1)[None]
+            x = x.to(device).contiguous(memory_format=torch.channels_last)
+            prob = torch.sigmoid(network(x).float())[0, 0]
+            out[core] = prob[inner].cpu().numpy()
+            if progress is not None:
+                progress(done, len(tiles))
+    return out
+
+
+def grow_mask(mask: np.ndarray, grow: int = 1) -> np.ndarray:
+    """`mask` (H x W bool) grown by `grow` pixels in every direction (a square neighbourhood)."""
+    mask = np.asarray(mask, bool)
+    if grow <= 0:
+        return mask.copy()
+    kernel = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
+    return cv2.dilate(mask.view(np.uint8), kernel).astype(bool)
+
+
+def _inpaint(window: np.ndarray, holes: np.ndarray, radius: float) -> np.ndarray:
+    # OpenCV's Telea inpainting (fast marching, Telea 2004) rather than our own: a well-kept library routine, and
+    # good enough for what it is given here, thin lines and small specks whose surroundings are photo. Its fill is
+    # a weighted mean of nearby known pixels with weights that do not depend on the channel, so a grey photo stays
+    # exactly grey (it is filled once, as one channel) and a toned one keeps its tone. OpenCV takes 8-bit 1- or
+    # 3-channel images and 16-bit single channels, so a 16-bit colour photo is filled channel by channel.
+    holes = holes.view(np.uint8)
+    if window.ndim == 2:
+        return cv2.inpaint(window, holes, radius, cv2.INPAINT_TELEA)
+    if np.array_equal(window[..., 0], window[..., 1]) and np.array_equal(window[..., 1], window[..., 2]):
+        grey = cv2.inpaint(np.ascontiguousarray(window[..., 0]), holes, radius, cv2.INPAINT_TELEA)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if window.dtype == np.uint8:
+        return cv2.inpaint(np.ascontiguousarray(window), holes, radius, cv2.INPAINT_TELEA)
+    return np.stack([cv2.inpaint(np.ascontiguousarray(window[..., c]), holes, radius, cv2.INPAINT_TELEA) for c in range(3)], axis=2)
+
+
+def repair(pixels: np.ndarray, mask: np.ndarray, radius: float = INPAINT_RADIUS, grow: int = 1,
+           progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """A copy of `pixels` (same shape and dtype) with the pixels of `mask` (H x W bool, e.g.
+    ``damage_probability(...) > THRESHOLD``) filled from their surroundings.
+
+    The mask is first grown by `grow` pixels: a mark's anti-aliased edge, half covered, is below the detector's
+    threshold but still visible. Only pixels of the grown mask change; every other pixel is returned exactly as
+    it was. Works in tiles of REPAIR_TILE px with REPAIR_MARGIN px of context; tiles without a mark are skipped.
+    `progress(done, total)` is called after each tile with a mark."""
+    pixels = _check_pixels(pixels)
+    mask = np.asarray(mask)
+    if mask.shape != pixels.shape[:2]:
+        raise ValueError(f"the mask is {mask.shape}, the photo {pixels.shape[:2]}")
+    holes = grow_mask(mask, grow)
+    out = pixels.copy()
+    tiles = [t for t in _tiles(*holes.shape, REPAIR_TILE, REPAIR_MARGIN) if holes[t[0]].any()]
+    for done, (core, window, inner) in enumerate(tiles, 1):
+        filled = _inpaint(pixels[window], np.ascontiguousarray(holes[window]), radius)[inner]
+        marked = holes[core]
+        out[core][marked] = filled[marked]
+        if progress is not None:
+            progress(done, len(tiles))
+    return out

@@ -1,0 +1,122 @@
+"""Whole-photo damage (frstudio/core/scratches.py): tiled detection equals detection on the whole photo, any size
+and bit depth; repair fills only what is marked, from its surroundings, and keeps a grey photo grey."""
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from frstudio.core.scratches import damage_probability, grow_mask, repair
+from frstudio.models import damage_net
+
+
+@pytest.fixture(scope="module")
+def network():
+    torch.manual_seed(0)
+    net = damage_net.build({"widths": [8, 16, 32], "blocks": 1}).eval()
+    with torch.no_grad():  # a livelier random network than the shipped start (its head's bias says "no marks")
+        net.head.bias.zero_()
+        net.head.weight.mul_(20)
+    return net
+
+
+def _photo(h, w, seed=0, dtype=np.uint8):
+    rng = np.random.default_rng(seed)
+    top = 255 if dtype == np.uint8 else 65535
+    smooth = cv2.GaussianBlur(rng.random((h, w, 3)).astype(np.float32), (0, 0), 3)
+    return np.clip((smooth - smooth.min()) / (np.ptp(smooth) + 1e-6) * top, 0, top).astype(dtype)
+
+
+def _whole(network, pixels):
+    with torch.no_grad():
+        x = torch.from_numpy(pixels.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+        return torch.sigmoid(network(x))[0, 0].numpy()
+
+
+def test_tiled_detection_equals_detection_on_the_whole_photo(network):
+    pixels = _photo(150, 203)
+    whole = _whole(network, pixels)
+    assert whole.std() > 0.01  # the network's output varies over the photo, so the comparison means something
+    tiled = damage_probability(pixels, network, tile=64, overlap=48)
+    assert tiled.shape == (150, 203) and tiled.dtype == np.float32
+    assert 0.0 <= tiled.min() and tiled.max() <= 1.0
+    np.testing.assert_allclose(tiled, whole, atol=2e-3)
+    one_tile = damage_probability(pixels, network, tile=1024)
+    np.testing.assert_allclose(one_tile, whole, atol=1e-5)
+
+
+def test_odd_sizes_sixteen_bit_and_grey_photos(network):
+    calls = []
+    for h, w in [(1, 1), (5, 97), (67, 3)]:
+        prob = damage_probability(_photo(h, w), network, tile=32, overlap=8, progress=lambda d, t: calls.append((d, t)))
+        assert prob.shape == (h, w) and np.isfinite(prob).all()
+    assert calls[-1][0] == calls[-1][1] == 3  # (67, 3) in 32 px tiles: three tiles
+    eight = _photo(70, 90)
+    sixteen = eight.astype(np.uint16) * 257
+    np.testing.assert_allclose(damage_probability(sixteen, network, tile=32), damage_probability(eight, network, tile=32), atol=1e-5)
+    grey = eight[..., 0]
+    np.testing.assert_allclose(damage_probability(grey, network, tile=32),
+                               damage_probability(np.repeat(grey[..., None], 3, axis=2), network, tile=32), atol=1e-6)
+    with pytest.raises(ValueError):
+        damage_probability(eight.astype(np.float32), network)
+
+
+def _gradient(h=120, w=160, dtype=np.uint8):
+    top = 255 if dtype == np.uint8 else 65535
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    rgb = np.stack([x / w, y / h, 0.5 * (x / w + y / h)], axis=2) * 0.8 + 0.1
+    return np.round(rgb * top).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_repair_fills_a_line_from_the_gradient_and_touches_nothing_else(dtype):
+    clean = _gradient(dtype=dtype)
+    top = np.iinfo(dtype).max
+    scratched = clean.copy()
+    mask = np.zeros(clean.shape[:2], np.uint8)
+    cv2.line(mask, (10, 20), (150, 100), 1, thickness=2)
+    mask = mask.astype(bool)
+    scratched[mask] = top  # a white scratch
+    out = repair(scratched, mask)
+    assert out.dtype == dtype and out.shape == clean.shape and out is not scratched
+    grown = grow_mask(mask, 1)
+    assert np.array_equal(out[~grown], scratched[~grown])  # nothing outside the (grown) mask changes
+    error = np.abs(out[mask].astype(np.float64) - clean[mask]) / top
+    assert error.mean() < 0.01 and error.max() < 0.05
+    assert np.array_equal(scratched, np.where(mask[..., None], top, clean))  # the input is left alone
+
+
+def test_repair_keeps_grey_grey_and_sepia_sepia():
+    rgb = _gradient()
+    luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    grey = np.repeat(luma[..., None], 3, axis=2)
+    mask = np.zeros(luma.shape, bool)
+    mask[60:62, 5:155] = True
+    mask[20:90, 80] = True
+    damaged = grey.copy()
+    damaged[mask] = 250
+    out = repair(damaged, mask)
+    assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])
+    np.testing.assert_array_equal(repair(damaged[..., 0], mask), out[..., 0])  # an H x W grey photo: the same
+    tone = np.array([1.0, 0.84, 0.62])
+    sepia = np.round(luma[..., None] * tone).astype(np.uint8)
+    damaged = sepia.copy()
+    damaged[mask] = 250
+    out = repair(damaged, mask).astype(np.float64)
+    filled = out[grow_mask(mask)]
+    expected = filled[:, :1] * tone  # red sets the tone's brightness; green and blue follow it
+    assert np.abs(filled - expected).max() <= 3
+
+
+def test_repair_across_tiles_matches_one_piece(monkeypatch):
+    from frstudio.core import scratches
+
+    photo = _gradient(300, 260)
+    mask = np.zeros(photo.shape[:2], np.uint8)
+    cv2.line(mask, (0, 5), (259, 290), 1, thickness=3)
+    cv2.circle(mask, (128, 128), 4, 1, -1)
+    mask = mask.astype(bool)
+    whole = repair(photo, mask)
+    monkeypatch.setattr(scratches, "REPAIR_TILE", 64)
+    tiled = repair(photo, mask)
+    assert np.abs(tiled.astype(int) - whole).max() <= 1
