@@ -76,6 +76,7 @@ def _variants_arg(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from frstudio import __version__
+    from frstudio.core.scratches import DEFAULT_MODE
     from frstudio.gui.options import add_gui_arguments  # Qt-free: the parser never loads Qt
 
     parser = argparse.ArgumentParser(prog="frstudio", description="Restore the faces in old, blurry or dark photos.")
@@ -118,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stochastic models (vq_unet): restore each face N times (seeds 0..N-1, at most 8), keep the "
                         "one most like the person (and the reference photo, if given) and save all N beside the "
                         "photo, most faithful first (default 1)")
+    r.add_argument("--scratches", choices=["off", "auto", "on"], default=None,
+                   help="remove scratches, cracks and dust across the whole photo before restoring the faces: auto "
+                        "repairs a photo where the detector finds marks, on repairs whatever it finds (default: "
+                        f"{DEFAULT_MODE})")
+    r.add_argument("--scratch-strength", type=_strength_arg, default=None, metavar="S",
+                   help="0-1: how readily a faint line is taken for a scratch (default 0.5)")
+    r.add_argument("--damage-mask", action="store_true", help="also save what was taken for scratches and dust, as <name>_damage.png (white = marked)")
     r.add_argument("-v", "--verbose", action="store_true", help="one line per face: model, what it found (noise, blur, low light), its size and its sharpness against the input's")
     r.add_argument("--min-face", type=_min_face_arg, default=None, help=MIN_FACE_HELP)
 
@@ -224,7 +232,16 @@ def _restore_options(args):
         variants=args.variants,
         personalize=args.personalize,
         detection=_detection(args),
+        scratches=_scratches(args),
+        damage_mask=args.damage_mask,
     )
+
+
+def _scratches(args):
+    from frstudio.core.scratches import DEFAULT_MODE, DEFAULT_STRENGTH, ScratchSettings
+
+    strength = DEFAULT_STRENGTH if args.scratch_strength is None else args.scratch_strength
+    return ScratchSettings(args.scratches or DEFAULT_MODE, strength)
 
 
 def cmd_restore(args) -> int:
@@ -327,6 +344,9 @@ def _command_line_problem(args) -> str:
         return f"{args.reference_dir}: no such folder (--reference-dir)"
     if args.personalize and args.reference_dir is None:
         return "--personalize learns each person from a folder of their good photos: add --reference-dir FOLDER"
+    if _scratches(args).mode == "off" and (args.damage_mask or args.scratch_strength is not None):
+        flag = "--damage-mask saves what" if args.damage_mask else "--scratch-strength tunes how"
+        return f"{flag} scratch removal finds: add --scratches auto or --scratches on"
     if is_auto(args.model) or args.model == "passthrough":
         return ""
     try:
@@ -373,8 +393,12 @@ def _summary(results, missing: int, verbose: bool = False) -> int:
         parts.append(f"{missing} not found")
     print(", ".join(parts))
     for r in results:
+        if r.output is not None and r.status == "no_faces" and r.scratches:
+            print(f"  {r.source} -> {r.output}\n    {r.scratches}")
         if r.output is not None and r.status == "restored":
             print(f"  {r.source} -> {r.output}")
+            if r.scratches:
+                print(f"    {r.scratches}")
             if r.note:
                 print(f"    {r.note} (--tone match keeps the photo's own light)")
             for f in r.faces:  # with references: which face used which, and which fell back

@@ -154,3 +154,19 @@ def test_summary_says_when_a_face_came_back_softer_than_it_went_in(capsys):
     assert "face 2" not in out  # only -v lists every face
     cli._summary([result], 0, verbose=True)
     assert "face 2: frrnet (eyes 250 px apart), sharpness 0.99x the input's" in capsys.readouterr().out
+
+
+def test_scratch_flags_are_checked_and_the_summary_says_what_scratch_removal_did(photo, tmp_path, capsys):
+    from frstudio.cli import _summary
+    from frstudio.core.pipeline import PhotoResult
+
+    for flags in (["--damage-mask"], ["--scratch-strength", "0.7"], ["--scratches", "off", "--damage-mask"]):
+        assert main(["restore", str(photo), *flags]) == EXIT_USAGE
+        assert "add --scratches auto or --scratches on" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["restore", str(photo), "--scratches", "always"])
+    capsys.readouterr()
+    said = "scratches and dust removed (0.8 % of the photo)"
+    _summary([PhotoResult(tmp_path / "a.jpg", "restored", tmp_path / "a_restored.jpg", scratches=said),
+              PhotoResult(tmp_path / "b.jpg", "no_faces", tmp_path / "b_restored.jpg", "b.jpg: scratches repaired, no face found", scratches=said)], 0)
+    assert capsys.readouterr().out.count(said) == 2

@@ -8,6 +8,7 @@ import torch
 
 from frstudio.core.scratches import damage_probability, grow_mask, repair
 from frstudio.models import damage_net
+from tests.support.marks import WhiteLineDetector
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +121,114 @@ def test_repair_across_tiles_matches_one_piece(monkeypatch):
     monkeypatch.setattr(scratches, "REPAIR_TILE", 64)
     tiled = repair(photo, mask)
     assert np.abs(tiled.astype(int) - whole).max() <= 1
+
+
+def _scratched(group_photo, rows=(300,)):
+    pixels = np.clip(group_photo.pixels.astype(np.int32), 0, 240).astype(np.uint8)  # no white of its own
+    clean = pixels.copy()
+    for y in rows:
+        pixels[y : y + 2, 50:850] = 255  # a scratch across faces and background
+    return clean, pixels
+
+
+def _restore(path, **options):
+    from frstudio.core.jobs import drive
+    from frstudio.core.pipeline import RestoreOptions, RestorerCache, restore_photo
+
+    return drive(restore_photo(path, RestoreOptions(**options), RestorerCache(damage_factory=WhiteLineDetector)))
+
+
+@pytest.mark.parametrize("mode", ["on", "auto"])
+def test_the_pipeline_repairs_a_scratch_across_the_photo_and_keeps_the_original(tmp_path, group_photo, mode):
+    from PIL import Image
+
+    from frstudio.core.imageio import load_photo
+    from frstudio.core.scratches import ScratchSettings
+    from tests.conftest import file_digest
+
+    clean, scratched = _scratched(group_photo)
+    path = tmp_path / "scan.png"
+    Image.fromarray(scratched).save(path)
+    before = file_digest(path)
+    result = _restore(path, model="passthrough", scratches=ScratchSettings(mode), damage_mask=True, compare=True)
+    assert result.status == "restored", result.message
+    assert file_digest(path) == before
+    assert result.scratches.startswith("scratches and dust removed")
+    out = load_photo(result.output).pixels
+    line = np.zeros(out.shape[:2], bool)
+    line[300:302, 50:850] = True
+    assert (out[line] < 250).all()  # the white line is gone...
+    near = grow_mask(line, 2)
+    np.testing.assert_array_equal(out[~near], scratched[~near])  # ...and nothing else changed
+    assert np.abs(out[line].astype(int) - clean[line].astype(int)).mean() < 20  # filled from its surroundings
+    mask = np.asarray(Image.open(tmp_path / "scan_restored_damage.png"))
+    assert mask.dtype == np.uint8 and set(np.unique(mask)) == {0, 255}
+    np.testing.assert_array_equal(mask > 0, line)
+    compare = np.asarray(Image.open(tmp_path / "scan_restored_compare.jpg"))
+    assert compare[300 * compare.shape[0] // 650, 400 * compare.shape[1] // 1808].min() > 200  # "before" is the scan
+
+
+def test_auto_leaves_a_photo_with_only_a_speck_alone_and_off_runs_no_detector(tmp_path, group_photo):
+    from PIL import Image
+
+    from frstudio.core.imageio import load_photo
+    from frstudio.core.scratches import AUTO_MIN_SHARE, ScratchSettings
+
+    _, pixels = _scratched(group_photo, rows=())
+    pixels[10:13, 10:13] = 255  # 9 px, far below AUTO_MIN_SHARE of the photo
+    assert 9 / pixels[..., 0].size < AUTO_MIN_SHARE
+    path = tmp_path / "speck.png"
+    Image.fromarray(pixels).save(path)
+    result = _restore(path, model="passthrough", scratches=ScratchSettings("auto"), no_faces="skip")
+    assert "no scratches to remove" in result.scratches
+    np.testing.assert_array_equal(load_photo(result.output).pixels, pixels)
+    result.output.unlink()
+    on = _restore(path, model="passthrough", scratches=ScratchSettings("on"))
+    assert on.scratches.startswith("scratches and dust removed") and (load_photo(on.output).pixels[10:13, 10:13] < 250).all()
+    on.output.unlink()
+    from frstudio.core.jobs import drive
+    from frstudio.core.pipeline import RestoreOptions, RestorerCache, restore_photo
+
+    def no_detector():
+        raise AssertionError("scratch removal is off: the detector must not be loaded")
+
+    off = drive(restore_photo(path, RestoreOptions(model="passthrough"), RestorerCache(damage_factory=no_detector)))
+    assert off.scratches == "" and not (tmp_path / "speck_restored_damage.png").exists()
+
+
+def test_a_faceless_scan_with_scratches_is_written_repaired_even_when_faceless_photos_are_skipped(tmp_path):
+    from PIL import Image
+
+    from frstudio.core.scratches import ScratchSettings
+
+    pixels = np.full((120, 160, 3), 128, np.uint8)
+    pixels[60:62, :] = 255
+    path = tmp_path / "wall.png"
+    Image.fromarray(pixels).save(path)
+    result = _restore(path, model="passthrough", scratches=ScratchSettings("on"), no_faces="skip")
+    assert result.status == "no_faces" and result.output is not None and "scratches repaired" in result.message
+    assert (np.asarray(Image.open(result.output))[60:62] == 128).all()
+
+
+def test_strength_moves_the_threshold_and_hand_painted_marks_win():
+    from frstudio.core.scratches import ScratchSettings, marks, repair_as_chosen, threshold_for
+
+    assert threshold_for(0.5) == pytest.approx(0.5)
+    assert threshold_for(1.0) < threshold_for(0.5) < threshold_for(0.0)
+    prob = np.array([[0.1, 0.4, 0.6, 0.9]], np.float32)
+    assert marks(prob, 0.5).tolist() == [[False, False, True, True]]
+    assert marks(prob, 1.0).tolist() == [[False, True, True, True]]
+    assert marks(prob, 0.0).tolist() == [[False, False, False, True]]
+    extra, erase = np.array([[True, False, False, False]]), np.array([[False, False, False, True]])
+    assert marks(prob, 0.5, extra, erase).tolist() == [[True, False, True, False]]
+    pixels = np.full((100, 100, 3), 100, np.uint8)
+    one = np.zeros((100, 100), bool)
+    one[50, 50] = True  # 0.01 % of the photo: below Auto's floor
+    assert not repair_as_chosen(pixels, one, "auto").repaired
+    assert repair_as_chosen(pixels, one, "auto", painted=True).repaired  # painted by hand: the user chose it
+    assert repair_as_chosen(pixels, one, "on").repaired
+    assert not repair_as_chosen(pixels, one, "off", painted=True).repaired
+    with pytest.raises(ValueError):
+        ScratchSettings("sometimes")
+    with pytest.raises(ValueError):
+        ScratchSettings("on", 1.5)

@@ -362,3 +362,53 @@ def test_the_preview_relights_the_whole_photo_with_its_relit_faces_and_says_so(t
         s.set_choice(i, strength=0.0)
     assert s.relight_note() == ""
     np.testing.assert_array_equal(s.preview(), dark)
+
+
+def test_scratch_removal_repairs_the_photo_under_the_faces_and_keeps_the_before(tmp_path, group_photo, tiny_weights):
+    from frstudio.core.session import DamageStroke
+    from tests.support.marks import WhiteLineDetector
+
+    pixels = np.clip(group_photo.pixels, 0, 240).astype(np.uint8)
+    pixels[300:302, 50:850] = 255  # a scratch across a face and the background
+    path = tmp_path / "scan.png"
+    Image.fromarray(pixels).save(path)
+    made = []
+
+    def detector():
+        made.append(WhiteLineDetector())
+        return made[-1]
+
+    s = _session(path, RestorerCache(damage_factory=detector))
+    changes = []
+    s.observers.append(changes.append)
+    run(s.restore())
+    assert s.stale_faces() == [] and s.damage_mask() is None
+    s.set_scratches("on")
+    result = run(s.find_damage())
+    assert result.repaired and len(made) == 1 and Change("scratches") in changes
+    assert (s.photo.pixels[300:302, 50:850] < 250).all() and (s.preview()[300:302, 50:850] < 250).all()
+    np.testing.assert_array_equal(s.original.pixels, pixels)  # the before is kept
+    assert s.stale_faces() == [0, 1, 2]  # faces are restored again, from the repaired photo
+    run(s.restore())
+    assert (s.preview()[300:302, 50:850] < 250).all()
+    written = s.export(ExportSettings(folder=tmp_path / "out", comparison=True))
+    assert (np.asarray(Image.open(written[0]))[300:302, 50:850] < 250).all()
+    assert np.asarray(Image.open(written[1]))[300 * 650 // 650, 400 * 1808 // 1808].min() > 200  # before: the scan
+
+    # painting: an unmarked spot added by hand is repaired; erasing part of the line keeps it there
+    dot = DamageStroke(98, 98, np.ones((8, 8), bool), True)
+    keep = DamageStroke(400, 296, np.ones((10, 20), bool), False)
+    s.paint_damage(dot)
+    s.paint_damage(keep)
+    run(s.apply_scratches())
+    mask = s.damage_mask()
+    assert mask[100:104, 100:104].all() and not mask[300:302, 400:420].any() and mask[300:302, 50:60].all()
+    assert (s.photo.pixels[300:302, 402:418] == 255).all()  # (the repair grows its mask by a pixel)
+    s.unpaint_damage(keep)
+    run(s.apply_scratches())
+    assert (s.photo.pixels[300:302, 400:420] < 250).all()
+    run(s.find_damage())
+    assert len(made) == 1  # the detector ran once; strength and strokes reuse its result
+    s.set_scratches("off")
+    run(s.apply_scratches())
+    assert s.photo is s.original and s.scratch_result is None

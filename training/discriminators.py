@@ -7,8 +7,11 @@
   parts people look at first, where a blurry restoration shows most (seed 002's local eye and mouth
   discriminators; GFPGAN uses the same idea with detected boxes, which aligned crops do not need).
 
-Both are plain stride-2 convolution stacks with spectral normalisation (stable without a gradient penalty, and
-dense convolutions only: depthwise ones run ~20x slower under bf16 on this CPU).
+Both are plain stride-2 convolution stacks of dense convolutions only (depthwise ones run ~20x slower under bf16
+on this CPU), with spectral normalisation by default (stable without a gradient penalty) or without it
+(`spectral=False`, for an R1 penalty instead): on a residual restorer the output differs from the clean face by a
+few grey levels, and a spectrally normalised stack, whose gain is at most 1 per layer, could not tell the two
+apart at all (it stayed at chance through ~3,000 steps of the FRR-Net sharpening fine-tune).
 """
 
 from __future__ import annotations
@@ -22,23 +25,24 @@ from frstudio.core.align import TEMPLATE_128, TEMPLATE_SIZE
 PART_SIZE = 40  # px at 128: an eye with its lid and brow edge, or the whole mouth (corners ~28 px apart)
 
 
-def _conv(a: int, b: int, stride: int) -> nn.Module:
-    return spectral_norm(nn.Conv2d(a, b, 4 if stride == 2 else 3, stride=stride, padding=1))
+def _conv(a: int, b: int, stride: int, spectral: bool) -> nn.Module:
+    conv = nn.Conv2d(a, b, 4 if stride == 2 else 3, stride=stride, padding=1)
+    return spectral_norm(conv) if spectral else conv
 
 
-def _stack(widths: tuple[int, ...]) -> list[nn.Module]:
-    layers: list[nn.Module] = [_conv(3, widths[0], 1), nn.LeakyReLU(0.2)]
+def _stack(widths: tuple[int, ...], spectral: bool) -> list[nn.Module]:
+    layers: list[nn.Module] = [_conv(3, widths[0], 1, spectral), nn.LeakyReLU(0.2)]
     for a, b in zip(widths, widths[1:]):
-        layers += [_conv(a, b, 2), nn.LeakyReLU(0.2)]
+        layers += [_conv(a, b, 2, spectral), nn.LeakyReLU(0.2)]
     return layers
 
 
 class PatchDiscriminator(nn.Module):
     """128 px in, a (128 / 2^(len(widths) - 1))^2 grid of logits out (16 x 16 with the default widths)."""
 
-    def __init__(self, widths: tuple[int, ...] = (32, 64, 128, 128)):
+    def __init__(self, widths: tuple[int, ...] = (32, 64, 128, 128), spectral: bool = True):
         super().__init__()
-        self.body = nn.Sequential(*_stack(tuple(widths)), _conv(widths[-1], 1, 1))
+        self.body = nn.Sequential(*_stack(tuple(widths), spectral), _conv(widths[-1], 1, 1, spectral))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
@@ -65,9 +69,9 @@ def face_parts(x: torch.Tensor, size: int = PART_SIZE) -> torch.Tensor:
 class FacePartDiscriminator(nn.Module):
     """One discriminator shared by the eyes and the mouth: 40 px parts in, a 10 x 10 grid of logits per part."""
 
-    def __init__(self, widths: tuple[int, ...] = (32, 64, 128)):
+    def __init__(self, widths: tuple[int, ...] = (32, 64, 128), spectral: bool = True):
         super().__init__()
-        self.body = nn.Sequential(*_stack(tuple(widths)), _conv(widths[-1], 1, 1))
+        self.body = nn.Sequential(*_stack(tuple(widths), spectral), _conv(widths[-1], 1, 1, spectral))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(face_parts(x))

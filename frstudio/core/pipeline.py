@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Generator, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from frstudio.core.references import ReferenceLibrary, ReferencePhoto, describe_
 from frstudio.core.relight import apply_tone_curve, photo_relight, relit
 from frstudio.core.restore import PassThroughRestorer, Restorer, default_model, get_spec, model_statuses
 from frstudio.core.routing import CLEAN_FACE_MESSAGE, auto_model, auto_strength, trusted_guided
+from frstudio.core.scratches import ScratchResult, ScratchSettings, remove_scratches
 from frstudio.models import ModelSpec
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"}
@@ -69,6 +70,10 @@ class RestoreOptions:
     # set of photos, kept in the user data folder) and restore their faces with it where it measured better.
     personalize: bool = False
     detection: DetectionSettings = field(default_factory=DetectionSettings)
+    # Scratches, cracks and dust across the whole photo (frstudio.core.scratches), repaired before the faces are
+    # found and restored; damage_mask: also save what was marked, as "<name>_damage.png" (white = marked).
+    scratches: ScratchSettings = field(default_factory=ScratchSettings)
+    damage_mask: bool = False
 
 
 @dataclass
@@ -95,14 +100,27 @@ class PhotoResult:
     faces: list[FaceReport] = field(default_factory=list)
     extra_outputs: list[Path] = field(default_factory=list)
     note: str = ""  # what was done beyond the faces, e.g. the whole photo relit to match them
+    scratches: str = ""  # what scratch removal did, when it was asked for ("scratches and dust removed (0.8 %...)")
 
 
 class RestorerCache:
-    """Loads each model once per session, on first use."""
+    """Loads each model once per session, on first use (the scratch detector too)."""
 
-    def __init__(self, factory: Callable[[str], object] | None = None):
+    def __init__(self, factory: Callable[[str], object] | None = None, damage_factory: Callable[[], object] | None = None):
         self._factory = factory or Restorer
+        self._damage_factory = damage_factory
         self._loaded: dict[str, object] = {}
+        self._damage = None
+
+    def damage_network(self):
+        """(network, bf16): the scratch and dust detector, and whether to run it under bf16 autocast."""
+        if self._damage is None:
+            from frstudio.core.restore import cpu_has_native_bf16
+            from frstudio.core.scratches import load_damage_network
+
+            net = self._damage_factory() if self._damage_factory else load_damage_network()
+            self._damage = (net, next(net.parameters()).device.type == "cpu" and cpu_has_native_bf16())
+        return self._damage
 
     def get(self, name: str):
         if name == "passthrough":
@@ -312,12 +330,18 @@ def _restore_photo(path: Path, dest: Path, options: RestoreOptions, restorers: R
     if dest.exists() and not options.overwrite:
         return PhotoResult(path, "skipped", dest, f"{dest.name} already exists (done earlier)")
     yield Progress("load", 0.0, path=path)
-    photo = load_photo(path)
+    photo = original = load_photo(path)
+    found = None
+    if options.scratches.mode != "off":
+        yield Progress("scratches", 0.05, path=path)
+        network, bf16 = restorers.damage_network()
+        found = remove_scratches(photo.pixels, network, options.scratches, bf16=bf16)
+        photo = replace(photo, pixels=found.pixels)  # faces are found and restored on the repaired photo
     yield Progress("detect", 0.1, path=path)
     faces = detect_faces(to_uint8(photo.pixels), options.detection)
     _check_face_selection(path, faces, options.faces)
     chosen = [f for f in faces if options.faces is None or f.index in options.faces]
-    if not faces and options.no_faces == "skip":
+    if not faces and options.no_faces == "skip" and not (found is not None and found.repaired):
         return PhotoResult(path, "no_faces", None, f"{path.name}: no face found; nothing written")
     done, reports = {}, []
     has_reference = reference is not None or references is not None
@@ -342,7 +366,7 @@ def _restore_photo(path: Path, dest: Path, options: RestoreOptions, restorers: R
     _make_folder(dest.parent)
     # The photo itself is written last: its existence is what marks it done for the next run, so a failed
     # extra (a comparison image on a full disk) must not leave it behind.
-    extras = _save_extras(photo, pixels, faces, done, dest, options)
+    extras = _save_extras(original.pixels, pixels, found, done, dest, options)
     try:
         # The format follows the output's name: a JPEG misnamed .png is written as a real PNG.
         fmt = options.format or SUFFIX_FORMAT.get(dest.suffix.lower())
@@ -351,11 +375,13 @@ def _restore_photo(path: Path, dest: Path, options: RestoreOptions, restorers: R
         _remove(extras)
         raise
     yield Progress("done", 1.0, len(chosen), len(chosen), path)
+    scratch_note = found.describe() if found is not None else ""
     if not faces:
-        return PhotoResult(path, "no_faces", output, f"{path.name}: no face found; copied unchanged", [], extras)
+        unchanged = "scratches repaired, no face found" if found is not None and found.repaired else "no face found; copied unchanged"
+        return PhotoResult(path, "no_faces", output, f"{path.name}: {unchanged}", [], extras, scratches=scratch_note)
     problems = list(dict.fromkeys(r.message for r in reports if not r.restored))  # one line per distinct problem
     curve = photo_relight(faces, done, strengths) if options.match_tone is None else None
-    return PhotoResult(path, "restored", output, "; ".join(problems), reports, extras, curve.describe() if curve else "")
+    return PhotoResult(path, "restored", output, "; ".join(problems), reports, extras, curve.describe() if curve else "", scratch_note)
 
 
 def _same_file(dest: Path, source: Path) -> bool:
@@ -497,22 +523,26 @@ def _make_folder(folder: Path) -> None:
         raise PhotoError(f"cannot create the output folder {folder}: {exc.strerror or exc}") from exc
 
 
-def _save_extras(photo: Photo, pixels: np.ndarray, faces: list[Face], done: dict, dest: Path, options: RestoreOptions) -> list[Path]:
+def _save_extras(before: np.ndarray, pixels: np.ndarray, found: ScratchResult | None, done: dict, dest: Path,
+                 options: RestoreOptions) -> list[Path]:
     """The images beside the result, named after it with the face numbers people see (from 1). If one cannot
     be written, those written so far are removed and the error goes on."""
     written: list[Path] = []
     try:
-        _write_extras(photo, pixels, done, dest, options, written)
+        _write_extras(before, pixels, found, done, dest, options, written)
     except BaseException:
         _remove(written)
         raise
     return written
 
 
-def _write_extras(photo: Photo, pixels: np.ndarray, done: dict, dest: Path, options: RestoreOptions, written: list[Path]) -> None:
+def _write_extras(before: np.ndarray, pixels: np.ndarray, found: ScratchResult | None, done: dict, dest: Path,
+                  options: RestoreOptions, written: list[Path]) -> None:
     stem = dest.with_suffix("").name
+    if options.damage_mask and found is not None:
+        written.append(save_image(found.mask.astype(np.uint8) * 255, dest.with_name(f"{stem}_damage.png")))
     if options.compare:
-        written.append(save_image(comparison_image(photo.pixels, pixels), dest.with_name(f"{stem}_compare.jpg"), quality=90))
+        written.append(save_image(comparison_image(before, pixels), dest.with_name(f"{stem}_compare.jpg"), quality=90))
         for index, (aligned, result) in sorted(done.items()):
             if "warped" in result.extras:  # a guided face: before | reference | warped reference | after
                 strip = [aligned.image, result.extras["reference"], result.extras["warped"].transpose(1, 2, 0), result.image]

@@ -3,7 +3,8 @@
 * :func:`damage_probability` runs the damage detector (`frstudio.models.damage_net`) over a photo of any size,
   one tile at a time, and returns the probability that each pixel is a mark;
 * :func:`repair` fills the marked pixels from their surroundings and leaves every other pixel as it was;
-* :func:`load_damage_network` is the bundled, sha256-checked detector (`resources/weights/damage.safetensors`).
+* :func:`load_damage_network` is the bundled, sha256-checked detector (`resources/weights/damage.safetensors`);
+* :func:`remove_scratches` is what the CLI, the batch and the app call: detect, decide (Off / Auto / On), repair.
 
 Both work on the engine's pixels: H x W x 3 uint8 or uint16 RGB (a grey photo as R == G == B), or H x W grey.
 Memory stays bounded by the tile, not the photo: the only photo-sized arrays are the result (float32
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -26,6 +28,54 @@ OVERLAP = 32  # context around each tile that the network sees but whose output 
 INPAINT_RADIUS = 3.0  # px: Telea's neighbourhood; marks are thin, a small radius keeps the fill local
 REPAIR_TILE = 1024
 REPAIR_MARGIN = 64  # context around each repair tile: more than any mark is wide, so tiles never show
+MODES = ("off", "auto", "on")
+DEFAULT_MODE = "off"  # what the CLI, the batch and the app start with
+DEFAULT_STRENGTH = 0.5  # the detector's own operating point, THRESHOLD
+# "Auto" repairs a photo only when at least this share of its pixels is marked: below it, what the detector
+# finds on an undamaged photo (a few catchlights, hair highlights) is left alone. Measured by benchmarks/damage.py.
+AUTO_MIN_SHARE = 0.002
+
+
+def threshold_for(strength: float) -> float:
+    """The detector's probability threshold at a user's strength in [0, 1]: 0.5 (its operating point) at the
+    default 0.5; stronger takes fainter lines for marks (down to 0.2), weaker only the surest ones (up to 0.8)."""
+    strength = min(max(float(strength), 0.0), 1.0)
+    return 0.8 - 0.6 * strength
+
+
+@dataclass(frozen=True)
+class ScratchSettings:
+    """What the user chose: "off", "auto" (repair when the photo shows marks) or "on" (repair what is found),
+    and a strength in [0, 1] (see :func:`threshold_for`)."""
+
+    mode: str = DEFAULT_MODE
+    strength: float = DEFAULT_STRENGTH
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"scratch removal must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if not 0.0 <= float(self.strength) <= 1.0:
+            raise ValueError(f"scratch removal strength must be between 0 and 1, not {self.strength}")
+
+
+@dataclass
+class ScratchResult:
+    pixels: np.ndarray  # the repaired photo, or the input itself when nothing was repaired
+    mask: np.ndarray  # H x W bool: what the detector marked (repaired or not)
+    share: float  # of the photo's pixels marked
+    repaired: bool
+
+    def describe(self) -> str:
+        """One line for people: what was done about scratches and dust."""
+        if self.repaired:
+            return f"scratches and dust removed ({_percent(self.share)} of the photo)"
+        if self.share > 0:
+            return f"no scratches to remove (only {_percent(self.share)} of the photo looked marked)"
+        return "no scratches or dust found"
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:.2f} %" if share < 0.001 else f"{share * 100:.1f} %"
 
 
 def _check_pixels(pixels: np.ndarray) -> np.ndarray:
@@ -149,3 +199,41 @@ def repair(pixels: np.ndarray, mask: np.ndarray, radius: float = INPAINT_RADIUS,
         if progress is not None:
             progress(done, len(tiles))
     return out
+
+
+def decide(mask: np.ndarray, mode: str) -> bool:
+    """Whether to repair a photo whose detected marks are `mask` under `mode` (see :class:`ScratchSettings`)."""
+    if mode == "off" or not mask.any():
+        return False
+    return mode == "on" or float(mask.mean()) >= AUTO_MIN_SHARE
+
+
+def marks(prob: np.ndarray, strength: float, extra: np.ndarray | None = None, erase: np.ndarray | None = None) -> np.ndarray:
+    """H x W bool: the pixels taken for marks at `strength`, with what the user painted as damage (`extra`) added
+    and what they painted as not damage (`erase`) taken out."""
+    mask = prob > threshold_for(strength)
+    if extra is not None:
+        mask |= np.asarray(extra, bool)
+    if erase is not None:
+        mask &= ~np.asarray(erase, bool)
+    return mask
+
+
+def repair_as_chosen(pixels: np.ndarray, mask: np.ndarray, mode: str, painted: bool = False,
+                     progress: Callable[[int, int], None] | None = None) -> ScratchResult:
+    """Repair `mask` on `pixels` if `mode` says so (:func:`decide`); marks painted by hand (`painted`) are
+    repaired under Auto whatever their share, since the user chose them."""
+    share = float(mask.mean()) if mask.size else 0.0
+    if not (decide(mask, mode) or (mode != "off" and painted and mask.any())):
+        return ScratchResult(pixels, mask, share, False)
+    return ScratchResult(repair(pixels, mask, progress=progress), mask, share, True)
+
+
+def remove_scratches(pixels: np.ndarray, network, settings: ScratchSettings, bf16: bool = False,
+                     progress: Callable[[int, int], None] | None = None) -> ScratchResult:
+    """Detect marks on `pixels` and repair them as `settings` say (the CLI's and the batch's one call).
+    `progress(done, total)` covers the detection's tiles."""
+    if settings.mode == "off":
+        return ScratchResult(pixels, np.zeros(np.shape(pixels)[:2], bool), 0.0, False)
+    prob = damage_probability(pixels, network, bf16=bf16, progress=progress)
+    return repair_as_chosen(pixels, marks(prob, settings.strength), settings.mode)

@@ -48,6 +48,7 @@ from frstudio.core.quality import sharpness_ratio
 from frstudio.core.relight import photo_relight
 from frstudio.core.restore import get_spec, model_statuses, verdict_words
 from frstudio.core.routing import auto_model, auto_strength, looks_clean, trusted_guided
+from frstudio.core.scratches import ScratchResult, ScratchSettings, damage_probability, marks, repair_as_chosen
 
 AUTO = "auto"
 # Identity drift worth a warning. dlib calls two faces the same person below 0.6; between two *different photos*
@@ -72,7 +73,8 @@ class Change:
 
     what: "choices" (the choices of `indices`), "faces" (faces added or removed by hand: `indices`), "detected"
     (the faces found anew, all renumbered), "restored" (results computed for `indices`), "reference" (the
-    reference photo of `indices` matched), "variants" (restorations per face changed).
+    reference photo of `indices` matched), "variants" (restorations per face changed), "scratches" (the
+    repaired photo under the faces changed: scratch removal's mode, strength or marks painted by hand).
     """
 
     what: str
@@ -80,8 +82,9 @@ class Change:
 
     @property
     def choices(self) -> bool:
-        """Whether what the user chose changed (faces included): the composed photo must be made again."""
-        return self.what in ("choices", "faces")
+        """Whether what the user chose changed (faces included, and the photo's repaired scratches under the
+        faces): the composed photo must be made again."""
+        return self.what in ("choices", "faces", "scratches")
 
 
 @dataclass
@@ -142,6 +145,17 @@ class ReferenceLibrary(Protocol):
     def best_match(self, descriptor: np.ndarray) -> tuple[Path, float] | None: ...
 
 
+@dataclass(frozen=True)
+class DamageStroke:
+    """Marks painted by hand: `patch` (h x w bool) placed at (x, y) in the photo; `add` marks them as damage,
+    otherwise as not damage."""
+
+    x: int
+    y: int
+    patch: np.ndarray = field(repr=False)
+    add: bool
+
+
 @dataclass
 class _Result:
     aligned: object  # AlignedFace
@@ -172,7 +186,14 @@ class PhotoSession:
         detection: DetectionSettings | None = None,
         match_tone: bool | None = None,  # None: the pipeline's auto (a relit face's new light, on the whole photo)
     ):
-        self.photo = photo
+        # `original` is the photo as it was opened (the "before"); `photo` is what faces are restored from and
+        # blended into: the same photo, or a copy with its scratches repaired (frstudio.core.scratches).
+        self.original = self.photo = photo
+        self.scratches = ScratchSettings()
+        self.scratch_result: ScratchResult | None = None
+        self.strokes: list[DamageStroke] = []
+        self._damage_prob: np.ndarray | None = None
+        self._pixels_version = 0  # bumped whenever `photo`'s pixels change: results depend on them
         self.restorers = restorers or RestorerCache()
         self.dlib = dlib or DlibInProcess()
         self.detection = detection or DetectionSettings()
@@ -320,7 +341,7 @@ class PhotoSession:
         if reference is not None and get_spec(model).takes_reference:
             ref_key = (str(reference), reference.stat().st_mtime_ns if reference.exists() else 0)
         count = self.variants if model != "passthrough" and get_spec(model).stochastic else 1
-        return (*self._face_key(face), model, ref_key, count, self._personal_key(face, model))
+        return (*self._face_key(face), self._pixels_version, model, ref_key, count, self._personal_key(face, model))
 
     def _personal_key(self, face: Face, model: str) -> str | None:
         """The key of the model learned for this face's person, when it restores this face: learned from `model`
@@ -450,6 +471,80 @@ class PhotoSession:
             if result.learned is not None and result.learned.descriptors:  # a learned model moves towards its photos
                 photos = np.asarray(result.learned.descriptors, np.float64)
                 result.likeness = tuple(float(np.linalg.norm(photos - d, axis=1).mean()) for d in (before, after))
+
+    # ---- scratches, cracks and dust across the photo -----------------------------------------------------
+
+    @property
+    def damage_found(self) -> bool:
+        """Whether the detector has run on this photo (its result is kept: strength and painting reuse it)."""
+        return self._damage_prob is not None
+
+    def find_damage(self, cancel: CancelToken | None = None) -> Generator[Progress, None, ScratchResult | None]:
+        """Run the scratch and dust detector over the photo (once; tiles, cancellable), then repair as the
+        current settings say (`apply_scratches`)."""
+        if self._damage_prob is None:
+            network, bf16 = self.restorers.damage_network()
+
+            def tile_done(done: int, total: int) -> None:
+                if cancel:
+                    cancel.raise_if_cancelled()
+
+            yield Progress("scratches", 0.0, path=self.original.path)
+            self._damage_prob = damage_probability(self.original.pixels, network, bf16=bf16, progress=tile_done)
+        return (yield from self.apply_scratches())
+
+    def damage_mask(self) -> np.ndarray | None:
+        """H x W bool: the pixels taken for scratches and dust at the current strength, with what was painted by
+        hand; None before the detector has run and nothing was painted."""
+        if self._damage_prob is None and not self.strokes:
+            return None
+        prob = self._damage_prob if self._damage_prob is not None else np.zeros(self.original.pixels.shape[:2], np.float32)
+        add, erase = self._painted()
+        return marks(prob, self.scratches.strength, add, erase)
+
+    def _painted(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if not self.strokes:
+            return None, None
+        add = np.zeros(self.original.pixels.shape[:2], bool)
+        erase = np.zeros_like(add)
+        for stroke in self.strokes:  # in order: a later stroke wins where it overlaps an earlier one
+            ph, pw = stroke.patch.shape
+            region = (slice(stroke.y, stroke.y + ph), slice(stroke.x, stroke.x + pw))
+            (add if stroke.add else erase)[region] |= stroke.patch
+            (erase if stroke.add else add)[region] &= ~stroke.patch
+        return add, erase
+
+    def apply_scratches(self) -> Generator[Progress, None, ScratchResult | None]:
+        """Make `photo` the original with its marks repaired as `scratches` (mode, strength) and the painted
+        strokes say; with mode "off", the original itself. Faces restored from other pixels are redone."""
+        yield Progress("scratches", 0.5, path=self.original.path)
+        mask = self.damage_mask()
+        if self.scratches.mode == "off" or mask is None:
+            result = None
+            pixels = self.original.pixels
+        else:
+            result = repair_as_chosen(self.original.pixels, mask, self.scratches.mode, painted=bool(self.strokes))
+            pixels = result.pixels
+        self.scratch_result = result
+        if pixels is not self.photo.pixels:
+            self.photo = self.original if pixels is self.original.pixels else replace(self.original, pixels=pixels)
+            self._rgb8 = None
+            self._descriptors.clear()
+            self._pixels_version += 1
+        self._changed("scratches")
+        yield Progress("scratches", 1.0, path=self.original.path)
+        return result
+
+    def set_scratches(self, mode: str | None = None, strength: float | None = None) -> None:
+        """Change scratch removal's settings; `apply_scratches` (or `find_damage`, the first time) makes them so."""
+        self.scratches = ScratchSettings(mode or self.scratches.mode, self.scratches.strength if strength is None else strength)
+
+    def paint_damage(self, stroke: DamageStroke) -> None:
+        """Add a stroke painted by hand (undone by `unpaint_damage`); `apply_scratches` repairs it."""
+        self.strokes.append(stroke)
+
+    def unpaint_damage(self, stroke: DamageStroke) -> None:
+        self.strokes = [s for s in self.strokes if s is not stroke]
 
     # ---- references ----------------------------------------------------------------------------------
 
@@ -585,6 +680,6 @@ class PhotoSession:
         fmt = settings.format or SUFFIX_FORMAT.get(dest.suffix.lower())
         written = [save_photo(self.photo, pixels, dest, format=fmt, quality=settings.quality, keep_metadata=settings.keep_metadata)]
         if settings.comparison:
-            pair = comparison_image(self.photo.pixels, pixels)
+            pair = comparison_image(self.original.pixels, pixels)
             written.append(save_image(pair, dest.with_name(f"{dest.stem}_compare.jpg"), quality=90))
         return written

@@ -96,16 +96,20 @@ def test_the_identity_term_counts_only_when_weighted_and_validation_measures_ide
     assert 0 <= last["faceid_in"] <= 2 and 0 <= last["faceid_out"] <= 2
 
 
-def test_the_sharpening_fine_tune_trains_its_discriminators_from_a_run_without_them(tiny_prepared, tmp_path):
-    """lambda_adv / lambda_parts add a patch and an eyes-and-mouth discriminator; a fine-tune from a plain run's
-    checkpoint starts them fresh, and both they and the restoration network learn."""
+@pytest.mark.parametrize("discriminators", [{}, {"d_spectral": False, "r1_gamma": 1.0, "r1_every": 1}], ids=["spectral", "r1"])
+def test_the_sharpening_fine_tune_trains_its_discriminators_from_a_run_without_them(tiny_prepared, tmp_path, discriminators):
+    """lambda_adv / lambda_parts add a patch and an eyes-and-mouth discriminator (spectrally normalised, or plain
+    with an R1 penalty); a fine-tune from a plain run's checkpoint starts them fresh, and both they and the
+    restoration network learn."""
     cache = tiny_prepared[0]
     plain = Recipe(cache, "cpu", dict(TINY), identity_network=_identity_net())
     assert set(plain.nets) == {"net"}
     train(plain, LoopSettings(run_dir=tmp_path / "plain", quiet=True, val_every=1000))
 
-    recipe = Recipe(cache, "cpu", {**TINY, "lambda_adv": 0.05, "lambda_parts": 0.05}, identity_network=_identity_net())
+    recipe = Recipe(cache, "cpu", {**TINY, "lambda_adv": 0.05, "lambda_parts": 0.05, **discriminators}, identity_network=_identity_net())
     assert set(recipe.nets) == {"net", "disc", "disc_parts"}
+    spectral = any("parametrizations" in name for name, _ in recipe.nets["disc"].named_parameters())
+    assert spectral == discriminators.get("d_spectral", True)
     before = {k: {n: v.clone() for n, v in net.state_dict().items()} for k, net in recipe.nets.items()}
     summary = train(recipe, LoopSettings(run_dir=tmp_path / "sharp", quiet=True, val_every=1000, log_every=1, init_from=tmp_path / "plain"))
     assert summary["step"] == 2

@@ -56,6 +56,11 @@ class Config(TrainConfig):
     lambda_adv: float = 0.0
     lambda_parts: float = 0.0
     lr_d: float = 2e-4
+    # Spectral normalisation in the discriminators (True, the first attempt) or none with a lazy R1 penalty on the
+    # clean faces (gamma r1_gamma, every r1_every steps): see training/discriminators.py for why.
+    d_spectral: bool = True
+    r1_gamma: float = 0.0
+    r1_every: int = 4
     drop_blurriest: float = 0.1
     # Training and validation degradation. The width/depth table's runs use Algorithm 1 as the paper has it; the
     # shipped W12D2 is then fine-tuned on `frrnet-train-lighting`, which adds low light and screen light to the
@@ -151,26 +156,32 @@ class Recipe(BaseRecipe):
         from training.discriminators import FacePartDiscriminator, PatchDiscriminator
 
         c = self.config
-        return {**({"disc": PatchDiscriminator()} if c.lambda_adv else {}),
-                **({"disc_parts": FacePartDiscriminator()} if c.lambda_parts else {})}
+        return {**({"disc": PatchDiscriminator(spectral=c.d_spectral)} if c.lambda_adv else {}),
+                **({"disc_parts": FacePartDiscriminator(spectral=c.d_spectral)} if c.lambda_parts else {})}
 
     def batches(self, start_step):
         return self.loader(self.train_set, start_step)
 
-    def _adversarial(self, fake: torch.Tensor, real: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _adversarial(self, fake: torch.Tensor, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
         """One step of each discriminator on `real` against the detached `fake`, then the generator's terms
         (the discriminators frozen, so only the restoration network learns from them)."""
-        from training.losses.adversarial import ns_d_loss, ns_g_loss
+        from training.losses.adversarial import ns_d_loss, ns_g_loss, r1_penalty
 
-        terms = {"disc": ("adv", self.config.lambda_adv), "disc_parts": ("adv_parts", self.config.lambda_parts)}
+        c = self.config
+        lazy_r1 = c.r1_gamma > 0 and step % c.r1_every == 0
+        terms = {"disc": ("adv", c.lambda_adv), "disc_parts": ("adv_parts", c.lambda_parts)}
         parts = {}
         for key, disc in self.nets.items():
             if key not in terms:
                 continue
             with self.autocast():
                 d_loss = ns_d_loss(disc(real).float(), disc(fake.detach()).float())
+            penalty = 0.0
+            if lazy_r1:  # in fp32: a gradient of a gradient under bf16 is too coarse to regularise with
+                clean = real.detach().float().requires_grad_(True)
+                penalty = c.r1_gamma / 2 * c.r1_every * r1_penalty(disc(clean).float(), clean)
             self.opts[key].zero_grad(set_to_none=True)
-            d_loss.backward()
+            (d_loss + penalty).backward()
             self.opts[key].step()
             disc.requires_grad_(False)
             with self.autocast():
@@ -189,7 +200,7 @@ class Recipe(BaseRecipe):
         with self.autocast():
             out = self.net(lq)
             parts = frrnet_losses(out, target, gt_mask, labels, self.features, self.config)
-        adversarial = self._adversarial(out["image"], target)
+        adversarial = self._adversarial(out["image"], target, step)
         if adversarial:
             parts["total"] = parts["total"] + adversarial.pop("total")
             parts.update(adversarial)
