@@ -1,7 +1,7 @@
 #!/bin/bash
 # Every frrnet run behind resources/weights/README.md, in order (2-core CPU: ~3.5 h in all; one process at a
 # time). Run from the repository root with the venv active; runs land in runs/ (git-ignored).
-# Usage: training/scripts/frrnet.sh [variants|table|lighting|ship|evaluate|identity|mix|mix_more|sharpen|compare_mix|ship_mix]...
+# Usage: training/scripts/frrnet.sh [variants|table|lighting|ship|evaluate|identity|mix|mix_more|sharpen|sharpen_r1|compare_mix|ship_mix]...
 set -euo pipefail
 stage_variants() {  # the paper's Table 1: three width/depth variants, same budget (5,400 steps x batch 8, Algorithm 1)
     python -m training train frrnet --set width=8 depth=1 --run-dir runs/frrnet_w8d1
@@ -64,6 +64,16 @@ stage_sharpen() {  # issue 21, item 4, tried on 2026-12-06, not shipped: the mix
     python -m training train frrnet --init-from runs/frrnet_sharpen --run-dir runs/frrnet_sharpen2 --hours 0.3 \
         --val-every 500 --set width=28 depth=2 degradation=restore-mix lambda_style=0 lr=2e-4 steps=11000 val_faces=64 \
         lambda_per=0.1 lambda_adv=0.03 lambda_parts=0.03 lr_d=1e-3
+}
+stage_sharpen_r1() {  # issue 21, item 4, second try: the same objective with discriminators that can tell (no spectral
+    # normalisation, a lazy R1 penalty instead; training/discriminators.py says why), from the shipped run's checkpoint.
+    # Resumable: run the stage again with FRRNET_RESUME=1.
+    local start=(--init-from runs/frrnet_mix_more2)
+    [[ -n "${FRRNET_RESUME:-}" ]] && start=(--resume)
+    python -m training train frrnet "${start[@]}" \
+        --run-dir runs/frrnet_sharpen_r1 --hours "${FRRNET_HOURS:-1.4}" --val-every 1000 --set width=28 depth=2 \
+        degradation=restore-mix lambda_style=0 lr=1e-4 steps=8000 val_faces=64 lambda_adv=0.03 lambda_parts=0.03 \
+        d_spectral=false r1_gamma=1 r1_every=4 lr_d=2e-4
 }
 MIX_DATA="shared faces train split minus its blurriest 10 %: 23,342 aligned 128x128 crops (celeba + aaf); restore-mix \
 (every protocol's damage, the everyday-damage chain, 8 % clean faces)"
