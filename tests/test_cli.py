@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -170,3 +171,18 @@ def test_scratch_flags_are_checked_and_the_summary_says_what_scratch_removal_did
     _summary([PhotoResult(tmp_path / "a.jpg", "restored", tmp_path / "a_restored.jpg", scratches=said),
               PhotoResult(tmp_path / "b.jpg", "no_faces", tmp_path / "b_restored.jpg", "b.jpg: scratches repaired, no face found", scratches=said)], 0)
     assert capsys.readouterr().out.count(said) == 2
+
+
+def test_scratches_on_repairs_a_scratch_with_the_bundled_detector_and_saves_the_mask(tmp_path, group_photo, capsys):
+    pixels = group_photo.pixels.copy()
+    pixels[150:152, 40:860] = 250  # a light hairline across the photo
+    path = tmp_path / "scan.png"
+    Image.fromarray(pixels).save(path)
+    out = tmp_path / "out"
+    assert main(["restore", str(path), "-o", str(out), "--model", "passthrough", "--scratches", "on", "--damage-mask"]) == EXIT_OK
+    assert "scratches and dust removed" in capsys.readouterr().out
+    mask = np.asarray(Image.open(out / "scan_restored_damage.png")) > 0
+    assert mask[150:152, 40:860].mean() > 0.8  # the hairline is found...
+    restored = np.asarray(Image.open(out / "scan_restored.png")).astype(int)
+    line = restored[150:152, 40:860]
+    assert np.abs(line - group_photo.pixels[150:152, 40:860]).mean() < np.abs(pixels[150:152, 40:860].astype(int) - group_photo.pixels[150:152, 40:860]).mean() / 3  # ...and filled

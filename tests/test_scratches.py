@@ -232,3 +232,25 @@ def test_strength_moves_the_threshold_and_hand_painted_marks_win():
         ScratchSettings("sometimes")
     with pytest.raises(ValueError):
         ScratchSettings("on", 1.5)
+
+
+def test_eyes_and_mouths_of_the_faces_are_left_to_the_face_models(tmp_path, group_photo):
+    from PIL import Image
+
+    from frstudio.core.imageio import load_photo
+    from frstudio.core.scratches import LEFT_EYE, ScratchSettings, feature_guard
+
+    pixels = np.clip(group_photo.pixels, 0, 240).astype(np.uint8)
+    eye = group_photo.landmarks[0][LEFT_EYE].mean(0).round().astype(int)
+    pixels[eye[1] : eye[1] + 2, 20:880] = 255  # a scratch through the first face's eye
+    path = tmp_path / "eye.png"
+    Image.fromarray(pixels).save(path)
+    guard = feature_guard(pixels.shape, group_photo.landmarks)
+    assert guard[eye[1], eye[0]] and guard.mean() < 0.05
+    assert feature_guard(pixels.shape, []) is None
+    out = load_photo(_restore(path, model="passthrough", scratches=ScratchSettings("on")).output).pixels
+    line = np.zeros(pixels.shape[:2], bool)
+    line[eye[1] : eye[1] + 2, 20:880] = True
+    inside = ~grow_mask(~guard, 2)  # (the repair grows its mask by a pixel at the guard's edge)
+    assert (out[line & inside] == 255).all() and (line & inside).sum() > 20  # in the eye: kept for the face model
+    assert (out[line & ~grow_mask(guard, 2)] < 250).all()  # everywhere else: repaired

@@ -331,15 +331,15 @@ def _restore_photo(path: Path, dest: Path, options: RestoreOptions, restorers: R
         return PhotoResult(path, "skipped", dest, f"{dest.name} already exists (done earlier)")
     yield Progress("load", 0.0, path=path)
     photo = original = load_photo(path)
-    found = None
-    if options.scratches.mode != "off":
-        yield Progress("scratches", 0.05, path=path)
-        network, bf16 = restorers.damage_network()
-        found = remove_scratches(photo.pixels, network, options.scratches, bf16=bf16)
-        photo = replace(photo, pixels=found.pixels)  # faces are found and restored on the repaired photo
-    yield Progress("detect", 0.1, path=path)
+    yield Progress("detect", 0.05, path=path)
     faces = detect_faces(to_uint8(photo.pixels), options.detection)
     _check_face_selection(path, faces, options.faces)
+    found = None
+    if options.scratches.mode != "off":
+        yield Progress("scratches", 0.1, path=path)
+        network, bf16 = restorers.damage_network()
+        found = remove_scratches(photo.pixels, network, options.scratches, bf16, [f.landmarks for f in faces])
+        photo = replace(photo, pixels=found.pixels)  # the faces are restored from the repaired photo
     chosen = [f for f in faces if options.faces is None or f.index in options.faces]
     if not faces and options.no_faces == "skip" and not (found is not None and found.repaired):
         return PhotoResult(path, "no_faces", None, f"{path.name}: no face found; nothing written")

@@ -31,9 +31,17 @@ REPAIR_MARGIN = 64  # context around each repair tile: more than any mark is wid
 MODES = ("off", "auto", "on")
 DEFAULT_MODE = "off"  # what the CLI, the batch and the app start with
 DEFAULT_STRENGTH = 0.5  # the detector's own operating point, THRESHOLD
-# "Auto" repairs a photo only when at least this share of its pixels is marked: below it, what the detector
-# finds on an undamaged photo (a few catchlights, hair highlights) is left alone. Measured by benchmarks/damage.py.
+# "Auto" repairs a photo only when marks the detector is sure of (probability above AUTO_SURE) cover at least
+# AUTO_MIN_SHARE of it. On 300 test photos (benchmarks/damage.py) that repairs 97 % of the marked ones and 20 % of
+# the unmarked ones, most of those coarse halftone screens; counting every pixel above THRESHOLD instead, 48 %.
+AUTO_SURE = 0.9
 AUTO_MIN_SHARE = 0.002
+# Eyes and mouths of the faces found are left to the face models: there the detector's few false marks on clean
+# photos sit on what people look at first (a catchlight, a tooth's highlight, a halftone dot in an eye), and the
+# face models, trained with dust and scratches in their mix, clean what a real mark leaves there. Each feature's
+# landmarks are grown by this share of the face's eye distance.
+FEATURE_MARGIN = 0.2
+LEFT_EYE, RIGHT_EYE, MOUTH = slice(36, 42), slice(42, 48), slice(48, 68)
 
 
 def threshold_for(strength: float) -> float:
@@ -201,17 +209,30 @@ def repair(pixels: np.ndarray, mask: np.ndarray, radius: float = INPAINT_RADIUS,
     return out
 
 
-def decide(mask: np.ndarray, mode: str) -> bool:
-    """Whether to repair a photo whose detected marks are `mask` under `mode` (see :class:`ScratchSettings`)."""
-    if mode == "off" or not mask.any():
-        return False
-    return mode == "on" or float(mask.mean()) >= AUTO_MIN_SHARE
+def feature_guard(shape: tuple[int, ...], faces_landmarks) -> np.ndarray | None:
+    """H x W bool over the eyes and the mouth of each face (68 landmarks each), grown by FEATURE_MARGIN x its
+    eye distance: where the detector's marks are not repaired (the face models see to those). None: no faces."""
+    faces_landmarks = [np.asarray(lm, np.float64) for lm in faces_landmarks]
+    if not faces_landmarks:
+        return None
+    guard = np.zeros(shape[:2], np.uint8)
+    for lm in faces_landmarks:
+        eyes = np.linalg.norm(lm[LEFT_EYE].mean(0) - lm[RIGHT_EYE].mean(0))
+        grow = max(1, int(round(FEATURE_MARGIN * eyes)))
+        for part in (LEFT_EYE, RIGHT_EYE, MOUTH):
+            hull = cv2.convexHull(np.round(lm[part]).astype(np.int32))
+            cv2.fillConvexPoly(guard, hull, 1)
+            cv2.polylines(guard, [hull], True, 1, thickness=2 * grow + 1)
+    return guard.astype(bool)
 
 
-def marks(prob: np.ndarray, strength: float, extra: np.ndarray | None = None, erase: np.ndarray | None = None) -> np.ndarray:
-    """H x W bool: the pixels taken for marks at `strength`, with what the user painted as damage (`extra`) added
-    and what they painted as not damage (`erase`) taken out."""
+def marks(prob: np.ndarray, strength: float, extra: np.ndarray | None = None, erase: np.ndarray | None = None,
+          guard: np.ndarray | None = None) -> np.ndarray:
+    """H x W bool: the pixels taken for marks at `strength`, outside `guard` (`feature_guard`), with what the user
+    painted as damage (`extra`) added and what they painted as not damage (`erase`) taken out."""
     mask = prob > threshold_for(strength)
+    if guard is not None:
+        mask &= ~guard
     if extra is not None:
         mask |= np.asarray(extra, bool)
     if erase is not None:
@@ -219,21 +240,35 @@ def marks(prob: np.ndarray, strength: float, extra: np.ndarray | None = None, er
     return mask
 
 
-def repair_as_chosen(pixels: np.ndarray, mask: np.ndarray, mode: str, painted: bool = False,
-                     progress: Callable[[int, int], None] | None = None) -> ScratchResult:
-    """Repair `mask` on `pixels` if `mode` says so (:func:`decide`); marks painted by hand (`painted`) are
-    repaired under Auto whatever their share, since the user chose them."""
+def looks_marked(prob: np.ndarray | None) -> bool:
+    """Auto's test: marks the detector is sure of cover at least AUTO_MIN_SHARE of the photo."""
+    return prob is not None and prob.size > 0 and float((prob > AUTO_SURE).mean()) >= AUTO_MIN_SHARE
+
+
+def decide(mask: np.ndarray, mode: str, prob: np.ndarray | None = None, painted: bool = False) -> bool:
+    """Whether to repair `mask` under `mode` (see :class:`ScratchSettings`): "on" whenever something is marked,
+    "auto" when the photo looks marked (:func:`looks_marked` of the detector's `prob`) or the user painted marks."""
+    if mode == "off" or not mask.any():
+        return False
+    return mode == "on" or painted or looks_marked(prob)
+
+
+def repair_as_chosen(pixels: np.ndarray, mask: np.ndarray, mode: str, prob: np.ndarray | None = None,
+                     painted: bool = False, progress: Callable[[int, int], None] | None = None) -> ScratchResult:
+    """Repair `mask` on `pixels` if :func:`decide` says so (`prob`: the detector's output, for Auto's test)."""
     share = float(mask.mean()) if mask.size else 0.0
-    if not (decide(mask, mode) or (mode != "off" and painted and mask.any())):
+    if not decide(mask, mode, prob, painted):
         return ScratchResult(pixels, mask, share, False)
     return ScratchResult(repair(pixels, mask, progress=progress), mask, share, True)
 
 
-def remove_scratches(pixels: np.ndarray, network, settings: ScratchSettings, bf16: bool = False,
+def remove_scratches(pixels: np.ndarray, network, settings: ScratchSettings, bf16: bool = False, faces_landmarks=(),
                      progress: Callable[[int, int], None] | None = None) -> ScratchResult:
-    """Detect marks on `pixels` and repair them as `settings` say (the CLI's and the batch's one call).
+    """Detect marks on `pixels` and repair them as `settings` say, leaving the eyes and mouths of the faces at
+    `faces_landmarks` (68 points each) to the face models (the CLI's and the batch's one call).
     `progress(done, total)` covers the detection's tiles."""
     if settings.mode == "off":
         return ScratchResult(pixels, np.zeros(np.shape(pixels)[:2], bool), 0.0, False)
     prob = damage_probability(pixels, network, bf16=bf16, progress=progress)
-    return repair_as_chosen(pixels, marks(prob, settings.strength), settings.mode)
+    guard = feature_guard(np.shape(pixels), faces_landmarks)
+    return repair_as_chosen(pixels, marks(prob, settings.strength, guard=guard), settings.mode, prob)

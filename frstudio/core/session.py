@@ -48,7 +48,7 @@ from frstudio.core.quality import sharpness_ratio
 from frstudio.core.relight import photo_relight
 from frstudio.core.restore import get_spec, model_statuses, verdict_words
 from frstudio.core.routing import auto_model, auto_strength, looks_clean, trusted_guided
-from frstudio.core.scratches import ScratchResult, ScratchSettings, damage_probability, marks, repair_as_chosen
+from frstudio.core.scratches import ScratchResult, ScratchSettings, damage_probability, feature_guard, marks, repair_as_chosen
 
 AUTO = "auto"
 # Identity drift worth a warning. dlib calls two faces the same person below 0.6; between two *different photos*
@@ -494,13 +494,15 @@ class PhotoSession:
         return (yield from self.apply_scratches())
 
     def damage_mask(self) -> np.ndarray | None:
-        """H x W bool: the pixels taken for scratches and dust at the current strength, with what was painted by
+        """H x W bool: the pixels taken for scratches and dust at the current strength, outside the eyes and mouths
+        of the faces found (`scratches.feature_guard`: the face models see to those), with what was painted by
         hand; None before the detector has run and nothing was painted."""
         if self._damage_prob is None and not self.strokes:
             return None
-        prob = self._damage_prob if self._damage_prob is not None else np.zeros(self.original.pixels.shape[:2], np.float32)
+        shape = self.original.pixels.shape
+        prob = self._damage_prob if self._damage_prob is not None else np.zeros(shape[:2], np.float32)
         add, erase = self._painted()
-        return marks(prob, self.scratches.strength, add, erase)
+        return marks(prob, self.scratches.strength, add, erase, feature_guard(shape, [f.landmarks for f in self.faces]))
 
     def _painted(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         if not self.strokes:
@@ -523,7 +525,7 @@ class PhotoSession:
             result = None
             pixels = self.original.pixels
         else:
-            result = repair_as_chosen(self.original.pixels, mask, self.scratches.mode, painted=bool(self.strokes))
+            result = repair_as_chosen(self.original.pixels, mask, self.scratches.mode, self._damage_prob, painted=bool(self.strokes))
             pixels = result.pixels
         self.scratch_result = result
         if pixels is not self.photo.pixels:

@@ -12,8 +12,10 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QFileDialog
 
+from frstudio.core.errors import FRStudioError
 from frstudio.core.pipeline import RestoreOptions, RestorerCache, expand_inputs, plan_outputs, restore_batch
 from frstudio.core.restore import get_spec
+from frstudio.core.scratches import ScratchSettings
 from frstudio.core.session import AUTO
 from frstudio.gui.batch_panel import BatchPanel
 from frstudio.gui.export_dialog import export_settings
@@ -22,6 +24,8 @@ from frstudio.gui.worker import Job
 
 # what each PhotoResult status is called in the batch's summary line
 STATUS_WORDS = {"restored": "restored", "skipped": "already done", "no_faces": "without faces", "failed": "failed", "cancelled": "cancelled"}
+SCRATCHES_MISSING = ("Remove scratches is not available in this installation (its detector is not included or cannot "
+                     "be read): set it to Off in the batch queue to restore the batch without it.")
 
 
 class BatchController:
@@ -46,10 +50,12 @@ class BatchController:
         p.addRequested.connect(self.choose)
         p.outputRequested.connect(self.choose_output)
         p.copy_no_faces.toggled.connect(self._set_copy_no_faces)
+        p.scratchesChosen.connect(self._set_scratches)
 
     def show_settings(self) -> None:
         self.panel.set_output(Path(self.settings.batch_output) if self.settings.batch_output else None)
         self.panel.copy_no_faces.setChecked(self.settings.batch_copy_no_faces)
+        self.panel.show_scratches(ScratchSettings(self.settings.batch_scratches, self.settings.batch_scratch_strength))
 
     @property
     def running(self) -> bool:
@@ -87,7 +93,7 @@ class BatchController:
 
     def options(self) -> RestoreOptions:
         """The batch's options: the model, strength and variants of the app, the export settings, the output
-        folder and the panel's options."""
+        folder and the panel's options (scratch removal among them)."""
         export = export_settings(self.settings.export)
         return RestoreOptions(
             model=self.settings.model,
@@ -102,10 +108,15 @@ class BatchController:
             detection=self.window.detection_settings(),
             no_faces="copy" if self.panel.copy_no_faces.isChecked() else "skip",
             overwrite=self.panel.redo.isChecked(),
+            scratches=self.panel.scratch_settings(),
         )
 
     def _set_copy_no_faces(self, on: bool) -> None:
         self.settings.batch_copy_no_faces = on
+        save_settings(self.settings)
+
+    def _set_scratches(self, scratches: ScratchSettings) -> None:
+        self.settings.batch_scratches, self.settings.batch_scratch_strength = scratches.mode, scratches.strength
         save_settings(self.settings)
 
     # ---- running -------------------------------------------------------------------------------------
@@ -118,9 +129,23 @@ class BatchController:
         if model and get_spec(model).takes_reference:
             self.window.message.show_message(f"The model '{get_spec(model).title}' needs a reference photo per person; choose another model for a batch.")
             return
+        if options.scratches.mode != "off" and self.window.scratches.missing:
+            self.window.message.show_message(SCRATCHES_MISSING)
+            return
         self.settings.pending_batch = [str(p) for p in inputs]
         save_settings(self.settings)
-        job = Job(lambda cancel: restore_batch(inputs, options, RestorerCache(), cancel), "batch", self.window)
+
+        def work(cancel):
+            restorers = RestorerCache()
+            if options.scratches.mode != "off":
+                try:
+                    restorers.damage_network()  # loaded before the first photo: one clear message, not one per photo
+                except FRStudioError as exc:
+                    raise FRStudioError(f"Remove scratches cannot run: {exc}. Set it to Off in the batch queue to "
+                                        "restore the batch without it.") from exc
+            return (yield from restore_batch(inputs, options, restorers, cancel))
+
+        job = Job(work, "batch", self.window)
         self.job = job
         self.window.track(job)
         job.progressed.connect(self.panel.show_event)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -24,6 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from frstudio.core.pipeline import BatchEvent, PhotoResult
+from frstudio.core.scratches import ScratchSettings
+from frstudio.gui.scratch_box import DESCRIPTION, mode_combo, set_mode
 
 STATUS_WORDS = {
     "restored": "Restored",
@@ -32,7 +35,7 @@ STATUS_WORDS = {
     "failed": "Failed",
     "cancelled": "Cancelled",
 }
-STAGE_WORDS = {"load": "Opening", "detect": "Finding faces", "restore": "Restoring", "blend": "Blending", "save": "Saving", "done": "Saving"}
+STAGE_WORDS = {"load": "Opening", "scratches": "Removing scratches", "detect": "Finding faces", "restore": "Restoring", "blend": "Blending", "save": "Saving", "done": "Saving"}
 PAUSED = "Paused"
 OUTPUT_BUTTON_WIDTH = 280  # px: a long folder is shortened in the middle (whole in the tooltip), never widens the window
 
@@ -43,6 +46,7 @@ class BatchPanel(QWidget):
     cancelRequested = Signal()
     addRequested = Signal()
     outputRequested = Signal()
+    scratchesChosen = Signal(object)  # ScratchSettings
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -94,10 +98,23 @@ class BatchPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancelRequested)
         self.open_button = QPushButton("Open output folder")
         self.open_button.clicked.connect(self.open_output)
+        # The batch's own Remove scratches: the open photo's choice (side panel) is not changed by it, nor it by that.
+        self.scratches_label = QLabel("Remove scratches")
+        self.scratches = mode_combo()
+        self.scratches.setToolTip(DESCRIPTION)
+        self.scratch_strength = QSpinBox()
+        self.scratch_strength.setRange(0, 100)
+        self.scratch_strength.setSuffix(" %")
+        self.scratch_strength.setPrefix("strength ")
+        self.scratch_strength.setToolTip("Stronger also finds fainter lines; weaker only the clearest marks")
+        self.scratches.currentIndexChanged.connect(lambda _: self._scratches_changed())
+        self.scratch_strength.valueChanged.connect(lambda _: self._scratches_changed())
         for w in (self.add_button, self.output_button, self.copy_no_faces, self.redo):
             options.addWidget(w)
         options.addStretch(1)
         layout.addLayout(options)
+        for w in (self.scratches_label, self.scratches, self.scratch_strength):
+            buttons.addWidget(w)
         buttons.addStretch(1)
         for b in (self.start_button, self.pause_button, self.cancel_button, self.open_button):
             buttons.addWidget(b)
@@ -115,6 +132,21 @@ class BatchPanel(QWidget):
         self.output_button.setText(metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, OUTPUT_BUTTON_WIDTH))
         self.output_button.setToolTip(f"{text}\nWhere the restored photos go")
 
+    def scratch_settings(self) -> ScratchSettings:
+        return ScratchSettings(self.scratches.currentData(), self.scratch_strength.value() / 100)
+
+    def show_scratches(self, settings: ScratchSettings) -> None:
+        self.blockSignals(True)
+        set_mode(self.scratches, settings.mode)
+        self.scratch_strength.setValue(round(settings.strength * 100))
+        self.blockSignals(False)
+        self.scratch_strength.setEnabled(not self.running and settings.mode != "off")
+
+    def _scratches_changed(self) -> None:
+        self.scratch_strength.setEnabled(not self.running and self.scratches.currentData() != "off")
+        if not self.signalsBlocked():
+            self.scratchesChosen.emit(self.scratch_settings())
+
     def set_running(self, running: bool) -> None:
         self.running = running
         if not running:
@@ -123,8 +155,9 @@ class BatchPanel(QWidget):
         self.start_button.setEnabled(not running and bool(self.inputs))
         self.pause_button.setEnabled(running)
         self.cancel_button.setEnabled(running)
-        for w in (self.add_button, self.output_button, self.copy_no_faces, self.redo):
+        for w in (self.add_button, self.output_button, self.copy_no_faces, self.redo, self.scratches):
             w.setEnabled(not running)
+        self.scratch_strength.setEnabled(not running and self.scratches.currentData() != "off")
         if not running:
             self.pause_button.blockSignals(True)
             self.pause_button.setChecked(False)

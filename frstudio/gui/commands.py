@@ -3,10 +3,12 @@ and redo changed (`PhotoSession.observers`), so the window refreshes the same wa
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtGui import QUndoCommand
 
 from frstudio.core.detect import Face
-from frstudio.core.session import PhotoSession
+from frstudio.core.session import DamageStroke, PhotoSession
 
 _MERGE_STRENGTH = 1  # consecutive strength changes of the same faces while a slider moves: one undo step
 
@@ -58,3 +60,20 @@ class AddFace(QUndoCommand):
     def undo(self) -> None:
         self.choice = self.session.choices[self.face.index]
         self.session.remove_face(self.face.index)
+
+
+class PaintDamage(QUndoCommand):
+    """One brush stroke, press to release, marking damage or taking marks away. The session repairs nothing by
+    itself: `repair()` (the window's, on its worker) makes the photo follow the strokes after do, undo and redo."""
+
+    def __init__(self, session: PhotoSession, stroke: DamageStroke, repair: Callable[[], None]):
+        super().__init__("Mark damage" if stroke.add else "Unmark damage")
+        self.session, self.stroke, self.repair = session, stroke, repair
+
+    def redo(self) -> None:
+        self.session.paint_damage(self.stroke)
+        self.repair()
+
+    def undo(self) -> None:
+        self.session.unpaint_damage(self.stroke)
+        self.repair()

@@ -106,6 +106,11 @@ class CompareArea(QWidget):
     def set_result(self, full, display) -> None:
         self.main.set_result(full, to_pixmap(display) if display is not None else None)
 
+    def set_marks(self, pixmap) -> None:
+        """The scratches and dust found, over both views (one pixmap of images.marks_layer); None: none shown."""
+        for view in (self.main, self.left):
+            view.set_marks(pixmap)
+
     def set_faces(self, faces) -> None:
         for view in (self.main, self.left):
             view.set_faces(faces)

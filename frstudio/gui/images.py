@@ -38,6 +38,32 @@ def to_pixmap(rgb8: np.ndarray) -> QPixmap:
     return QPixmap.fromImage(to_qimage(rgb8))
 
 
+def marks_layer(mask: np.ndarray | None, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray | None:
+    """The marks of `mask` (H x W bool) as a see-through red layer the size of display_copy(), laid out as Qt's
+    premultiplied 32-bit pixels (B, G, R, alpha); None when nothing is marked. Made off the GUI thread, once per
+    change of the marks: the view only scales it, like the photo's own copy, so it costs nothing to pan or zoom."""
+    if mask is None or not mask.any():
+        return None
+    h, w = mask.shape
+    scale = min(1.0, max_side / max(h, w))
+    shown = mask
+    if scale < 1.0:
+        # A scratch thinner than a display pixel must still show: a display pixel is red where any photo pixel
+        # under it is marked (an area average of 0/255 is above 0 wherever one is).
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        shown = cv2.resize(mask.astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA) > 0
+    layer = np.zeros((*shown.shape, 4), np.uint8)
+    layer[shown] = (0, 0, 128, 128)  # red at half opacity, premultiplied
+    return layer
+
+
+def layer_pixmap(layer: np.ndarray) -> QPixmap:
+    """A pixmap of a marks_layer() (with its transparency)."""
+    layer = np.ascontiguousarray(layer)
+    h, w = layer.shape[:2]
+    return QPixmap.fromImage(QImage(layer.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied).copy())
+
+
 def side_by_side(before: np.ndarray, after: np.ndarray | None, size: int = 96, gap: int = 4) -> np.ndarray:
     """A before | after strip of two face crops for the crop list; the before crop alone until restored."""
     b = cv2.resize(before, (size, size), interpolation=cv2.INTER_AREA)

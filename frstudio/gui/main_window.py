@@ -4,7 +4,8 @@ Everything slow runs in a `Job` (one for the open photo, one for the batch); the
 into labels and pixmaps. Choices go through undoable commands; the session tells the window what changed
 (`PhotoSession.observers`), and after a change of choices the photo is recomposed in the background (a
 strength change never re-runs a network: the session caches restored faces). The batch queue
-(`batch_controller`) and reference photos (`reference_controller`) have controllers of their own.
+(`batch_controller`), reference photos (`reference_controller`) and scratch removal (`scratch_controller`) have
+controllers of their own.
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from frstudio.core.align import TEMPLATE_SIZE, align_face
 from frstudio.core.detect import SMALL_FACES_MIN_EYE_DISTANCE, DetectionSettings, small_faces_settings
 from frstudio.core.dlib_work import DlibProcess
 from frstudio.core.errors import FRStudioError
+from frstudio.core.imageio import float_to_uint8
 from frstudio.core.jobs import Progress
 from frstudio.core.pipeline import IMAGE_SUFFIXES, RestorerCache
 from frstudio.core.restore import model_statuses
@@ -43,6 +46,7 @@ from frstudio.gui.compare import CompareArea
 from frstudio.gui.export_dialog import ExportDialog, export_settings
 from frstudio.gui.images import display_copy
 from frstudio.gui.reference_controller import ReferenceController
+from frstudio.gui.scratch_controller import DetectorMissing, MarksFound, ScratchController, repair_photo
 from frstudio.gui.settings import Settings, save_settings
 from frstudio.gui.side_panel import SidePanel
 from frstudio.gui.status import measurable, progress_words, restored_summary
@@ -68,7 +72,7 @@ class Loaded:
 class Render:
     """What the views need after a change: the composed photo, its display copy, each face's crops."""
 
-    pixels: np.ndarray | None  # None: nothing restored, show the original
+    pixels: np.ndarray | None  # None: nothing restored or repaired, show the original
     display: np.ndarray | None
     crops: dict
     failed: list[int]
@@ -78,10 +82,20 @@ class Render:
 def render(session: PhotoSession, failed: list[int] | None = None) -> Render:
     """Runs on the worker thread: compose, scale for display, cut the crops."""
     pixels = session.preview()
-    restored = pixels is not session.photo.pixels
+    # The "before" is the photo as opened; the preview differs from it once a face is blended in (a new array) or
+    # the photo's scratches are repaired (then `photo` itself is a repaired copy, faces restored or not).
+    changed = pixels is not session.original.pixels
+    faces = pixels is not session.photo.pixels
     crops = {f.index: session.crops(f.index) for f in session.faces}
-    note = session.relight_note() if restored else ""
-    return Render(pixels if restored else None, display_copy(pixels) if restored else None, crops, failed or [], note)
+    if session.photo is not session.original:  # the strip's before is the scan too, not the repaired photo
+        crops = {i: (scanned_crop(session, i), after) for i, (_before, after) in crops.items()}
+    note = session.relight_note() if faces else ""
+    return Render(pixels if changed else None, display_copy(pixels) if changed else None, crops, failed or [], note)
+
+
+def scanned_crop(session: PhotoSession, index: int) -> np.ndarray:
+    """Face `index` aligned as PhotoSession.crops aligns it, from the photo as opened."""
+    return float_to_uint8(align_face(session.original.pixels, session.face(index).landmarks, TEMPLATE_SIZE).image)
 
 
 class MessageBar(QWidget):
@@ -165,6 +179,7 @@ class MainWindow(QMainWindow):
         self.batches = BatchController(self, PHOTO_FILTER)
         self.batch, self.batch_dock = self.batches.panel, self.batches.dock
         self.references = ReferenceController(self, PHOTO_FILTER)
+        self.scratches = ScratchController(self)
 
         self.status_text = QLabel("Ready")
         self.progress = QProgressBar()
@@ -299,15 +314,17 @@ class MainWindow(QMainWindow):
         p.variantsChosen.connect(self.set_variants)
         p.faceVariantChosen.connect(lambda i, seed: self.push([i], "variant", seed, f"Variant of face {i + 1}"))
         self.batches.connect()
+        self.scratches.connect()
 
     # ---- jobs ---------------------------------------------------------------------------------------
 
     def is_busy(self) -> bool:
-        waiting = self._recompose_wanted or self._redetect_wanted or self._recompose_timer.isActive()
+        waiting = self._recompose_wanted or self._redetect_wanted or self.scratches.wanted or self._recompose_timer.isActive()
         return self.job is not None or waiting or self.batches.running
 
-    def start(self, make, on_done, name: str, on_event=None) -> Job:
-        """Run `make(cancel)` on a worker thread; `on_done(value)` on this thread when it returns."""
+    def start(self, make, on_done, name: str, on_event=None, on_cancel=None) -> Job:
+        """Run `make(cancel)` on a worker thread; `on_done(value)` on this thread when it returns (`on_cancel(None)`
+        when it was cancelled, if given)."""
         if self.job is not None:
             self.job.cancel()
         job = Job(make, name, self)
@@ -320,7 +337,8 @@ class MainWindow(QMainWindow):
         job.progressed.connect(lambda ev: current() and (on_event or self._show_progress)(ev))
         job.finished_with.connect(lambda value: current() and self._job_done(on_done, value))
         job.failed.connect(lambda text: current() and self._job_done(self._job_failed, text))
-        job.cancelled.connect(lambda: current() and self._job_done(lambda _: self.set_status("Cancelled: the photo keeps its earlier result"), None))
+        cancelled = on_cancel or (lambda _: self.set_status("Cancelled: the photo keeps its earlier result"))
+        job.cancelled.connect(lambda: current() and self._job_done(cancelled, None))
         job.finished.connect(job.deleteLater)
         self._set_busy(True)
         job.start()
@@ -337,6 +355,8 @@ class MainWindow(QMainWindow):
         handler(value)
         if self._redetect_wanted:
             self._redetect()
+        if self.scratches.wanted:
+            self.scratches.run()
         if self._recompose_wanted:
             self._recompose()
         self.emit_idle()
@@ -385,6 +405,9 @@ class MainWindow(QMainWindow):
         if isinstance(event, Loaded):
             self._show_loaded(event)
             return
+        if isinstance(event, (MarksFound, DetectorMissing)):
+            self.scratches.show_event(event)
+            return
         if isinstance(event, Progress):
             self.set_status(progress_words(event))
             if measurable(event):
@@ -419,15 +442,18 @@ class MainWindow(QMainWindow):
         self._fill_recent()
         self.message.hide()
         defaults, detection = (self.settings.model, self.settings.strength), self.detection_settings()
-        variants = self.settings.variants
+        variants, scratches, detector = self.settings.variants, self.scratches.settings(), self.scratches.missing is None
 
         def work(cancel):
             yield Progress("load", 0.05, path=path)
             session = PhotoSession.open(path, restorers=self.restorers, dlib=self.dlib, detection=detection)
             session.defaults.model, session.defaults.strength = defaults
             session.variants = variants
-            yield Loaded(session, display_copy(session.photo.pixels))
+            session.set_scratches(scratches.mode, scratches.strength)
+            yield Loaded(session, display_copy(session.original.pixels))
             yield from session.detect()
+            if scratches.mode != "off":  # after the faces are found, as a batch does: their eyes and mouths are guarded
+                yield from repair_photo(session, cancel, detector)
             return render(session)
 
         self.start(work, self._show_detected, "open")
@@ -441,16 +467,20 @@ class MainWindow(QMainWindow):
         self.session.observers.append(self._observer)
         self.undo_stack.clear()
         self._relight_note = ""
-        self.compare.set_photo(loaded.session.photo.pixels, loaded.display)
+        self.scratches.photo_loaded()
+        self.compare.set_photo(loaded.session.original.pixels, loaded.display)  # the "before": the scan as opened
         w, h = loaded.session.photo.size
         self.setWindowTitle(f"{loaded.session.photo.path.name} ({w} × {h}) — FR Studio")
 
     def _show_detected(self, result: Render) -> None:
         s = self.session
+        self.scratches.photo_opened()
         self.compare.set_faces([(f.index, f.box) for f in s.faces])
         self._show_render(result)
         n = len(s.faces)
-        self.set_status(f"{n} face{'s' * (n != 1)} found" + (" — press Restore faces (Ctrl+R)" if n else ""))
+        repaired = s.scratch_result.describe() + "; " if s.scratch_result is not None else ""
+        status = f"{repaired}{n} face{'s' * (n != 1)} found" + (" — press Restore faces (Ctrl+R)" if n else "")
+        self.set_status(status[:1].upper() + status[1:])
         if not n:
             self.message.show_message("No face found in this photo. If there is one, draw a box around it: Edit ▸ Draw a Missed Face (D).", warning=False)
 
@@ -589,6 +619,8 @@ class MainWindow(QMainWindow):
         self.set_status(f"Face {face.index + 1} added — press Restore (Ctrl+R) to restore it")
 
     def _toggle_drawing(self, on: bool) -> None:
+        if on:
+            self.scratches.put_brush_away()
         self.compare.set_mode("result") if on and self.compare.mode == "side" else None
         self.compare.main.set_drawing(on)
         if on:
@@ -650,7 +682,8 @@ class MainWindow(QMainWindow):
             save_settings(self.settings)
             settings = export_settings(self.settings.export)
         s = self.session
-        if not any(s.choices[f.index].included and s.info(f.index).restored for f in s.faces):
+        repaired = s.scratch_result is not None and s.scratch_result.repaired
+        if not repaired and not any(s.choices[f.index].included and s.info(f.index).restored for f in s.faces):
             # nothing restored: the "restored" photo would be a plain copy, saved only when asked for
             why = "no face was found in it" if not s.faces else "no face of it is restored yet"
             if not self.ask(f"Nothing was restored in this photo ({why}). Save an unchanged copy anyway?"):

@@ -3,7 +3,8 @@
 Scene coordinates are the photo's own pixels, so face boxes from the engine are placed as they are and a box
 drawn by the user comes back in photo pixels. Each image is shown as a scaled copy (images.DISPLAY_MAX_SIDE);
 when the user zooms in past it, a full-resolution tile of just the visible region is laid on top, so a 50 MP
-scan costs a ~5 MP pixmap plus one screenful.
+scan costs a ~5 MP pixmap plus one screenful. The scratches and dust found can be laid over it, as a see-through
+red layer of the same display size, and painted by hand with a round brush whose strokes come back in photo pixels.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PySide6.QtCore import QLineF, QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
     QGraphicsItem,
     QGraphicsLineItem,
+    QGraphicsPathItem,
     QGraphicsPixmapItem,
     QGraphicsRectItem,
     QGraphicsScene,
@@ -32,6 +35,8 @@ INCLUDED = QColor("#4cd964")
 EXCLUDED = QColor("#9a9a9a")
 WARNING = QColor("#ff9f0a")
 SELECTED = QColor("#ffd60a")
+MARK = QColor(255, 59, 48)  # the damage brush: red like the marks layer (images.marks_layer) ...
+UNMARK = QColor(52, 199, 89)  # ... and green for "not damage"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"}
 
 
@@ -119,6 +124,9 @@ class PhotoView(QGraphicsView):
     filesDropped = Signal(list)
     viewChanged = Signal()
     swipeChanged = Signal(float)
+    # a brush stroke, press to release: its points in photo pixels, the brush's width in photo pixels, and
+    # whether it marks damage (True) or takes marks away (False)
+    damagePainted = Signal(list, float, bool)
 
     def __init__(self, parent=None, hint: str = ""):
         super().__init__(parent)
@@ -146,6 +154,22 @@ class PhotoView(QGraphicsView):
         self._divider.setPen(pen)
         self._divider.setZValue(2)
         self.scene().addItem(self._divider)
+        self._marks = QGraphicsPixmapItem()  # the scratches and dust found, over before and after alike
+        self._marks.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._marks.setZValue(1.5)
+        self._marks.setVisible(False)
+        self.scene().addItem(self._marks)
+        self.brush: str | None = None  # "mark" or "unmark" while the damage brush is on
+        self.brush_size = 12.0  # photo pixels: a stroke covers the same part of the photo at any zoom
+        self._stroke: list[QPointF] | None = None
+        self._stroke_path = QPainterPath()
+        self._stroke_item = QGraphicsPathItem()  # the stroke being painted, until the repair shows it
+        self._stroke_item.setZValue(2.5)
+        self.scene().addItem(self._stroke_item)
+        self._brush_outline = QGraphicsEllipseItem()  # where the brush would paint, at its size
+        self._brush_outline.setZValue(4)
+        self._brush_outline.setVisible(False)
+        self.scene().addItem(self._brush_outline)
         self._faces: dict[int, FaceOutline] = {}
         self._size = (0, 0)
         self.mode = "after"  # "after", "before" or "swipe"
@@ -175,17 +199,36 @@ class PhotoView(QGraphicsView):
         self._size = (0, 0) if full is None else (full.shape[1], full.shape[0])
         self.scene().setSceneRect(QRectF(0, 0, *self._size) if full is not None else QRectF())
         self.set_faces([])
+        self.set_marks(None)
+        self.clear_stroke()
         self._apply_mode()
         self.fit()
 
     def set_result(self, full: np.ndarray | None, display: QPixmap | None) -> None:
         self.after.set_image(full, display)
+        if self._stroke is None:  # a stroke painted before now shows as what it repaired
+            self.clear_stroke()
         self._apply_mode()
         self._detail_timer.start()
 
     @property
     def has_result(self) -> bool:
         return self.after.full is not None
+
+    def set_marks(self, pixmap: QPixmap | None) -> None:
+        """Lay the marks found (a pixmap of images.marks_layer, the display copy's size) over the photo; None
+        takes them away."""
+        if pixmap is None or pixmap.isNull() or not self.has_photo:
+            self._marks.setPixmap(QPixmap())
+            self._marks.setVisible(False)
+            return
+        self._marks.setPixmap(pixmap)
+        self._marks.setScale(self._size[0] / pixmap.width())
+        self._marks.setVisible(True)
+
+    @property
+    def marks_shown(self) -> bool:
+        return self._marks.isVisible()
 
     def set_faces(self, faces: list[tuple[int, tuple]]) -> None:
         for item in self._faces.values():
@@ -315,12 +358,54 @@ class PhotoView(QGraphicsView):
             self._fit_view()
         self._detail_timer.start()
 
-    # ---- mouse: click a face, draw a box, drag the swipe line ------------------------------------------
+    # ---- mouse: click a face, draw a box, paint damage, drag the swipe line ------------------------------
 
     def set_drawing(self, on: bool) -> None:
         self.drawing = on
-        self.setDragMode(QGraphicsView.DragMode.NoDrag if on else QGraphicsView.DragMode.ScrollHandDrag)
-        self.viewport().setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.OpenHandCursor)
+        self._set_pointer()
+
+    def set_brush(self, brush: str | None, size: float | None = None) -> None:
+        """Paint damage ("mark") or paint it away ("unmark") with a round brush `size` photo pixels wide; None:
+        drag to pan and click faces, as usual."""
+        self.brush = brush
+        if size is not None:
+            self.brush_size = float(size)
+        self._stroke = None
+        self.clear_stroke()
+        self._brush_outline.setVisible(False)
+        self.viewport().setMouseTracking(True)  # the brush outline follows the mouse, buttons up or down
+        self._set_pointer()
+
+    def clear_stroke(self) -> None:
+        """Take away the last stroke painted, shown until what it repaired is (or when it repairs nothing)."""
+        self._stroke_item.setPath(QPainterPath())
+
+    def _set_pointer(self) -> None:
+        tool = self.drawing or self.brush is not None
+        self.setDragMode(QGraphicsView.DragMode.NoDrag if tool else QGraphicsView.DragMode.ScrollHandDrag)
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if tool else Qt.CursorShape.OpenHandCursor)
+
+    def _brush_colour(self, alpha: int = 255) -> QColor:
+        colour = QColor(MARK if self.brush == "mark" else UNMARK)
+        colour.setAlpha(alpha)
+        return colour
+
+    def _show_brush(self, at: QPointF) -> None:
+        r = self.brush_size / 2
+        pen = QPen(self._brush_colour(), 1.5)
+        pen.setCosmetic(True)
+        self._brush_outline.setPen(pen)
+        self._brush_outline.setRect(QRectF(at.x() - r, at.y() - r, 2 * r, 2 * r))
+        self._brush_outline.setVisible(True)
+
+    def _paint_to(self, at: QPointF) -> None:
+        if not self._stroke:
+            self._stroke_path = QPainterPath(at)
+        self._stroke.append(at)
+        self._stroke_path.lineTo(at)  # from the point itself at first: a click paints a dot
+        pen = QPen(self._brush_colour(128), self.brush_size, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin)
+        self._stroke_item.setPen(pen)
+        self._stroke_item.setPath(self._stroke_path)
 
     def _near_divider(self, pos: QPoint) -> bool:
         if not self._divider.isVisible():
@@ -330,6 +415,10 @@ class PhotoView(QGraphicsView):
 
     def mousePressEvent(self, event) -> None:
         self._press = event.position().toPoint()
+        if event.button() == Qt.MouseButton.LeftButton and self.brush is not None and self.has_photo:
+            self._stroke = []
+            self._paint_to(self.mapToScene(self._press))
+            return
         if event.button() == Qt.MouseButton.LeftButton and self.drawing:
             self._band.setGeometry(QRect(self._press, QSize()))
             self._band.show()
@@ -341,6 +430,12 @@ class PhotoView(QGraphicsView):
 
     def mouseMoveEvent(self, event) -> None:
         pos = event.position().toPoint()
+        if self.brush is not None:
+            at = self.mapToScene(pos)
+            self._show_brush(at)
+            if self._stroke is not None:
+                self._paint_to(at)
+            return
         if self.drawing and self._band.isVisible():
             self._band.setGeometry(QRect(self._press, pos).normalized())
             return
@@ -353,6 +448,12 @@ class PhotoView(QGraphicsView):
     def mouseReleaseEvent(self, event) -> None:
         pos = event.position().toPoint()
         press, self._press = self._press, None
+        if self._stroke is not None:
+            points = [(p.x(), p.y()) for p in self._stroke]
+            self._stroke = None
+            # the preview stays until the repaired photo replaces it (the next set_result)
+            self.damagePainted.emit(points, self.brush_size, self.brush == "mark")
+            return
         if self.drawing and self._band.isVisible():
             self._band.hide()
             rect = self.mapToScene(QRect(press, pos).normalized()).boundingRect()
@@ -368,6 +469,10 @@ class PhotoView(QGraphicsView):
             index = self.face_at(self.mapToScene(pos))
             if index is not None:
                 self.faceClicked.emit(index)
+
+    def leaveEvent(self, event) -> None:
+        self._brush_outline.setVisible(False)
+        super().leaveEvent(event)
 
     # ---- drops: photos to open, or a reference photo onto a face -----------------------------------------
 
@@ -407,8 +512,9 @@ class PhotoView(QGraphicsView):
             painter.setPen(QColor("#bbbbbb"))
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter, self.hint)
         elif self.mode == "swipe" and self.has_result:
-            self._tag(painter, area, "Before", True)
-            self._tag(painter, area, "After", False)
+            # the result is clipped to the left of the line (_apply_mode), over the original
+            self._tag(painter, area, "After", True)
+            self._tag(painter, area, "Before", False)
         elif self.mode == "before" and self.has_result:
             self._tag(painter, area, "Original", True)
         elif self.caption:

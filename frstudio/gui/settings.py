@@ -16,11 +16,12 @@ from pathlib import Path
 
 from frstudio.core.errors import FRStudioError
 from frstudio.core.files import atomic_write_bytes
+from frstudio.core.scratches import DEFAULT_MODE, DEFAULT_STRENGTH, MODES
 from frstudio.core.variants import MAX_VARIANTS
 
 log = logging.getLogger(__name__)
 
-SETTINGS_VERSION = 3  # 2: find_small_faces; 3: variants
+SETTINGS_VERSION = 4  # 2: find_small_faces; 3: variants; 4: scratch removal
 MAX_RECENT = 10
 
 
@@ -51,6 +52,13 @@ class Settings:
     find_small_faces: bool = False
     # restorations per face by a stochastic model (the VQ U-Net), most faithful first (frstudio.core.variants)
     variants: int = 1
+    # Remove scratches (frstudio.core.scratches): "off", "auto" or "on", and its strength, for the open photo and
+    # the next ones opened (the detector runs on a newly opened photo only when it is not off). Batches have their
+    # own choice, shown in the batch panel, so changing one never reprocesses what the other is working on.
+    scratches: str = DEFAULT_MODE
+    scratch_strength: float = DEFAULT_STRENGTH
+    batch_scratches: str = DEFAULT_MODE
+    batch_scratch_strength: float = DEFAULT_STRENGTH
     # An unfinished batch: its inputs, kept until it ends so the next start can resume it (finished outputs
     # are skipped by the engine, so resuming is running it again).
     pending_batch: list[str] = field(default_factory=list)
@@ -96,6 +104,8 @@ def migrate(data: dict) -> dict:
         data["find_small_faces"] = False
     if data["version"] < 3:  # 2 -> 3: variants, one (restoration as version 2 did it)
         data["variants"] = 1
+    if data["version"] < 4:  # 3 -> 4: scratch removal, off (photos as version 3 left them)
+        data["scratches"] = data["batch_scratches"] = DEFAULT_MODE
     return data
 
 
@@ -114,6 +124,11 @@ def load_settings(path: Path | None = None) -> Settings:
     settings.version = SETTINGS_VERSION
     settings.strength = min(1.0, max(0.0, settings.strength))
     settings.variants = min(MAX_VARIANTS, max(1, settings.variants))
+    for name in ("scratches", "batch_scratches"):
+        if getattr(settings, name) not in MODES:
+            setattr(settings, name, DEFAULT_MODE)
+    settings.scratch_strength = min(1.0, max(0.0, settings.scratch_strength))
+    settings.batch_scratch_strength = min(1.0, max(0.0, settings.batch_scratch_strength))
     return settings
 
 

@@ -1,4 +1,5 @@
-"""The side panel: the model and strength for all faces, and the chosen face's own choices and facts.
+"""The side panel: the model and strength for all faces, scratch removal for the whole photo (`scratch_box`), and
+the chosen face's own choices and facts.
 
 It shows what it is given and reports what the user asks for through signals; the main window turns those
 into undoable commands on the session, then calls `show_session()` again.
@@ -35,8 +36,10 @@ from frstudio.core.routing import CLEAN_FACE_MESSAGE, TINY_FACE_EYE_DISTANCE, TI
 from frstudio.core.session import AUTO, DRIFT_WARNING, FaceInfo, PhotoSession
 from frstudio.core.restore import ModelStatus
 from frstudio.core.variants import MAX_VARIANTS
+from frstudio.gui.disclosure import add_details, wrapping
 from frstudio.gui.elided import ElidedLabel
 from frstudio.gui.images import to_pixmap
+from frstudio.gui.scratch_box import ScratchBox
 
 VARIANTS_TIP = ("{models} can restore each face several ways. FR Studio ranks the versions by how much each "
                 "still looks like the person (and the reference photo, if there is one) and uses the most faithful; "
@@ -100,12 +103,6 @@ def _slider() -> QSlider:
     return s
 
 
-def _wrapping(text: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    return label
-
-
 class ModelCombo(QComboBox):
     """'Auto' plus each model with shipped weights, the model name as item data."""
 
@@ -155,22 +152,11 @@ class SidePanel(QWidget):
         self.model = ModelCombo(statuses)
         self.model.currentIndexChanged.connect(lambda _: self.modelChosen.emit(self.model.model()))
         form.addRow("Model", self.model)
-        self.description = _wrapping()
+        self.description = wrapping()
         self.description.setObjectName("description")
         form.addRow(self.description)
         # The research name and the test figures, for those who want them: closed by default
-        self.details_button = QToolButton()
-        self.details_button.setText("Details")
-        self.details_button.setCheckable(True)
-        self.details_button.setAutoRaise(True)
-        self.details_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.details_button.setArrowType(Qt.ArrowType.RightArrow)
-        self.details_button.toggled.connect(self._show_details)
-        form.addRow(self.details_button)
-        self.details = _wrapping()
-        self.details.setStyleSheet("color: #5f6368;")
-        self.details.hide()
-        form.addRow(self.details)
+        self.details_button, self.details = add_details(form)
         self.strength = _slider()
         self.strength_label = QLabel("100 %")
         self.strength.valueChanged.connect(self._strength_moved)
@@ -193,9 +179,12 @@ class SidePanel(QWidget):
         form.addRow(buttons)
         layout.addWidget(box)
 
+        self.scratch_box = ScratchBox()  # wired by the window's ScratchController
+        layout.addWidget(self.scratch_box)
+
         faces_box = QGroupBox("Faces")
         faces_layout = QVBoxLayout(faces_box)
-        hint = _wrapping("Click a face in the photo to leave it out or put it back. Missed one? Edit ▸ Draw a Missed Face.")
+        hint = wrapping("Click a face in the photo to leave it out or put it back. Missed one? Edit ▸ Draw a Missed Face.")
         hint.setStyleSheet("color: #5f6368;")
         faces_layout.addWidget(hint)
         self.faces = QListWidget()
@@ -239,7 +228,7 @@ class SidePanel(QWidget):
         self.variant_strip = VariantStrip()
         self.variant_strip.chosen.connect(lambda seed: self._emit_face(self.faceVariantChosen, seed))
         face_form.addRow(self.variant_strip)
-        self.info = _wrapping()
+        self.info = wrapping()
         self.info.setTextFormat(Qt.TextFormat.RichText)
         face_form.addRow(self.info)
         layout.addWidget(self.face_box)
@@ -284,10 +273,6 @@ class SidePanel(QWidget):
         self.description.setText(status.spec.description if status else AUTO_DESCRIPTION)
         self.details.setText(model_details(status, list(self.statuses.values())))
 
-    def _show_details(self, on: bool) -> None:
-        self.details_button.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
-        self.details.setVisible(on)
-
     def _enable_variants(self, session: PhotoSession | None) -> None:
         """Variants do something only for a stochastic model: the global one, or one a face was given."""
         chosen = {self.model.model()} | ({c.model for c in session.choices.values()} if session else set())
@@ -319,6 +304,7 @@ class SidePanel(QWidget):
             if not session or not session.faces:
                 self.restore_button.setText("Restore faces")
             self.export_button.setEnabled(bool(session) and not busy)
+            self.scratch_box.show_session(session)
             self.folder_button.setEnabled(has_faces and not busy)
             self._enable_variants(session)
             if has_faces and self.current is not None:

@@ -11,6 +11,7 @@ from frstudio.core.session import PhotoSession
 
 STAGE_WORDS = {
     "load": "Opening the photo",
+    "scratches": "Removing scratches and dust",
     "detect": "Finding faces",
     "restore": "Restoring",
     "identity": "Checking identity",

@@ -43,7 +43,7 @@ def test_the_option_is_remembered_and_an_older_settings_file_gets_it_off(make_wi
     path = settings_dir / "settings.json"
     path.write_text(json.dumps({"version": 1, "model": "frrnet", "strength": 0.5}))  # written before the option existed
     old = load_settings()
-    assert old.version == SETTINGS_VERSION == 3 and not old.find_small_faces and (old.model, old.strength) == ("frrnet", 0.5)
+    assert old.version == SETTINGS_VERSION == 4 and not old.find_small_faces and (old.model, old.strength) == ("frrnet", 0.5)
 
 
 def test_toggling_finds_the_open_photos_faces_again_keeping_drawn_ones(qtbot, window, group_png, monkeypatch):
