@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{DEFAULT_MODE})")
     r.add_argument("--scratch-strength", type=_strength_arg, default=None, metavar="S",
                    help="0-1: how readily a faint line is taken for a scratch (default 0.5)")
+    r.add_argument("--restore-colours", action="store_true",
+                   help="restore the levels and white balance of a faded print, on the whole photo, first (off by "
+                        "default: it also changes the colours of photos that did not fade)")
     r.add_argument("--damage-mask", action="store_true", help="also save what was taken for scratches and dust, as <name>_damage.png (white = marked)")
     r.add_argument("-v", "--verbose", action="store_true", help="one line per face: model, what it found (noise, blur, low light), its size and its sharpness against the input's")
     r.add_argument("--min-face", type=_min_face_arg, default=None, help=MIN_FACE_HELP)
@@ -234,6 +237,7 @@ def _restore_options(args):
         detection=_detection(args),
         scratches=_scratches(args),
         damage_mask=args.damage_mask,
+        faded_colours=args.restore_colours,
     )
 
 
@@ -393,12 +397,12 @@ def _summary(results, missing: int, verbose: bool = False) -> int:
         parts.append(f"{missing} not found")
     print(", ".join(parts))
     for r in results:
-        if r.output is not None and r.status == "no_faces" and r.scratches:
-            print(f"  {r.source} -> {r.output}\n    {r.scratches}")
+        if r.output is not None and r.status == "no_faces" and r.whole_photo:
+            print(f"  {r.source} -> {r.output}\n    {r.whole_photo}")
         if r.output is not None and r.status == "restored":
             print(f"  {r.source} -> {r.output}")
-            if r.scratches:
-                print(f"    {r.scratches}")
+            if r.whole_photo:
+                print(f"    {r.whole_photo}")
             if r.note:
                 print(f"    {r.note} (--tone match keeps the photo's own light)")
             for f in r.faces:  # with references: which face used which, and which fell back

@@ -168,8 +168,8 @@ def test_scratch_flags_are_checked_and_the_summary_says_what_scratch_removal_did
         main(["restore", str(photo), "--scratches", "always"])
     capsys.readouterr()
     said = "scratches and dust removed (0.8 % of the photo)"
-    _summary([PhotoResult(tmp_path / "a.jpg", "restored", tmp_path / "a_restored.jpg", scratches=said),
-              PhotoResult(tmp_path / "b.jpg", "no_faces", tmp_path / "b_restored.jpg", "b.jpg: scratches repaired, no face found", scratches=said)], 0)
+    _summary([PhotoResult(tmp_path / "a.jpg", "restored", tmp_path / "a_restored.jpg", whole_photo=said),
+              PhotoResult(tmp_path / "b.jpg", "no_faces", tmp_path / "b_restored.jpg", "b.jpg: scratches repaired, no face found", whole_photo=said)], 0)
     assert capsys.readouterr().out.count(said) == 2
 
 

@@ -153,7 +153,7 @@ def test_the_pipeline_repairs_a_scratch_across_the_photo_and_keeps_the_original(
     result = _restore(path, model="passthrough", scratches=ScratchSettings(mode), damage_mask=True, compare=True)
     assert result.status == "restored", result.message
     assert file_digest(path) == before
-    assert result.scratches.startswith("scratches and dust removed")
+    assert result.whole_photo.startswith("scratches and dust removed")
     out = load_photo(result.output).pixels
     line = np.zeros(out.shape[:2], bool)
     line[300:302, 50:850] = True
@@ -180,11 +180,11 @@ def test_auto_leaves_a_photo_with_only_a_speck_alone_and_off_runs_no_detector(tm
     path = tmp_path / "speck.png"
     Image.fromarray(pixels).save(path)
     result = _restore(path, model="passthrough", scratches=ScratchSettings("auto"), no_faces="skip")
-    assert "no scratches to remove" in result.scratches
+    assert "no scratches to remove" in result.whole_photo
     np.testing.assert_array_equal(load_photo(result.output).pixels, pixels)
     result.output.unlink()
     on = _restore(path, model="passthrough", scratches=ScratchSettings("on"))
-    assert on.scratches.startswith("scratches and dust removed") and (load_photo(on.output).pixels[10:13, 10:13] < 250).all()
+    assert on.whole_photo.startswith("scratches and dust removed") and (load_photo(on.output).pixels[10:13, 10:13] < 250).all()
     on.output.unlink()
     from frstudio.core.jobs import drive
     from frstudio.core.pipeline import RestoreOptions, RestorerCache, restore_photo
@@ -193,7 +193,7 @@ def test_auto_leaves_a_photo_with_only_a_speck_alone_and_off_runs_no_detector(tm
         raise AssertionError("scratch removal is off: the detector must not be loaded")
 
     off = drive(restore_photo(path, RestoreOptions(model="passthrough"), RestorerCache(damage_factory=no_detector)))
-    assert off.scratches == "" and not (tmp_path / "speck_restored_damage.png").exists()
+    assert off.whole_photo == "" and not (tmp_path / "speck_restored_damage.png").exists()
 
 
 def test_a_faceless_scan_with_scratches_is_written_repaired_even_when_faceless_photos_are_skipped(tmp_path):

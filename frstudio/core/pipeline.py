@@ -18,6 +18,7 @@ import numpy as np
 
 from frstudio.core.align import align_face
 from frstudio.core.blend import BlendSettings, blend_face
+from frstudio.core.colour import restore_faded
 from frstudio.core.detect import DetectionSettings, Face, detect_faces
 from frstudio.core.errors import Cancelled, FRStudioError, ModelUnavailableError, PhotoError
 from frstudio.core.files import remove_stale_temp_files, write_error_message
@@ -74,6 +75,7 @@ class RestoreOptions:
     # found and restored; damage_mask: also save what was marked, as "<name>_damage.png" (white = marked).
     scratches: ScratchSettings = field(default_factory=ScratchSettings)
     damage_mask: bool = False
+    faded_colours: bool = False  # restore a faded print's levels and white balance first (frstudio.core.colour)
 
 
 @dataclass
@@ -100,7 +102,7 @@ class PhotoResult:
     faces: list[FaceReport] = field(default_factory=list)
     extra_outputs: list[Path] = field(default_factory=list)
     note: str = ""  # what was done beyond the faces, e.g. the whole photo relit to match them
-    scratches: str = ""  # what scratch removal did, when it was asked for ("scratches and dust removed (0.8 %...)")
+    whole_photo: str = ""  # what was done to the whole photo when asked: scratch removal, faded colours
 
 
 class RestorerCache:
@@ -331,6 +333,8 @@ def _restore_photo(path: Path, dest: Path, options: RestoreOptions, restorers: R
         return PhotoResult(path, "skipped", dest, f"{dest.name} already exists (done earlier)")
     yield Progress("load", 0.0, path=path)
     photo = original = load_photo(path)
+    if options.faded_colours:
+        photo = replace(photo, pixels=restore_faded(photo.pixels))
     yield Progress("detect", 0.05, path=path)
     faces = detect_faces(to_uint8(photo.pixels), options.detection)
     _check_face_selection(path, faces, options.faces)
@@ -341,7 +345,8 @@ def _restore_photo(path: Path, dest: Path, options: RestoreOptions, restorers: R
         found = remove_scratches(photo.pixels, network, options.scratches, bf16, [f.landmarks for f in faces])
         photo = replace(photo, pixels=found.pixels)  # the faces are restored from the repaired photo
     chosen = [f for f in faces if options.faces is None or f.index in options.faces]
-    if not faces and options.no_faces == "skip" and not (found is not None and found.repaired):
+    whole_photo = _whole_photo_changes(options, found)
+    if not faces and options.no_faces == "skip" and not whole_photo:
         return PhotoResult(path, "no_faces", None, f"{path.name}: no face found; nothing written")
     done, reports = {}, []
     has_reference = reference is not None or references is not None
@@ -375,13 +380,20 @@ def _restore_photo(path: Path, dest: Path, options: RestoreOptions, restorers: R
         _remove(extras)
         raise
     yield Progress("done", 1.0, len(chosen), len(chosen), path)
-    scratch_note = found.describe() if found is not None else ""
+    scratch_note = "; ".join(n for n in (found.describe() if found is not None else "",
+                                          "faded colours restored" if options.faded_colours else "") if n)
     if not faces:
-        unchanged = "scratches repaired, no face found" if found is not None and found.repaired else "no face found; copied unchanged"
-        return PhotoResult(path, "no_faces", output, f"{path.name}: {unchanged}", [], extras, scratches=scratch_note)
+        unchanged = f"{' and '.join(whole_photo)}, no face found" if whole_photo else "no face found; copied unchanged"
+        return PhotoResult(path, "no_faces", output, f"{path.name}: {unchanged}", [], extras, whole_photo=scratch_note)
     problems = list(dict.fromkeys(r.message for r in reports if not r.restored))  # one line per distinct problem
     curve = photo_relight(faces, done, strengths) if options.match_tone is None else None
     return PhotoResult(path, "restored", output, "; ".join(problems), reports, extras, curve.describe() if curve else "", scratch_note)
+
+
+def _whole_photo_changes(options: RestoreOptions, found: ScratchResult | None) -> list[str]:
+    """What was done to the whole photo, faces apart: such a photo is written even when it has no face."""
+    return [words for done, words in ((options.faded_colours, "colours restored"),
+                                      (found is not None and found.repaired, "scratches repaired")) if done]
 
 
 def _same_file(dest: Path, source: Path) -> bool:

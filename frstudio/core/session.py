@@ -48,6 +48,7 @@ from frstudio.core.quality import sharpness_ratio
 from frstudio.core.relight import photo_relight
 from frstudio.core.restore import get_spec, model_statuses, verdict_words
 from frstudio.core.routing import auto_model, auto_strength, looks_clean, trusted_guided
+from frstudio.core.colour import restore_faded
 from frstudio.core.scratches import ScratchResult, ScratchSettings, damage_probability, feature_guard, marks, repair_as_chosen
 
 AUTO = "auto"
@@ -190,6 +191,8 @@ class PhotoSession:
         # blended into: the same photo, or a copy with its scratches repaired (frstudio.core.scratches).
         self.original = self.photo = photo
         self.scratches = ScratchSettings()
+        self.faded_colours = False  # restore a faded print's levels and white balance (frstudio.core.colour)
+        self._colours_restored: np.ndarray | None = None
         self.scratch_result: ScratchResult | None = None
         self.strokes: list[DamageStroke] = []
         self._damage_prob: np.ndarray | None = None
@@ -516,16 +519,26 @@ class PhotoSession:
             (erase if stroke.add else add)[region] &= ~stroke.patch
         return add, erase
 
+    def _base_pixels(self) -> np.ndarray:
+        """The original's pixels, or with `faded_colours` its colours restored (computed once)."""
+        if not self.faded_colours:
+            return self.original.pixels
+        if self._colours_restored is None:
+            self._colours_restored = restore_faded(self.original.pixels)
+        return self._colours_restored
+
     def apply_scratches(self) -> Generator[Progress, None, ScratchResult | None]:
-        """Make `photo` the original with its marks repaired as `scratches` (mode, strength) and the painted
-        strokes say; with mode "off", the original itself. Faces restored from other pixels are redone."""
+        """Make `photo` the original (its colours restored with `faded_colours`) with its marks repaired as
+        `scratches` (mode, strength) and the painted strokes say; with mode "off" and no colours restored, the
+        original itself. Faces restored from other pixels are redone."""
         yield Progress("scratches", 0.5, path=self.original.path)
+        base = self._base_pixels()
         mask = self.damage_mask()
         if self.scratches.mode == "off" or mask is None:
             result = None
-            pixels = self.original.pixels
+            pixels = base
         else:
-            result = repair_as_chosen(self.original.pixels, mask, self.scratches.mode, self._damage_prob, painted=bool(self.strokes))
+            result = repair_as_chosen(base, mask, self.scratches.mode, self._damage_prob, painted=bool(self.strokes))
             pixels = result.pixels
         self.scratch_result = result
         if pixels is not self.photo.pixels:

@@ -66,6 +66,7 @@ class ScratchBox(QGroupBox):
     marksToggled = Signal(bool)
     brushChosen = Signal(object)  # "mark", "unmark" or None (pan and click as usual)
     brushSizeChosen = Signal(int)
+    fadedToggled = Signal(bool)
 
     def __init__(self, parent=None):
         super().__init__("Whole photo", parent)
@@ -111,6 +112,12 @@ class ScratchBox(QGroupBox):
         brushes.addWidget(QLabel("Brush"))
         brushes.addWidget(self.brush_size)
         form.addRow(brushes)
+
+        self.faded = QCheckBox("Restore faded colours")
+        self.faded.setToolTip("Brings back the contrast and colours of a faded print. Only for faded photos: it also "
+                              "changes the colours of photos that did not fade")
+        self.faded.toggled.connect(self.fadedToggled)
+        form.addRow(self.faded)
 
         self.result = wrapping()  # what was done to the open photo (ScratchResult.describe)
         self.result.setObjectName("scratchResult")
@@ -173,5 +180,8 @@ class ScratchBox(QGroupBox):
         text = result.describe() if result is not None else ""
         self.result.setText(text[:1].upper() + text[1:])
         self._form.setRowVisible(self.result, bool(text))
-        for w in (self.show_marks, self.mark_button, self.unmark_button, self.brush_size):
+        for w in (self.show_marks, self.mark_button, self.unmark_button, self.brush_size, self.faded):
             w.setEnabled(session is not None)
+        self.faded.blockSignals(True)
+        self.faded.setChecked(bool(session and session.faded_colours))  # a choice for each photo, not remembered
+        self.faded.blockSignals(False)

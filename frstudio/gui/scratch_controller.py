@@ -104,6 +104,7 @@ class ScratchController:
         b.brushChosen.connect(self.set_brush)
         b.brushSizeChosen.connect(lambda size: view.set_brush(view.brush, size))
         view.damagePainted.connect(self.paint)
+        b.fadedToggled.connect(self.set_faded)
         s = self.window.settings
         b.show_settings(s.scratches, s.scratch_strength)
 
@@ -134,6 +135,12 @@ class ScratchController:
         self._choose(strength=strength)
         self.request()
 
+    def set_faded(self, on: bool) -> None:
+        """Restore faded colours on the open photo, or take them back (frstudio.core.colour): a choice per photo."""
+        if self.window.session is not None:
+            self.window.session.faded_colours = on
+            self.request()
+
     # ---- repairing ----------------------------------------------------------------------------------------
 
     def request(self) -> None:
@@ -150,7 +157,8 @@ class ScratchController:
             return
         # the remembered choice is the latest one (one made while this photo was opening went to the photo before)
         session.set_scratches(w.settings.scratches, w.settings.scratch_strength)
-        if session.scratches.mode == "off" and session.photo is session.original and not (session.damage_found or session.strokes):
+        untouched = session.photo is session.original and not session.faded_colours
+        if session.scratches.mode == "off" and untouched and not (session.damage_found or session.strokes):
             return  # nothing found, painted or repaired: nothing to show
         detector = self.missing is None
         w.start(lambda cancel: repair_photo(session, cancel, detector), self._repaired, "scratches", on_cancel=self._cancelled)

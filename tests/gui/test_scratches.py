@@ -263,3 +263,22 @@ def test_without_the_detector_the_app_says_so_and_keeps_working(qtbot, window, t
     choose(window.batch.scratches, "auto")
     window.start_batch()  # not started: said once, instead of failing photo after photo
     assert window.batch_job is None and "set it to Off" in window.message.label.text()
+
+
+def test_restore_faded_colours_is_a_choice_for_the_open_photo_and_can_be_taken_back(qtbot, window, tmp_path, group_photo):
+    from frstudio.core import degradations as D
+
+    faded = np.clip(np.round(D.fade(group_photo.pixels / 255.0, 0.4) * 255), 0, 255).astype(np.uint8)
+    (tmp_path / "photos").mkdir()
+    Image.fromarray(faded).save(tmp_path / "photos" / "faded.png")
+    open_and_wait(qtbot, window, tmp_path / "photos" / "faded.png")
+    s, box, view = window.session, window.panel.scratch_box, window.compare.main
+    assert not box.faded.isChecked() and s.photo is s.original
+    box.faded.setChecked(True)
+    wait_idle(qtbot, window)
+    assert s.faded_colours and view.after.full.std() > faded.std() * 1.3  # contrast back, though no face is restored
+    np.testing.assert_array_equal(view.before.full, faded)
+    assert s.stale_faces() == [0, 1, 2]  # the faces are restored from the new colours
+    box.faded.setChecked(False)
+    wait_idle(qtbot, window)
+    assert s.photo is s.original
