@@ -14,8 +14,9 @@ Reported, per scale:
 - the detector's pixel precision, recall and IoU against the truth (pixels pooled over photos) at several
   probability thresholds, the app's (`scratches.THRESHOLD`) marked, and false positives on the clean photos: the
   share of their pixels taken for marks (goal < 0.5 %);
-- the same for the app's marks: the detector's at its threshold outside the eyes and mouths of the faces found
-  (`scratches.feature_guard`; faces detected by the app's detector on each photo, damaged or clean);
+- the same for the app's marks (`scratches.marks`): the detector's at its threshold but for marks wholly inside the
+  eyes and mouths of the faces found, which are left to the face models (`scratches.feature_guard`; faces detected
+  by the app's detector on each photo, damaged or clean);
 - PSNR (luma) inside the marked pixels and on the whole photo, and whole-photo SSIM, against the clean photo:
   the damaged input, the app's repair (its marks, `scratches.repair`), and the repair given the true mask (what
   OpenCV's inpainting can do at best: the ceiling of a better detector);
@@ -151,11 +152,9 @@ def evaluate(paths: list[Path], scale: int, network, bf16: bool, threshold: floa
         prob = scratches.damage_probability(damaged, network, bf16=bf16)
         clean_prob = scratches.damage_probability(clean, network, bf16=bf16)
         pooled.add(prob, truth, clean_prob)
-        found, false_alarm = prob > threshold, clean_prob > threshold
-        for mask, img in ((found, damaged), (false_alarm, clean)):
-            kept = guard(img, find_faces)
-            if kept is not None:
-                mask &= ~kept
+        strength = (0.8 - threshold) / 0.6  # scratches.threshold_for inverted
+        found = scratches.marks(prob, strength, guard=guard(damaged, find_faces))
+        false_alarm = scratches.marks(clean_prob, strength, guard=guard(clean, find_faces))
         app += [(found & truth).sum(), (found & ~truth).sum(), (~found & truth).sum(), false_alarm.sum()]
         repaired = scratches.repair(damaged, found)
         oracle = scratches.repair(damaged, truth)
@@ -240,7 +239,7 @@ def print_report(results: list[dict], timing: dict | None, threshold: float) -> 
             mark = " (the app's)" if abs(float(t) - threshold) < 1e-6 else ""
             print(f"| {t}{mark} | {s['precision']:.3f} | {s['recall']:.3f} | {s['iou']:.3f} | {s['clean_fpr'] * 100:.3f} % |")
         s = r["app"]
-        print(f"| {threshold:.1f}, eyes and mouths left to the face models (the app's marks) | {s['precision']:.3f} | "
+        print(f"| {threshold:.1f}, specks inside eyes and mouths left to the face models (the app's marks) | {s['precision']:.3f} | "
               f"{s['recall']:.3f} | {s['iou']:.3f} | {s['clean_fpr'] * 100:.3f} % |")
         rep = r["repair"]
         print("| against the clean photo | PSNR in the marks | PSNR, whole photo | SSIM, whole photo |")

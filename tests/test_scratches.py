@@ -234,23 +234,22 @@ def test_strength_moves_the_threshold_and_hand_painted_marks_win():
         ScratchSettings("on", 1.5)
 
 
-def test_eyes_and_mouths_of_the_faces_are_left_to_the_face_models(tmp_path, group_photo):
+def test_specks_inside_eyes_and_mouths_are_left_to_the_face_models_and_a_scratch_across_is_repaired_whole(tmp_path, group_photo):
     from PIL import Image
 
     from frstudio.core.imageio import load_photo
-    from frstudio.core.scratches import LEFT_EYE, ScratchSettings, feature_guard
+    from frstudio.core.scratches import LEFT_EYE, MOUTH, ScratchSettings, feature_guard
 
     pixels = np.clip(group_photo.pixels, 0, 240).astype(np.uint8)
     eye = group_photo.landmarks[0][LEFT_EYE].mean(0).round().astype(int)
+    mouth = group_photo.landmarks[1][MOUTH].mean(0).round().astype(int)
     pixels[eye[1] : eye[1] + 2, 20:880] = 255  # a scratch through the first face's eye
+    pixels[mouth[1] - 1 : mouth[1] + 2, mouth[0] - 1 : mouth[0] + 2] = 255  # a speck (or a tooth's highlight) in a mouth
     path = tmp_path / "eye.png"
     Image.fromarray(pixels).save(path)
     guard = feature_guard(pixels.shape, group_photo.landmarks)
-    assert guard[eye[1], eye[0]] and guard.mean() < 0.05
+    assert guard[eye[1], eye[0]] and guard[mouth[1], mouth[0]] and guard.mean() < 0.05
     assert feature_guard(pixels.shape, []) is None
     out = load_photo(_restore(path, model="passthrough", scratches=ScratchSettings("on")).output).pixels
-    line = np.zeros(pixels.shape[:2], bool)
-    line[eye[1] : eye[1] + 2, 20:880] = True
-    inside = ~grow_mask(~guard, 2)  # (the repair grows its mask by a pixel at the guard's edge)
-    assert (out[line & inside] == 255).all() and (line & inside).sum() > 20  # in the eye: kept for the face model
-    assert (out[line & ~grow_mask(guard, 2)] < 250).all()  # everywhere else: repaired
+    assert (out[eye[1] : eye[1] + 2, 20:880] < 250).all()  # the scratch, repaired whole, in the eye too
+    assert (out[mouth[1] - 1 : mouth[1] + 2, mouth[0] - 1 : mouth[0] + 2] == 255).all()  # the speck in the mouth, kept

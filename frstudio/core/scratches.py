@@ -36,10 +36,11 @@ DEFAULT_STRENGTH = 0.5  # the detector's own operating point, THRESHOLD
 # the unmarked ones, most of those coarse halftone screens; counting every pixel above THRESHOLD instead, 48 %.
 AUTO_SURE = 0.9
 AUTO_MIN_SHARE = 0.002
-# Eyes and mouths of the faces found are left to the face models: there the detector's few false marks on clean
-# photos sit on what people look at first (a catchlight, a tooth's highlight, a halftone dot in an eye), and the
-# face models, trained with dust and scratches in their mix, clean what a real mark leaves there. Each feature's
-# landmarks are grown by this share of the face's eye distance.
+# Marks lying wholly inside the eyes and mouths of the faces found are left to the face models: there the detector's
+# few false marks on clean photos sit on what people look at first (a catchlight, a tooth's highlight, an earring
+# by the mouth), and the face models, trained with dust in their mix, clean a real speck there. A mark that reaches
+# outside them (a scratch across a face) is repaired whole: left to the face model, the part of a crack by the
+# mouth stayed. Each feature's landmarks are grown by this share of the face's eye distance.
 FEATURE_MARGIN = 0.2
 LEFT_EYE, RIGHT_EYE, MOUTH = slice(36, 42), slice(42, 48), slice(48, 68)
 
@@ -211,7 +212,8 @@ def repair(pixels: np.ndarray, mask: np.ndarray, radius: float = INPAINT_RADIUS,
 
 def feature_guard(shape: tuple[int, ...], faces_landmarks) -> np.ndarray | None:
     """H x W bool over the eyes and the mouth of each face (68 landmarks each), grown by FEATURE_MARGIN x its
-    eye distance: where the detector's marks are not repaired (the face models see to those). None: no faces."""
+    eye distance: where marks that do not reach outside are not repaired (the face models see to those). None: no
+    faces."""
     faces_landmarks = [np.asarray(lm, np.float64) for lm in faces_landmarks]
     if not faces_landmarks:
         return None
@@ -226,13 +228,22 @@ def feature_guard(shape: tuple[int, ...], faces_landmarks) -> np.ndarray | None:
     return guard.astype(bool)
 
 
+def _crossing(mask: np.ndarray, guard: np.ndarray) -> np.ndarray:
+    """`mask` without its connected marks (8-connected) that lie wholly inside `guard`."""
+    count, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=8)
+    reaching_out = np.zeros(count, bool)
+    reaching_out[np.unique(labels[mask & ~guard])] = True
+    reaching_out[0] = False  # the background
+    return reaching_out[labels]
+
+
 def marks(prob: np.ndarray, strength: float, extra: np.ndarray | None = None, erase: np.ndarray | None = None,
           guard: np.ndarray | None = None) -> np.ndarray:
-    """H x W bool: the pixels taken for marks at `strength`, outside `guard` (`feature_guard`), with what the user
-    painted as damage (`extra`) added and what they painted as not damage (`erase`) taken out."""
+    """H x W bool: the pixels taken for marks at `strength` but for marks wholly inside `guard` (`feature_guard`),
+    with what the user painted as damage (`extra`) added and what they painted as not damage (`erase`) taken out."""
     mask = prob > threshold_for(strength)
-    if guard is not None:
-        mask &= ~guard
+    if guard is not None and (mask & guard).any():
+        mask = _crossing(mask, guard)
     if extra is not None:
         mask |= np.asarray(extra, bool)
     if erase is not None:
@@ -264,8 +275,8 @@ def repair_as_chosen(pixels: np.ndarray, mask: np.ndarray, mode: str, prob: np.n
 
 def remove_scratches(pixels: np.ndarray, network, settings: ScratchSettings, bf16: bool = False, faces_landmarks=(),
                      progress: Callable[[int, int], None] | None = None) -> ScratchResult:
-    """Detect marks on `pixels` and repair them as `settings` say, leaving the eyes and mouths of the faces at
-    `faces_landmarks` (68 points each) to the face models (the CLI's and the batch's one call).
+    """Detect marks on `pixels` and repair them as `settings` say, leaving marks wholly inside the eyes and mouths
+    of the faces at `faces_landmarks` (68 points each) to the face models (the CLI's and the batch's one call).
     `progress(done, total)` covers the detection's tiles."""
     if settings.mode == "off":
         return ScratchResult(pixels, np.zeros(np.shape(pixels)[:2], bool), 0.0, False)

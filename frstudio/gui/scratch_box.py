@@ -56,8 +56,8 @@ def strength_details(strength: float) -> str:
     sure = round(threshold_for(strength) * 100)
     return (f"At {round(strength * 100)} % strength a spot is taken for a mark when the detector is more than {sure} % "
             f"sure of it; stronger also takes fainter lines. Auto repairs a photo only when marks it is more than "
-            f"{round(AUTO_SURE * 100)} % sure of cover at least {AUTO_MIN_SHARE * 100:.1f} % of it. Eyes and mouths "
-            "are left to the face restoration. Marks you paint are always repaired.")
+            f"{round(AUTO_SURE * 100)} % sure of cover at least {AUTO_MIN_SHARE * 100:.1f} % of it. Specks inside "
+            "eyes and mouths are left to the face restoration. Marks you paint are always repaired.")
 
 
 class ScratchBox(QGroupBox):

@@ -96,7 +96,7 @@ def test_the_identity_term_counts_only_when_weighted_and_validation_measures_ide
     assert 0 <= last["faceid_in"] <= 2 and 0 <= last["faceid_out"] <= 2
 
 
-@pytest.mark.parametrize("discriminators", [{}, {"d_spectral": False, "r1_gamma": 1.0, "r1_every": 1}], ids=["spectral", "r1"])
+@pytest.mark.parametrize("discriminators", [{}, {"d_spectral": False, "r1_gamma": 1.0, "r1_every": 1, "d_detail": True}], ids=["spectral", "r1-detail"])
 def test_the_sharpening_fine_tune_trains_its_discriminators_from_a_run_without_them(tiny_prepared, tmp_path, discriminators):
     """lambda_adv / lambda_parts add a patch and an eyes-and-mouth discriminator (spectrally normalised, or plain
     with an R1 penalty); a fine-tune from a plain run's checkpoint starts them fresh, and both they and the
@@ -135,3 +135,15 @@ def test_face_parts_cut_the_eyes_and_the_mouth_at_the_template():
     assert float(mouths[:, 0].sum()) == 2 * 2  # each mouth part holds both corners
     assert PatchDiscriminator()(torch.rand(2, 3, 128, 128)).shape == (2, 1, 16, 16)
     assert FacePartDiscriminator()(torch.rand(2, 3, 128, 128)).shape == (6, 1, 10, 10)
+
+
+def test_the_fine_band_loss_sees_detail_the_pixel_loss_averages_away():
+    from training.losses import fine_band, fine_band_l1, l1
+
+    torch.manual_seed(0)
+    sharp = torch.rand(2, 3, 32, 32)
+    soft = torch.nn.functional.avg_pool2d(sharp, 3, stride=1, padding=1, count_include_pad=False)
+    flat = torch.full_like(sharp, 0.5)
+    assert float(fine_band(flat).abs().max()) < 1e-6 and float(fine_band_l1(sharp, sharp)) == 0.0
+    # blurring loses most of the fine band, which weighs more in it than in the plain pixel difference
+    assert float(fine_band_l1(soft, sharp)) / float(l1(soft, sharp)) > 0.9

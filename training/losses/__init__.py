@@ -37,6 +37,8 @@ from training.losses.pixel import (
     channel_huber,
     charbonnier,
     dice_loss,
+    fine_band,
+    fine_band_l1,
     l1,
     l2,
     total_variation,
@@ -44,6 +46,8 @@ from training.losses.pixel import (
 from training.losses.vq import EMACodebook, ema_step, vq_loss
 
 __all__ = [
+    "fine_band",
+    "fine_band_l1",
     "l1", "l2", "charbonnier", "channel_huber", "angular_colour_loss", "dice_loss", "total_variation",
     "flow_landmark_loss", "pixels_to_unit", "unit_to_pixels", "identity_flow", "warp",
     "ns_d_loss", "ns_g_loss", "hinge_d_loss", "hinge_g_loss", "wgan_d_loss", "wgan_g_loss",

@@ -131,3 +131,14 @@ def total_variation(x: torch.Tensor, mode: str = "l2") -> torch.Tensor:
         return dx.abs().mean() + dy.abs().mean()
     raise ValueError(f"total_variation: mode must be 'l1' or 'l2', not {mode!r}")
 
+
+
+def fine_band(x: torch.Tensor) -> torch.Tensor:
+    """The image minus its 3 x 3 mean: the finest detail (lashes, skin texture, hair). A box filter by pooling
+    rather than a Gaussian by a depthwise convolution, which runs ~20x slower under bf16 on the development CPU."""
+    return x - F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+
+
+def fine_band_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 between the fine bands of `pred` and `target`: weighs the detail a pixel loss averages away."""
+    return l1(fine_band(pred), fine_band(target))

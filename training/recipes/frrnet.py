@@ -55,10 +55,14 @@ class Config(TrainConfig):
     # (training/discriminators.py), which pull the output off the blurry mean the pixel losses settle on.
     lambda_adv: float = 0.0
     lambda_parts: float = 0.0
+    # Not in the paper: L1 between the fine bands (image minus its 3 x 3 mean) of output and target, which weighs the
+    # detail the pixel loss averages away (issue 21, item 4, after the discriminators stayed at chance). 0 = off.
+    lambda_fine: float = 0.0
     lr_d: float = 2e-4
     # Spectral normalisation in the discriminators (True, the first attempt) or none with a lazy R1 penalty on the
     # clean faces (gamma r1_gamma, every r1_every steps): see training/discriminators.py for why.
     d_spectral: bool = True
+    d_detail: bool = False  # the discriminators also see the fine band, amplified (training/discriminators.py)
     r1_gamma: float = 0.0
     r1_every: int = 4
     drop_blurriest: float = 0.1
@@ -76,7 +80,7 @@ def composite_target(hq: torch.Tensor, lq: torch.Tensor, mask: torch.Tensor) -> 
 
 
 def frrnet_losses(out: dict, target: torch.Tensor, gt_mask: torch.Tensor, labels: torch.Tensor, features, c: Config) -> dict[str, torch.Tensor]:
-    from training.losses import angular_colour_loss, channel_huber, dice_loss, l1
+    from training.losses import angular_colour_loss, channel_huber, dice_loss, fine_band_l1, l1
 
     image = out["image"].float()
     parts = {
@@ -89,10 +93,12 @@ def frrnet_losses(out: dict, target: torch.Tensor, gt_mask: torch.Tensor, labels
     parts["style"] = feats["style"]
     if c.lambda_id:
         parts["id"] = feats["identity"]
+    if c.lambda_fine:
+        parts["fine"] = fine_band_l1(image, target)
     if "logits" in out and labels.numel():
         parts["cls"] = F.binary_cross_entropy_with_logits(out["logits"].float(), labels)
     weights = {"rec": c.lambda_rec, "ang": c.lambda_ang, "dice": c.lambda_dice, "per": c.lambda_per, "style": c.lambda_style, "cls": c.lambda_cls,
-               "id": c.lambda_id}
+               "id": c.lambda_id, "fine": c.lambda_fine}
     parts["total"] = sum(weights[k] * v for k, v in parts.items())
     return parts
 
@@ -156,8 +162,9 @@ class Recipe(BaseRecipe):
         from training.discriminators import FacePartDiscriminator, PatchDiscriminator
 
         c = self.config
-        return {**({"disc": PatchDiscriminator(spectral=c.d_spectral)} if c.lambda_adv else {}),
-                **({"disc_parts": FacePartDiscriminator(spectral=c.d_spectral)} if c.lambda_parts else {})}
+        kind = {"spectral": c.d_spectral, "detail": c.d_detail}
+        return {**({"disc": PatchDiscriminator(**kind)} if c.lambda_adv else {}),
+                **({"disc_parts": FacePartDiscriminator(**kind)} if c.lambda_parts else {})}
 
     def batches(self, start_step):
         return self.loader(self.train_set, start_step)

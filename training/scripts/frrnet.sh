@@ -1,7 +1,7 @@
 #!/bin/bash
 # Every frrnet run behind resources/weights/README.md, in order (2-core CPU: ~3.5 h in all; one process at a
 # time). Run from the repository root with the venv active; runs land in runs/ (git-ignored).
-# Usage: training/scripts/frrnet.sh [variants|table|lighting|ship|evaluate|identity|mix|mix_more|sharpen|sharpen_r1|compare_mix|ship_mix]...
+# Usage: training/scripts/frrnet.sh [variants|table|lighting|ship|evaluate|identity|mix|mix_more|sharpen|sharpen_r1|sharpen_fine|compare_mix|ship_mix]...
 set -euo pipefail
 stage_variants() {  # the paper's Table 1: three width/depth variants, same budget (5,400 steps x batch 8, Algorithm 1)
     python -m training train frrnet --set width=8 depth=1 --run-dir runs/frrnet_w8d1
@@ -71,9 +71,19 @@ stage_sharpen_r1() {  # issue 21, item 4, second try: the same objective with di
     local start=(--init-from runs/frrnet_mix_more2)
     [[ -n "${FRRNET_RESUME:-}" ]] && start=(--resume)
     python -m training train frrnet "${start[@]}" \
-        --run-dir runs/frrnet_sharpen_r1 --hours "${FRRNET_HOURS:-1.4}" --val-every 1000 --set width=28 depth=2 \
-        degradation=restore-mix lambda_style=0 lr=1e-4 steps=8000 val_faces=64 lambda_adv=0.03 lambda_parts=0.03 \
-        d_spectral=false r1_gamma=1 r1_every=4 lr_d=2e-4
+        --run-dir runs/frrnet_sharpen_r1 --hours "${FRRNET_HOURS:-1.05}" --val-every 1000 --set width=28 depth=2 \
+        degradation=restore-mix lambda_style=0 lr=1e-4 steps=7000 val_faces=64 lambda_adv=0.03 lambda_parts=0.03 \
+        d_spectral=false d_detail=true r1_gamma=0.1 r1_every=4 lr_d=5e-4
+    # (first try, 1,138 steps with the image alone, R1 gamma 1 and lr_d 2e-4: both discriminators at exactly 2 ln 2,
+    # their weights still at their initial values: the image's difference was too faint to learn from)
+}
+stage_sharpen_fine() {  # issue 21, item 4, third try: no discriminator; an L1 on the fine band (lambda_fine) beside the
+    # mix objective, from the shipped run's checkpoint. Resumable with FRRNET_RESUME=1.
+    local start=(--init-from runs/frrnet_mix_more2)
+    [[ -n "${FRRNET_RESUME:-}" ]] && start=(--resume)
+    python -m training train frrnet "${start[@]}" --run-dir runs/frrnet_sharpen_fine --hours "${FRRNET_HOURS:-0.65}" \
+        --val-every 1000 --set width=28 depth=2 degradation=restore-mix lambda_style=0 lr=1e-4 steps=4500 val_faces=64 \
+        lambda_fine=2
 }
 MIX_DATA="shared faces train split minus its blurriest 10 %: 23,342 aligned 128x128 crops (celeba + aaf); restore-mix \
 (every protocol's damage, the everyday-damage chain, 8 % clean faces)"
