@@ -71,8 +71,8 @@ class RestoreOptions:
     # set of photos, kept in the user data folder) and restore their faces with it where it measured better.
     personalize: bool = False
     detection: DetectionSettings = field(default_factory=DetectionSettings)
-    # Scratches, cracks and dust across the whole photo (frstudio.core.scratches), repaired before the faces are
-    # found and restored; damage_mask: also save what was marked, as "<name>_damage.png" (white = marked).
+    # Scratches, cracks and dust across the whole photo (frstudio.core.scratches), repaired once the faces are
+    # found and before they are restored; damage_mask: also save what was marked, as "<name>_damage.png".
     scratches: ScratchSettings = field(default_factory=ScratchSettings)
     damage_mask: bool = False
     faded_colours: bool = False  # restore a faded print's levels and white balance first (frstudio.core.colour)
@@ -380,14 +380,14 @@ def _restore_photo(path: Path, dest: Path, options: RestoreOptions, restorers: R
         _remove(extras)
         raise
     yield Progress("done", 1.0, len(chosen), len(chosen), path)
-    scratch_note = "; ".join(n for n in (found.describe() if found is not None else "",
+    whole_note = "; ".join(n for n in (found.describe() if found is not None else "",
                                           "faded colours restored" if options.faded_colours else "") if n)
     if not faces:
         unchanged = f"{' and '.join(whole_photo)}, no face found" if whole_photo else "no face found; copied unchanged"
-        return PhotoResult(path, "no_faces", output, f"{path.name}: {unchanged}", [], extras, whole_photo=scratch_note)
+        return PhotoResult(path, "no_faces", output, f"{path.name}: {unchanged}", [], extras, whole_photo=whole_note)
     problems = list(dict.fromkeys(r.message for r in reports if not r.restored))  # one line per distinct problem
     curve = photo_relight(faces, done, strengths) if options.match_tone is None else None
-    return PhotoResult(path, "restored", output, "; ".join(problems), reports, extras, curve.describe() if curve else "", scratch_note)
+    return PhotoResult(path, "restored", output, "; ".join(problems), reports, extras, curve.describe() if curve else "", whole_note)
 
 
 def _whole_photo_changes(options: RestoreOptions, found: ScratchResult | None) -> list[str]:

@@ -188,7 +188,7 @@ class PhotoSession:
         match_tone: bool | None = None,  # None: the pipeline's auto (a relit face's new light, on the whole photo)
     ):
         # `original` is the photo as it was opened (the "before"); `photo` is what faces are restored from and
-        # blended into: the same photo, or a copy with its scratches repaired (frstudio.core.scratches).
+        # blended into: the same photo, or a copy with its colours restored and/or its scratches repaired.
         self.original = self.photo = photo
         self.scratches = ScratchSettings()
         self.faded_colours = False  # restore a faded print's levels and white balance (frstudio.core.colour)
@@ -497,9 +497,9 @@ class PhotoSession:
         return (yield from self.apply_scratches())
 
     def damage_mask(self) -> np.ndarray | None:
-        """H x W bool: the pixels taken for scratches and dust at the current strength, outside the eyes and mouths
-        of the faces found (`scratches.feature_guard`: the face models see to those), with what was painted by
-        hand; None before the detector has run and nothing was painted."""
+        """H x W bool: the pixels taken for scratches and dust at the current strength, but for specks wholly
+        inside the eyes and mouths of the faces found (`scratches.marks`: the face models see to those), with what
+        was painted by hand; None before the detector has run and nothing was painted."""
         if self._damage_prob is None and not self.strokes:
             return None
         shape = self.original.pixels.shape
