@@ -121,6 +121,29 @@ def test_the_sharpening_fine_tune_trains_its_discriminators_from_a_run_without_t
     assert all(p.requires_grad for p in recipe.nets["disc"].parameters())  # unfrozen after the step
 
 
+def test_the_discriminator_warm_up_trains_only_the_discriminators(tiny_prepared, tmp_path):
+    """With d_warmup, the first steps leave the restoration network as it was while the discriminators learn."""
+    recipe = Recipe(tiny_prepared[0], "cpu", {**TINY, "lambda_adv": 0.05, "d_spectral": False, "d_warmup": 2},
+                    identity_network=_identity_net())
+    before = {k: {n: v.clone() for n, v in net.state_dict().items()} for k, net in recipe.nets.items()}
+    train(recipe, LoopSettings(run_dir=tmp_path / "warm", quiet=True, val_every=1000, log_every=1))
+    assert all(torch.equal(v, before["net"][n]) for n, v in recipe.net.state_dict().items())
+    assert any(not torch.equal(v, before["disc"][n]) for n, v in recipe.nets["disc"].state_dict().items())
+    logged = [h for h in json.loads((tmp_path / "warm" / "history.json").read_text()) if h["kind"] == "train"][-1]
+    assert "d_adv" in logged and "rec" not in logged
+
+
+def test_plain_discriminators_start_with_unit_gain():
+    """He-initialised, a plain discriminator passes a unit-variance input at roughly unit scale to its logits
+    (PyTorch's default init shrank it ~40x over the stack, which left the first fine-tunes at chance)."""
+    from training.discriminators import PatchDiscriminator
+
+    torch.manual_seed(0)
+    with torch.no_grad():
+        logits = PatchDiscriminator(spectral=False)(torch.randn(4, 3, 128, 128))
+    assert 0.3 < float(logits.std()) < 3.0
+
+
 def test_face_parts_cut_the_eyes_and_the_mouth_at_the_template():
     from frstudio.core.align import TEMPLATE_128
     from training.discriminators import PART_SIZE, FacePartDiscriminator, PatchDiscriminator, face_parts

@@ -65,6 +65,9 @@ class Config(TrainConfig):
     d_detail: bool = False  # the discriminators also see the fine band, amplified (training/discriminators.py)
     r1_gamma: float = 0.0
     r1_every: int = 4
+    # Steps at the start in which only the discriminators learn, on the frozen network's outputs: a fresh
+    # discriminator has nothing to teach, and its first, random gradients would only add noise to the network.
+    d_warmup: int = 0
     drop_blurriest: float = 0.1
     # Training and validation degradation. The width/depth table's runs use Algorithm 1 as the paper has it; the
     # shipped W12D2 is then fine-tuned on `frrnet-train-lighting`, which adds low light and screen light to the
@@ -204,6 +207,11 @@ class Recipe(BaseRecipe):
         gt_mask = self.to_device(batch["mask"])
         labels = batch["labels"].to(self.device).float()
         target = composite_target(hq, lq, gt_mask)
+        if step < self.config.d_warmup and len(self.nets) > 1:
+            with torch.no_grad(), self.autocast():
+                fake = self.net(lq)["image"].float()
+            parts = self._adversarial(fake, target, step)
+            return {k: float(v.detach()) for k, v in parts.items() if k != "total"}
         with self.autocast():
             out = self.net(lq)
             parts = frrnet_losses(out, target, gt_mask, labels, self.features, self.config)

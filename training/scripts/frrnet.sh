@@ -1,7 +1,7 @@
 #!/bin/bash
 # Every frrnet run behind resources/weights/README.md, in order (2-core CPU: ~3.5 h in all; one process at a
 # time). Run from the repository root with the venv active; runs land in runs/ (git-ignored).
-# Usage: training/scripts/frrnet.sh [variants|table|lighting|ship|evaluate|identity|mix|mix_more|sharpen|sharpen_r1|sharpen_fine|compare_mix|ship_mix]...
+# Usage: training/scripts/frrnet.sh [variants|table|lighting|ship|evaluate|identity|mix|mix_more|sharpen|sharpen_r1|sharpen_fine|sharpen_warm|compare_mix|ship_mix]...
 set -euo pipefail
 stage_variants() {  # the paper's Table 1: three width/depth variants, same budget (5,400 steps x batch 8, Algorithm 1)
     python -m training train frrnet --set width=8 depth=1 --run-dir runs/frrnet_w8d1
@@ -84,6 +84,15 @@ stage_sharpen_fine() {  # issue 21, item 4, third try: no discriminator; an L1 o
     python -m training train frrnet "${start[@]}" --run-dir runs/frrnet_sharpen_fine --hours "${FRRNET_HOURS:-0.65}" \
         --val-every 1000 --set width=28 depth=2 degradation=restore-mix lambda_style=0 lr=1e-4 steps=4500 val_faces=64 \
         lambda_fine=2
+}
+stage_sharpen_warm() {  # issue 21, item 4, fourth try: the adversarial fine-tune with He-initialised plain discriminators
+    # (training/discriminators.py says why) that first learn alone for d_warmup steps on the frozen network's outputs,
+    # from the fourth mix run. Resumable with FRRNET_RESUME=1.
+    local start=(--init-from runs/frrnet_mix_more3)
+    [[ -n "${FRRNET_RESUME:-}" ]] && start=(--resume)
+    python -m training train frrnet "${start[@]}" --run-dir runs/frrnet_sharpen_warm --hours "${FRRNET_HOURS:-1.75}" \
+        --val-every 1000 --set width=28 depth=2 degradation=restore-mix lambda_style=0 lr=1e-4 steps=10000 val_faces=64 \
+        lambda_adv=0.03 lambda_parts=0.03 d_spectral=false d_detail=true r1_gamma=0.01 r1_every=4 lr_d=5e-4 d_warmup=1500
 }
 MIX_DATA="shared faces train split minus its blurriest 10 %: 23,342 aligned 128x128 crops (celeba + aaf); restore-mix \
 (every protocol's damage, the everyday-damage chain, 8 % clean faces)"
