@@ -168,6 +168,27 @@ def test_the_pipeline_repairs_a_scratch_across_the_photo_and_keeps_the_original(
     assert compare[300 * compare.shape[0] // 650, 400 * compare.shape[1] // 1808].min() > 200  # "before" is the scan
 
 
+def test_with_faded_colours_restored_the_detector_looks_at_the_scan_as_opened(tmp_path, group_photo):
+    """As in the app, where the detector runs once on the opened scan whatever the colour choice: a line white in the
+    scan is found and repaired; a grey one that only the colour stretch makes white is not taken for a scratch."""
+    from PIL import Image
+
+    from frstudio.core.colour import restore_faded
+    from frstudio.core.scratches import ScratchSettings
+
+    _, pixels = _scratched(group_photo, rows=())
+    pixels = (pixels.astype(np.float32) * 0.8).astype(np.uint8)  # a faded print: nothing above 192
+    pixels[300:302, 50:850] = 255
+    pixels[400:402, 50:850] = 240
+    assert restore_faded(pixels)[400:402, 50:850].min() > 0.97 * 255  # white once stretched
+    path = tmp_path / "faded.png"
+    Image.fromarray(pixels).save(path)
+    result = _restore(path, model="passthrough", scratches=ScratchSettings("on"), faded_colours=True, damage_mask=True)
+    mask = np.asarray(Image.open(tmp_path / "faded_restored_damage.png")) > 0
+    assert mask[300:302, 50:850].all() and not mask[400:402].any()
+    assert result.status == "restored"
+
+
 def test_auto_leaves_a_photo_with_only_a_speck_alone_and_off_runs_no_detector(tmp_path, group_photo):
     from PIL import Image
 

@@ -342,7 +342,8 @@ def _restore_photo(path: Path, dest: Path, options: RestoreOptions, restorers: R
     if options.scratches.mode != "off":
         yield Progress("scratches", 0.1, path=path)
         network, bf16 = restorers.damage_network()
-        found = remove_scratches(photo.pixels, network, options.scratches, bf16, [f.landmarks for f in faces])
+        found = remove_scratches(photo.pixels, network, options.scratches, bf16, [f.landmarks for f in faces],
+                                 detect_on=original.pixels)
         photo = replace(photo, pixels=found.pixels)  # the faces are restored from the repaired photo
     chosen = [f for f in faces if options.faces is None or f.index in options.faces]
     whole_photo = _whole_photo_changes(options, found)

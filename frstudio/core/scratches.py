@@ -274,12 +274,14 @@ def repair_as_chosen(pixels: np.ndarray, mask: np.ndarray, mode: str, prob: np.n
 
 
 def remove_scratches(pixels: np.ndarray, network, settings: ScratchSettings, bf16: bool = False, faces_landmarks=(),
-                     progress: Callable[[int, int], None] | None = None) -> ScratchResult:
+                     progress: Callable[[int, int], None] | None = None, detect_on: np.ndarray | None = None) -> ScratchResult:
     """Detect marks on `pixels` and repair them as `settings` say, leaving marks wholly inside the eyes and mouths
     of the faces at `faces_landmarks` (68 points each) to the face models (the CLI's and the batch's one call).
-    `progress(done, total)` covers the detection's tiles."""
+    `detect_on`: the pixels the detector looks at when they differ from the ones repaired (the scan as opened, when
+    `pixels` had its faded colours restored: what the app does, so both find the same marks). `progress(done,
+    total)` covers the detection's tiles."""
     if settings.mode == "off":
         return ScratchResult(pixels, np.zeros(np.shape(pixels)[:2], bool), 0.0, False)
-    prob = damage_probability(pixels, network, bf16=bf16, progress=progress)
+    prob = damage_probability(pixels if detect_on is None else detect_on, network, bf16=bf16, progress=progress)
     guard = feature_guard(np.shape(pixels), faces_landmarks)
     return repair_as_chosen(pixels, marks(prob, settings.strength, guard=guard), settings.mode, prob)

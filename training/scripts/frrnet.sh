@@ -87,12 +87,13 @@ stage_sharpen_fine() {  # issue 21, item 4, third try: no discriminator; an L1 o
 }
 stage_sharpen_warm() {  # issue 21, item 4, fourth try: the adversarial fine-tune with He-initialised plain discriminators
     # (training/discriminators.py says why) that first learn alone for d_warmup steps on the frozen network's outputs,
-    # from the fourth mix run. Resumable with FRRNET_RESUME=1.
+    # from the fourth mix run, no R1 penalty (it holds down the input gradients a discriminator needs to see a few grey
+    # levels of missing detail). Resumable with FRRNET_RESUME=1.
     local start=(--init-from runs/frrnet_mix_more3)
     [[ -n "${FRRNET_RESUME:-}" ]] && start=(--resume)
     python -m training train frrnet "${start[@]}" --run-dir runs/frrnet_sharpen_warm --hours "${FRRNET_HOURS:-1.75}" \
         --val-every 1000 --set width=28 depth=2 degradation=restore-mix lambda_style=0 lr=1e-4 steps=10000 val_faces=64 \
-        lambda_adv=0.03 lambda_parts=0.03 d_spectral=false d_detail=true r1_gamma=0.01 r1_every=4 lr_d=5e-4 d_warmup=1500
+        lambda_adv=0.03 lambda_parts=0.03 d_spectral=false d_detail=true lr_d=1e-3 d_warmup=800
 }
 MIX_DATA="shared faces train split minus its blurriest 10 %: 23,342 aligned 128x128 crops (celeba + aaf); restore-mix \
 (every protocol's damage, the everyday-damage chain, 8 % clean faces)"
