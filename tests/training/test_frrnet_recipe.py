@@ -123,7 +123,7 @@ def test_the_sharpening_fine_tune_trains_its_discriminators_from_a_run_without_t
 
 def test_the_discriminator_warm_up_trains_only_the_discriminators(tiny_prepared, tmp_path):
     """With d_warmup, the first steps leave the restoration network as it was while the discriminators learn."""
-    recipe = Recipe(tiny_prepared[0], "cpu", {**TINY, "lambda_adv": 0.05, "d_spectral": False, "d_warmup": 2},
+    recipe = Recipe(tiny_prepared[0], "cpu", {**TINY, "lambda_adv": 0.05, "d_spectral": False, "d_warmup": 2, "d_inside": True},
                     identity_network=_identity_net())
     before = {k: {n: v.clone() for n, v in net.state_dict().items()} for k, net in recipe.nets.items()}
     train(recipe, LoopSettings(run_dir=tmp_path / "warm", quiet=True, val_every=1000, log_every=1))
@@ -131,6 +131,24 @@ def test_the_discriminator_warm_up_trains_only_the_discriminators(tiny_prepared,
     assert any(not torch.equal(v, before["disc"][n]) for n, v in recipe.nets["disc"].state_dict().items())
     logged = [h for h in json.loads((tmp_path / "warm" / "history.json").read_text()) if h["kind"] == "train"][-1]
     assert "d_adv" in logged and "rec" not in logged
+
+
+def test_the_patch_verdicts_can_be_counted_inside_the_face_only():
+    """d_inside: the patch discriminator's loss ignores patches near or outside the mask's edge, where the
+    training target steps from the sharp face to the damaged photo."""
+    from training.losses.adversarial import ns_d_loss, ns_g_loss
+    from training.recipes.frrnet import inside_patches
+
+    mask = torch.zeros(1, 1, 128, 128)
+    mask[..., 32:96, 32:96] = 1
+    inside = inside_patches(mask)
+    assert inside.shape == (1, 1, 16, 16)
+    assert inside[0, 0, 5:11, 5:11].all() and inside.sum() == 36  # patches 4 and 11 touch the edge
+    logits = torch.zeros(1, 1, 16, 16)
+    logits[..., :2, :] = -30  # verdicts outside the face: confidently fake
+    assert abs(float(ns_g_loss(logits, weight=inside)) - np.log(2)) < 1e-6
+    assert float(ns_g_loss(logits)) > 1.0
+    assert abs(float(ns_d_loss(logits, logits, weight=inside)) - 2 * np.log(2)) < 1e-6
 
 
 def test_plain_discriminators_start_with_unit_gain():

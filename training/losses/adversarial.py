@@ -19,20 +19,31 @@ import torch
 from torch.nn import functional as F
 
 
-def ns_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: float = 1.0) -> torch.Tensor:
+def _mean(values: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    if weight is None:
+        return values.mean()
+    weight = weight.expand_as(values)
+    return (values * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def ns_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: float = 1.0,
+              weight: torch.Tensor | None = None) -> torch.Tensor:
     """Non-saturating discriminator loss: ``E[-log D(real)] + E[-log(1 - D(fake))]``, D = sigmoid(logit).
 
     ``= mean softplus(-real) + mean softplus(fake)``; both terms are ln 2 at logit 0.
     ``real_label < 1`` is one-sided label smoothing (GFRNet, seed 004 Sec. 3.3, uses 0.9): the real term becomes
     the binary cross-entropy with target ``real_label``, ``real_label * softplus(-l) + (1 - real_label) * softplus(l)``.
+    ``weight`` (broadcastable to the logits, >= 0): a weighted mean instead, e.g. a patch discriminator's verdicts
+    counted only where a mask says.
     """
     real = real_label * F.softplus(-real_logits) + (1 - real_label) * F.softplus(real_logits)
-    return real.mean() + F.softplus(fake_logits).mean()
+    return _mean(real, weight) + _mean(F.softplus(fake_logits), weight)
 
 
-def ns_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
-    """Non-saturating generator loss: ``E[-log D(fake)] = mean softplus(-fake)`` (seed 001 eq. 9)."""
-    return F.softplus(-fake_logits).mean()
+def ns_g_loss(fake_logits: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Non-saturating generator loss: ``E[-log D(fake)] = mean softplus(-fake)`` (seed 001 eq. 9); ``weight`` as
+    in :func:`ns_d_loss`."""
+    return _mean(F.softplus(-fake_logits), weight)
 
 
 def hinge_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:

@@ -68,6 +68,10 @@ class Config(TrainConfig):
     # Steps at the start in which only the discriminators learn, on the frozen network's outputs: a fresh
     # discriminator has nothing to teach, and its first, random gradients would only add noise to the network.
     d_warmup: int = 0
+    # Count the patch discriminator's verdicts only on patches inside the face mask. Its "real" face is the training
+    # target, the clean face pasted into the damaged photo, whose outline is a step from sharp to blurry; judged
+    # there, the network learned to draw a dark line around every face (runs/frrnet_sharpen_warm_adv001).
+    d_inside: bool = False
     drop_blurriest: float = 0.1
     # Training and validation degradation. The width/depth table's runs use Algorithm 1 as the paper has it; the
     # shipped W12D2 is then fine-tuned on `frrnet-train-lighting`, which adds low light and screen light to the
@@ -75,6 +79,14 @@ class Config(TrainConfig):
     degradation: str = "frrnet-train"
     val_split: str = "val"
     val_faces: int = 96
+
+
+def inside_patches(mask: torch.Tensor, grid: int = 16) -> torch.Tensor:
+    """N x 1 x grid x grid: 1 where a patch of the `grid` x `grid` logit map lies, with a margin of one patch
+    around it, wholly inside the face mask (N x 1 x H x W in [0, 1]); else 0."""
+    cell = mask.shape[-1] // grid
+    pooled = F.avg_pool2d(mask.float(), kernel_size=3 * cell, stride=cell, padding=cell, count_include_pad=True)
+    return (pooled > 0.999).float()
 
 
 def composite_target(hq: torch.Tensor, lq: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -172,7 +184,7 @@ class Recipe(BaseRecipe):
     def batches(self, start_step):
         return self.loader(self.train_set, start_step)
 
-    def _adversarial(self, fake: torch.Tensor, real: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+    def _adversarial(self, fake: torch.Tensor, real: torch.Tensor, step: int, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         """One step of each discriminator on `real` against the detached `fake`, then the generator's terms
         (the discriminators frozen, so only the restoration network learns from them)."""
         from training.losses.adversarial import ns_d_loss, ns_g_loss, r1_penalty
@@ -184,8 +196,9 @@ class Recipe(BaseRecipe):
         for key, disc in self.nets.items():
             if key not in terms:
                 continue
+            weight = inside_patches(mask) if key == "disc" and c.d_inside else None
             with self.autocast():
-                d_loss = ns_d_loss(disc(real).float(), disc(fake.detach()).float())
+                d_loss = ns_d_loss(disc(real).float(), disc(fake.detach()).float(), weight=weight)
             penalty = 0.0
             if lazy_r1:  # in fp32: a gradient of a gradient under bf16 is too coarse to regularise with
                 clean = real.detach().float().requires_grad_(True)
@@ -195,7 +208,7 @@ class Recipe(BaseRecipe):
             self.opts[key].step()
             disc.requires_grad_(False)
             with self.autocast():
-                parts[terms[key][0]] = ns_g_loss(disc(fake).float())
+                parts[terms[key][0]] = ns_g_loss(disc(fake).float(), weight=weight)
             disc.requires_grad_(True)
             parts[f"d_{terms[key][0]}"] = d_loss.detach()
         if parts:
@@ -210,12 +223,12 @@ class Recipe(BaseRecipe):
         if step < self.config.d_warmup and len(self.nets) > 1:
             with torch.no_grad(), self.autocast():
                 fake = self.net(lq)["image"].float()
-            parts = self._adversarial(fake, target, step)
+            parts = self._adversarial(fake, target, step, gt_mask)
             return {k: float(v.detach()) for k, v in parts.items() if k != "total"}
         with self.autocast():
             out = self.net(lq)
             parts = frrnet_losses(out, target, gt_mask, labels, self.features, self.config)
-        adversarial = self._adversarial(out["image"], target, step)
+        adversarial = self._adversarial(out["image"], target, step, gt_mask)
         if adversarial:
             parts["total"] = parts["total"] + adversarial.pop("total")
             parts.update(adversarial)
