@@ -130,7 +130,7 @@ def test_the_discriminator_warm_up_trains_only_the_discriminators(tiny_prepared,
     assert all(torch.equal(v, before["net"][n]) for n, v in recipe.net.state_dict().items())
     assert any(not torch.equal(v, before["disc"][n]) for n, v in recipe.nets["disc"].state_dict().items())
     logged = [h for h in json.loads((tmp_path / "warm" / "history.json").read_text()) if h["kind"] == "train"][-1]
-    assert "d_adv" in logged and "rec" not in logged
+    assert "d_adv" in logged and "rec" not in logged and "adv" not in logged
 
 
 def test_the_patch_verdicts_can_be_counted_inside_the_face_only():

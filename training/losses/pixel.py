@@ -132,7 +132,6 @@ def total_variation(x: torch.Tensor, mode: str = "l2") -> torch.Tensor:
     raise ValueError(f"total_variation: mode must be 'l1' or 'l2', not {mode!r}")
 
 
-
 def fine_band(x: torch.Tensor) -> torch.Tensor:
     """The image minus its 3 x 3 mean: the finest detail (lashes, skin texture, hair). A box filter by pooling
     rather than a Gaussian by a depthwise convolution, which runs ~20x slower under bf16 on the development CPU."""

@@ -185,8 +185,8 @@ class Recipe(BaseRecipe):
         return self.loader(self.train_set, start_step)
 
     def _adversarial(self, fake: torch.Tensor, real: torch.Tensor, step: int, mask: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One step of each discriminator on `real` against the detached `fake`, then the generator's terms
-        (the discriminators frozen, so only the restoration network learns from them)."""
+        """One step of each discriminator on `real` against the detached `fake`, then, where `fake` carries
+        gradients, the generator's terms (the discriminators frozen, so only the restoration network learns from them)."""
         from training.losses.adversarial import ns_d_loss, ns_g_loss, r1_penalty
 
         c = self.config
@@ -206,11 +206,13 @@ class Recipe(BaseRecipe):
             self.opts[key].zero_grad(set_to_none=True)
             (d_loss + penalty).backward()
             self.opts[key].step()
+            parts[f"d_{terms[key][0]}"] = d_loss.detach()
+            if not fake.requires_grad:  # the warm-up: nothing for the generator to learn yet
+                continue
             disc.requires_grad_(False)
             with self.autocast():
                 parts[terms[key][0]] = ns_g_loss(disc(fake).float(), weight=weight)
             disc.requires_grad_(True)
-            parts[f"d_{terms[key][0]}"] = d_loss.detach()
         if parts:
             parts["total"] = sum(weight * parts[name] for name, weight in terms.values() if name in parts)
         return parts
@@ -223,8 +225,7 @@ class Recipe(BaseRecipe):
         if step < self.config.d_warmup and len(self.nets) > 1:
             with torch.no_grad(), self.autocast():
                 fake = self.net(lq)["image"].float()
-            parts = self._adversarial(fake, target, step, gt_mask)
-            return {k: float(v.detach()) for k, v in parts.items() if k != "total"}
+            return {k: float(v) for k, v in self._adversarial(fake, target, step, gt_mask).items() if k != "total"}
         with self.autocast():
             out = self.net(lq)
             parts = frrnet_losses(out, target, gt_mask, labels, self.features, self.config)

@@ -74,6 +74,8 @@ stage_sharpen_r1() {  # issue 21, item 4, second try: the same objective with di
         --run-dir runs/frrnet_sharpen_r1 --hours "${FRRNET_HOURS:-1.05}" --val-every 1000 --set width=28 depth=2 \
         degradation=restore-mix lambda_style=0 lr=1e-4 steps=7000 val_faces=64 lambda_adv=0.03 lambda_parts=0.03 \
         d_spectral=false d_detail=true r1_gamma=0.1 r1_every=4 lr_d=5e-4
+    # (These runs had PyTorch's default init and the fine band at x4; since the fourth try, plain discriminators are
+    # He-initialised and see it at x16, so this stage no longer reproduces them exactly.)
     # (first try, 1,138 steps with the image alone, R1 gamma 1 and lr_d 2e-4: both discriminators at exactly 2 ln 2,
     # their weights still at their initial values: the image's difference was too faint to learn from)
 }
