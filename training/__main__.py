@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default="shared faces, train split (cache/faces128)", help="training data, for the card")
     p.add_argument("--device", default="cpu (2 cores, bf16 autocast)", help="where it was trained, for the card")
     p.add_argument("--out", type=Path, help="write weights + manifest entry to this folder instead of resources/weights")
+    p.add_argument("--blend-with", type=Path, metavar="RUN_DIR", help="network interpolation: blend the run's weights "
+                   "with this run's (same network), --alpha of the run's")
+    p.add_argument("--alpha", type=float, default=1.0, help="with --blend-with: the run's share, 0 to 1 (default 1)")
     p = sub.add_parser("prior", help="a stylegan_prior run's random samples: a grid and FD-dlib against the test faces")
     p.add_argument("run_dir", type=Path)
     p.add_argument("--samples", type=int, default=1000)
@@ -192,7 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "export":
         from training.export import export
 
-        entry = export(args.model, args.run_dir or RUNS / args.model, args.data, args.device, args.out)
+        if not 0.0 <= args.alpha <= 1.0:
+            parser.error("--alpha must be between 0 and 1")
+        entry = export(args.model, args.run_dir or RUNS / args.model, args.data, args.device, args.out,
+                       blend_with=args.blend_with, alpha=args.alpha)
         print(json.dumps({k: v for k, v in entry.items() if k != "metrics"}, indent=2))
     return 0
 

@@ -50,15 +50,33 @@ def write_manifest(directory: Path, manifest: dict) -> None:
     os.replace(tmp, path)
 
 
-def export(name: str, run_dir: Path, data: str, device: str, out_dir: Path | None = None) -> dict:
-    """Write <out_dir>/<name>.safetensors from the run's checkpoint EMA, and its manifest entry."""
+def blend_states(state: dict, other: dict, alpha: float) -> dict:
+    """Network interpolation (ESRGAN, Wang et al. 2018): alpha * state + (1 - alpha) * other for every floating
+    tensor, the rest from `state`. Between a fidelity-trained network and its adversarial fine-tune it gives the
+    points in between on the fidelity / sharpness trade, without training."""
+    if state.keys() != other.keys():
+        raise SystemExit("blend: the two runs' networks have different parameters")
+    return {k: alpha * v + (1 - alpha) * other[k].to(v.dtype) if v.is_floating_point() else v for k, v in state.items()}
+
+
+def export(name: str, run_dir: Path, data: str, device: str, out_dir: Path | None = None,
+           blend_with: Path | None = None, alpha: float = 1.0) -> dict:
+    """Write <out_dir>/<name>.safetensors from the run's checkpoint EMA, and its manifest entry. With `blend_with`
+    (another run of the same network, usually the one this run was fine-tuned from), the weights are
+    :func:`blend_states` of the two EMAs at `alpha` (1: this run's alone)."""
     from safetensors.torch import save_file
 
     out_dir = out_dir or weights_dir()
     payload = torch.load(Path(run_dir) / "checkpoint.pt", map_location="cpu", weights_only=False)
     model_config = payload["config"]["model"]
     net = module_for(name).build(model_config)
-    net.load_state_dict(payload["ema"])  # proves the EMA state fits the architecture before shipping it
+    ema = payload["ema"]
+    if blend_with is not None:
+        other = torch.load(Path(blend_with) / "checkpoint.pt", map_location="cpu", weights_only=False)
+        if other["config"]["model"] != model_config:
+            raise SystemExit(f"blend: {blend_with} has another architecture than {run_dir}")
+        ema = blend_states(ema, other["ema"], alpha)
+    net.load_state_dict(ema)  # proves the EMA state fits the architecture before shipping it
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in net.state_dict().items() if v.is_floating_point()}
     state.update({k: v.contiguous() for k, v in net.state_dict().items() if not v.is_floating_point()})
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -92,6 +110,7 @@ def export(name: str, run_dir: Path, data: str, device: str, out_dir: Path | Non
         "training": payload["config"].get("train", {}),
         **({"fine_tuned_from": {k: base[k] for k in ("steps", "hours", "training")}} if base else {}),
         **({"prior": prior} if prior else {}),
+        **({"blended": {"with": str(blend_with), "alpha": alpha}} if blend_with is not None else {}),
         "licence": LICENCE,
         # metrics measured on earlier weights do not describe these: keep them only if the file is unchanged
         "metrics": old.get("metrics", {}) if old.get("sha256") == digest else {},

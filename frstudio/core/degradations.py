@@ -1129,6 +1129,21 @@ def restore_mix(hq: np.ndarray, rng: np.random.Generator) -> Degraded:
     return out
 
 
+# What the guided model (GFRNet) trains on: the damage where the input alone cannot carry a likeness, so the
+# reference photo has something to add (issue 25), beside the paper's own distribution.
+GUIDED_MIX = {"gfrnet-train": 1 / 3, "gfrnet-8x": 1 / 3, "bfr-severe": 1 / 3}
+
+
+def guided_mix(hq: np.ndarray, rng: np.random.Generator) -> Degraded:
+    """``guided-mix``: one of :data:`GUIDED_MIX`'s sources drawn by weight; ``labels["source"]`` names it."""
+    names = list(GUIDED_MIX)
+    weights = np.asarray([GUIDED_MIX[k] for k in names], np.float64)
+    source = names[int(rng.choice(len(names), p=weights / weights.sum()))]
+    out = PIPELINES[source](hq, rng)
+    out.labels.update(source=source, protocol="guided-mix")
+    return out
+
+
 PIPELINES: dict[str, Callable[[np.ndarray, np.random.Generator], Degraded]] = {
     "seed003-128": seed003_128,
     "seed003-16": seed003_16,
@@ -1144,6 +1159,7 @@ PIPELINES: dict[str, Callable[[np.ndarray, np.random.Generator], Degraded]] = {
     "oldphoto": oldphoto,
     "everyday-damage": everyday_damage,
     "restore-mix": restore_mix,
+    "guided-mix": guided_mix,
 }
 
 

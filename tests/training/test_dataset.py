@@ -266,6 +266,20 @@ def test_different_mode_picks_another_person(tiny_cache):
         assert tiny_cache.identity[item["ref_index"]] != ""
 
 
+def test_a_share_of_wrong_references_is_flagged(tiny_cache):
+    pairs = ReferencePairs(tiny_cache, "train", "frrnet", mode="random", wrong_share=0.5, seed=3)
+    same = []
+    for epoch in range(4):
+        for i in range(len(pairs)):
+            item = pairs[(epoch, i)]
+            is_same = tiny_cache.identity[item["ref_index"]] == tiny_cache.identity[item["index"]]
+            assert item["ref_same"] == float(is_same)
+            same.append(is_same)
+    assert 0.2 < np.mean(same) < 0.8
+    plain = ReferencePairs(tiny_cache, "train", "frrnet", mode="random", seed=3)
+    assert all(plain[i]["ref_same"] == 1.0 for i in range(len(plain)))
+
+
 def test_single_photo_people_are_skipped(tiny_cache):
     pairs = ReferencePairs(tiny_cache, "test", "gfrnet-4x", protocol=True)
     assert sorted(pairs[i]["index"] for i in range(len(pairs))) == [7, 8, 9]  # not 10: person 104 has one photo

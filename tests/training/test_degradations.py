@@ -321,7 +321,7 @@ def test_scan_dust_marks_few_pixels():
 # ===================================================================================== protocols
 
 PROTOCOLS = ["seed003-128", "seed003-16", "gfrnet-4x", "gfrnet-8x", "gfrnet-train", "frrnet", "frrnet-train", "frrnet-train-lighting", "frrnet-lowlight", "bfr-severe", "oldphoto", "seed002-train",
-             "everyday-damage", "restore-mix"]
+             "everyday-damage", "restore-mix", "guided-mix"]
 
 
 def test_pipeline_names_are_exact():

@@ -7,7 +7,8 @@ import torch
 from frstudio.models import faceid, gfrnet
 from tests.support.exported import export_and_reload
 from training.loop import LoopSettings, train
-from training.recipes.gfrnet import EYES, MOUTH, Recipe, flow_losses, jitter_references, region_crops, warp_error_pixels
+from training.recipes.gfrnet import (EYES, MOUTH, Recipe, flow_losses, jitter_references, reference_match, region_crops,
+                                     warp_confidence, warp_error_pixels, wrong_person_pull)
 
 TINY = {"steps": 4, "batch": 2, "workers": 0, "width": 4, "max_width": 8, "depth": 3, "warp_width": 4,
         "warp_max_width": 8, "d_width": 4, "warp_steps": 1, "adv_start": 1, "val_split": "test", "val_faces": 3}
@@ -107,3 +108,52 @@ def test_ablation_recipes_build_and_step(tiny_prepared):
         recipe.train_mode()
         parts = recipe.train_step(next(recipe.batches(0)), 0)  # no WarpNet: no pre-training phase
         assert "l2" in parts and "lm" not in parts and all(np.isfinite(v) for v in parts.values())
+
+
+def test_reference_match_counts_only_where_weighted_and_pulls_only_the_output():
+    torch.manual_seed(0)
+    out = torch.randn(2, 4, 8, 8, requires_grad=True)
+    guide = torch.randn(2, 4, 8, 8, requires_grad=True)
+    weight = torch.zeros(2, 1, 32, 32)
+    assert float(reference_match(out, guide, weight).detach()) == 0.0
+    weight[0] = 1.0  # the first item only
+    loss = reference_match(out, guide, weight)
+    expected = (out[0] - guide[0]).pow(2).mean(dim=0).sum() / (2 * 8 * 8)
+    assert torch.allclose(loss, expected)
+    loss.backward()
+    assert guide.grad is None and out.grad[1].abs().sum() == 0 and out.grad[0].abs().sum() > 0
+
+
+def test_wrong_person_pull_penalises_only_moving_towards_the_wrong_reference():
+    e_ref = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    e_target = torch.tensor([[0.0, 1.0], [0.0, 1.0]])
+    towards = torch.tensor([[1.0, 1.0], [1.0, 1.0]])  # cos 0.71 with the reference, the target's is 0
+    away = torch.tensor([[-1.0, 1.0], [-1.0, 1.0]])
+    wrong = torch.tensor([1.0, 0.0])
+    assert float(wrong_person_pull(towards, e_target, e_ref, wrong)) > 0.7
+    assert float(wrong_person_pull(away, e_target, e_ref, wrong)) == 0.0
+    assert float(wrong_person_pull(towards, e_target, e_ref, torch.zeros(2))) == 0.0  # no wrong reference
+
+
+def test_warp_confidence_falls_with_the_landmark_error():
+    n, h, w = 3, 16, 16
+    lm = torch.rand(n, 68, 2) * 12 + 2
+    flow = gfrnet.identity_grid(n, h, w, "cpu").clone()
+    ref_lm = lm.clone()
+    ref_lm[1] += 3.0  # 4.2 px off
+    ref_lm[2] += 10.0
+    conf = warp_confidence(flow, lm, ref_lm, 3.0)
+    assert conf[0] > 0.99 and conf[0] > conf[1] > conf[2] and conf[2] < 1e-3
+    assert torch.allclose(warp_confidence(None, lm, ref_lm, 3.0), conf, atol=1e-4)  # no flow: the offset itself
+
+
+def test_guided_retrain_terms_step_with_wrong_references(tiny_prepared):
+    cache = tiny_prepared[0]
+    guided = {"degradation": "guided-mix", "wrong_reference": 0.5, "lambda_id": 1.0, "lambda_ref": 1.0,
+              "lambda_wrong": 1.0, "warp_steps": 0, "drop_reference": 0.0, "batch": 4}
+    recipe = Recipe(cache, "cpu", {**TINY, **guided}, identity_network=_identity_net())
+    recipe.train_mode()
+    batch = next(recipe.batches(0))
+    assert set(batch["ref_same"].tolist()) <= {0.0, 1.0}
+    parts = recipe.train_step(batch, 0)
+    assert {"id", "ref", "wrong"} <= set(parts) and all(np.isfinite(v) for v in parts.values())

@@ -298,6 +298,9 @@ class ReferencePairs(Dataset):
     * ``"different"``: a photo of another person, drawn from the item's generator (the paper's ablation
       with a wrong reference).
 
+    With ``wrong_share`` > 0 (training), that share of the items gets another person's photo instead, so a
+    model learns to suppress a wrong guide; ``ref_same`` (1.0 or 0.0) says which each item got.
+
     The target is a :class:`DegradedFaces` item (training: target and reference mirrored independently), or,
     with ``protocol=True``, a :class:`ProtocolFaces` item (evaluation: no flips, and the random choices are
     seeded from the protocol and file name). Items add ``ref`` (3 x 128 x 128), ``ref_landmarks`` (68 x 2) and
@@ -305,17 +308,20 @@ class ReferencePairs(Dataset):
     """
 
     def __init__(self, cache: FaceCache, split: str, pipeline: str | Pipeline, mode: str = "best",
-                 seed: int = 0, flip: bool = True, protocol: bool = False):
+                 seed: int = 0, flip: bool = True, protocol: bool = False, wrong_share: float = 0.0):
         if mode not in REFERENCE_MODES:
             raise ValueError(f"mode must be one of {REFERENCE_MODES}, got {mode!r}")
+        if not 0.0 <= wrong_share <= 1.0:
+            raise ValueError(f"wrong_share must be in [0, 1], got {wrong_share}")
         self.cache, self.mode, self.seed, self.epoch = cache, mode, int(seed), 0
+        self.wrong_share = float(wrong_share)
         self.flip = flip and not protocol
         rows = cache.indices(split, sources=("celeba",), with_identity=True)
         people: dict[str, list[int]] = {}
         for r in rows:
             people.setdefault(str(cache.identity[r]), []).append(int(r))
         self.people = {who: np.array(rs, np.int64) for who, rs in people.items() if len(rs) >= 2}
-        if mode == "different" and len(self.people) < 2:
+        if (mode == "different" or wrong_share > 0) and len(self.people) < 2:
             raise ValueError(f"'different' references need two people with two photos in split {split!r}")
         self.rank = self._reference_rank()
         targets = np.sort(np.concatenate(list(self.people.values()))) if self.people else np.zeros(0, np.int64)
@@ -342,16 +348,16 @@ class ReferencePairs(Dataset):
     def __len__(self) -> int:
         return len(self.target)
 
-    def _reference(self, row: int, rng: np.random.Generator) -> int:
+    def _reference(self, row: int, rng: np.random.Generator, mode: str) -> int:
         person = str(self.cache.identity[row])
-        if self.mode == "different":
+        if mode == "different":
             # draw until the person differs: one or two draws with hundreds of people, and no per-item scan
             while True:
                 other = int(self._pool[rng.integers(len(self._pool))])
                 if self.cache.identity[other] != person:
                     return other
         candidates = self.people[person][self.people[person] != row]
-        if self.mode == "random":
+        if mode == "random":
             return int(candidates[rng.integers(len(candidates))])
         # 'best': max rank; candidates are ascending, and argmax takes the first of equals
         return int(candidates[np.argmax([self.rank[int(c)] for c in candidates])])
@@ -366,11 +372,14 @@ class ReferencePairs(Dataset):
             rng = protocol_rng(f"{self.target.protocol}/reference", str(self.cache.file[row]))
         else:
             rng = np.random.default_rng([self.seed, epoch, i, 1])
-        ref_row = self._reference(row, rng)
+        mode = self.mode
+        if self.wrong_share and rng.random() < self.wrong_share:
+            mode = "different"
+        ref_row = self._reference(row, rng, mode)
         flip = self.flip and bool(rng.random() < 0.5)
         ref, ref_landmarks, _ = self.target.hq_face(ref_row, flip)
         item.update(ref=_to_chw(ref), ref_landmarks=torch.from_numpy(np.ascontiguousarray(ref_landmarks)),
-                    ref_index=ref_row)
+                    ref_index=ref_row, ref_same=float(mode != "different"))
         return item
 
 

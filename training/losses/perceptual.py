@@ -154,6 +154,20 @@ class IdentityFeatureLoss(nn.Module):
         et = self._embed(self._features(target, False), False)
         return self._identity(ep, et)
 
+    def encode(self, x: torch.Tensor, grad: bool = True) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The stage feature maps and the embedding of x from one pass; gradients reach x when ``grad``. For
+        losses that compare one image with several others (a restored face with its target and its guide)."""
+        feats = self._features(x, grad)
+        return feats, self._embed(feats, grad)
+
+    def perceptual_between(self, fp: list[torch.Tensor], ft: list[torch.Tensor]) -> torch.Tensor:
+        """:meth:`perceptual` on feature maps from :meth:`encode`."""
+        return self._perceptual(fp, ft)
+
+    def identity_between(self, ep: torch.Tensor, et: torch.Tensor) -> torch.Tensor:
+        """:meth:`identity` on embeddings from :meth:`encode`."""
+        return self._identity(ep, et)
+
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         """All three losses from one pass of each image: ``{"perceptual", "style", "identity"}``."""
         fp, ft = self._features(pred, True), self._features(target, False)

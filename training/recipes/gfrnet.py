@@ -17,6 +17,13 @@ the 68 points per image (eq. 9), TV a sum over the pixels per image (eq. 10), ea
 Beyond the paper: with probability `drop_reference` a target is trained without its reference (guidance zeroed),
 so the shipped network also has a no-reference path: `evaluate --reference none` measures it (the issue's -WG
 row, here the same RecNet without a guide rather than a separately trained network).
+
+The guided retrain (issue 25: the first network learned to ignore its guide) adds, all off by default:
+`degradation=guided-mix` (8x and the severe blind mix, where the input alone cannot carry a likeness); an
+identity term against the ground truth (`lambda_id`); a term that pulls the restored face's features towards
+the warped reference inside the face where the warp is reliable (`lambda_ref`, :func:`reference_match`); and a
+share of other people's photos as references (`wrong_reference`) whose pull on the likeness is penalised
+(`lambda_wrong`, :func:`wrong_person_pull`).
 """
 
 from __future__ import annotations
@@ -88,6 +95,15 @@ class Config(TrainConfig):
     d_width: int = 32
     drop_reference: float = 0.2
     reference_mode: str = "random"  # training references: another photo of the same person, drawn per item
+    # the guided retrain (module docstring)
+    degradation: str = "gfrnet-train"
+    wrong_reference: float = 0.0  # share of training items whose reference is another person
+    lambda_id: float = 0.0
+    lambda_ref: float = 0.0
+    lambda_wrong: float = 0.0
+    ref_stage: int = 1  # FaceID stage whose maps are matched to the warped reference's (1: 32 x 32)
+    # a warp whose landmarks land this many pixels off weighs e^-1 in reference_match
+    ref_tolerance_px: float = 3.0
     val_split: str = "val"
     val_faces: int = 64
     val_protocol: str = "gfrnet-4x"
@@ -158,6 +174,37 @@ def flow_losses(flow: torch.Tensor, landmarks: torch.Tensor, ref_landmarks: torc
     lm = flow_landmark_loss(flow, landmarks.float(), ref_landmarks.float(), (h, w))
     tv = total_variation(flow - gfrnet.identity_grid(n, h, w, flow.device)) * (2 * h * w)
     return {"lm": lm, "tv": tv}
+
+
+def reference_match(out_map: torch.Tensor, guide_map: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch and positions of the squared feature difference between the restored face and the
+    warped reference (N x C x h x w maps), times ``weight`` (N x 1 x H x W at image size, resized here): where
+    the guide is the same person, lands in the face and the warp is reliable. The guide's maps carry no
+    gradient: the restored face is pulled towards the guide, never the other way."""
+    w = F.interpolate(weight.float(), size=out_map.shape[2:], mode="area")
+    d = (out_map.float() - guide_map.detach().float()).pow(2).mean(dim=1, keepdim=True)
+    return (d * w).mean()
+
+
+def wrong_person_pull(e_out: torch.Tensor, e_target: torch.Tensor, e_ref: torch.Tensor, wrong: torch.Tensor) -> torch.Tensor:
+    """How far a wrong-person reference drew the restored face towards that person: the excess of
+    cos(restored, reference) over cos(ground truth, reference) embeddings, hinged at 0 and averaged over the
+    items flagged in ``wrong`` (N, 0 or 1); 0 when none is."""
+    cos_out = F.cosine_similarity(e_out.float(), e_ref.detach().float(), dim=1)
+    cos_target = F.cosine_similarity(e_target.detach().float(), e_ref.detach().float(), dim=1)
+    wrong = wrong.float()
+    return (F.relu(cos_out - cos_target) * wrong).sum() / wrong.sum().clamp_min(1.0)
+
+
+def warp_confidence(flow: torch.Tensor | None, landmarks: torch.Tensor, ref_landmarks: torch.Tensor,
+                    tolerance_px: float) -> torch.Tensor:
+    """Per item, exp(-(e / tolerance)^2) of the warp's landmark error e in pixels (:func:`warp_error_pixels`),
+    N values in (0, 1]; with no flow (the -W ablation) the unwarped reference's own landmark offset."""
+    if flow is None:
+        err = (landmarks.float() - ref_landmarks.float()).norm(dim=2).mean(dim=1)
+    else:
+        err = warp_error_pixels(flow.detach(), landmarks, ref_landmarks)
+    return torch.exp(-(err / tolerance_px) ** 2)
 
 
 def jitter_references(ref: torch.Tensor, ref_landmarks: torch.Tensor, degrees: float, scale: float, pixels: float,
@@ -236,7 +283,8 @@ class Recipe(BaseRecipe):
         # the discriminators keep a constant rate: they only start late, and must keep up with the generator
         self.scheds = {"net": torch.optim.lr_scheduler.CosineAnnealingLR(self.opts["net"], T_max=c.steps, eta_min=c.lr * 0.05)}
         self.data = FaceCache(cache)
-        self.train_set = ReferencePairs(self.data, "train", "gfrnet-train", mode=c.reference_mode, seed=c.seed, flip=True)
+        self.train_set = ReferencePairs(self.data, "train", c.degradation, mode=c.reference_mode, seed=c.seed, flip=True,
+                                        wrong_share=c.wrong_reference)
         val = ReferencePairs(self.data, c.val_split, c.val_protocol, mode="best", protocol=True)
         self.val_set = val
         self.val_items = np.linspace(0, len(val) - 1, min(c.val_faces, len(val))).round().astype(int)
@@ -265,6 +313,7 @@ class Recipe(BaseRecipe):
         net = self.net
         with self.autocast():
             parts: dict[str, torch.Tensor] = {}
+            guidance = None
             if c.use_reference:
                 guidance, extras = net.guide(lq, ref)
                 keep = (torch.rand(lq.shape[0], 1, 1, 1, device=lq.device) >= c.drop_reference).to(guidance.dtype)
@@ -275,7 +324,22 @@ class Recipe(BaseRecipe):
                 image = net.recnet(lq, None)
             image32 = image.float()
             parts["l2"] = F.mse_loss(image32, hq)
-            parts["per"] = self.features.perceptual(image32, hq)
+            maps_out, e_out = self.features.encode(image32)
+            maps_hq, e_hq = self.features.encode(hq, grad=False)
+            parts["per"] = self.features.perceptual_between(maps_out, maps_hq)
+            if c.lambda_id:
+                parts["id"] = self.features.identity_between(e_out, e_hq)
+            if guidance is not None and (c.lambda_ref or c.lambda_wrong):
+                same = batch["ref_same"].to(self.device).float() if "ref_same" in batch else torch.ones(len(lq), device=lq.device)
+                used = keep.flatten().float()
+                if c.lambda_ref:
+                    maps_guide, _ = self.features.encode(guidance[:, :3].float(), grad=False)
+                    trust = warp_confidence(extras.get("flow"), lm, ref_lm, c.ref_tolerance_px) * same * used
+                    weight = self.to_device(batch["mask"]).float() * guidance[:, 3:4].float() * trust[:, None, None, None]
+                    parts["ref"] = reference_match(maps_out[c.ref_stage], maps_guide[c.ref_stage], weight)
+                if c.lambda_wrong:
+                    _, e_ref = self.features.encode(ref.float(), grad=False)
+                    parts["wrong"] = wrong_person_pull(e_out, e_hq, e_ref, (1 - same) * used)
             adversarial = self._adversarial_on(step)
             if adversarial:
                 d_g, d_l = self.nets["d_global"], self.nets["d_local"]
@@ -286,7 +350,8 @@ class Recipe(BaseRecipe):
                 parts["adv_g"] = ns_g_loss(d_g(self._global_input(lq, ref, image)).float())
                 parts["adv_l"] = ns_g_loss(d_l(local_pairs(lq, image, lm)).float())
             weights = {"l2": c.lambda_l2, "per": c.lambda_per, "adv_g": c.lambda_adv_global,
-                       "adv_l": c.lambda_adv_local, "lm": c.lambda_lm, "tv": c.lambda_tv}
+                       "adv_l": c.lambda_adv_local, "lm": c.lambda_lm, "tv": c.lambda_tv, "id": c.lambda_id,
+                       "ref": c.lambda_ref, "wrong": c.lambda_wrong}
             total = sum(weights[k] * v for k, v in parts.items())
         opt = self.opts["net"]
         opt.zero_grad(set_to_none=True)

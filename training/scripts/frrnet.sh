@@ -97,11 +97,14 @@ stage_sharpen_warm() {  # issue 21, item 4, fourth try: the adversarial fine-tun
     # 1,200 steps after the warm-up and clean faces were changed 60 % more: FRRNET_ADV sets both. At 0.01
     # (runs/frrnet_sharpen_warm_adv001) faces came out sharper with a dark line drawn around them, learned from the
     # training target's outline: d_inside=true counts the patch verdicts inside the face only.
+    # At 0.005 with d_inside (runs/frrnet_sharpen_warm) skin turned blotchy and likeness fell: runs/frrnet_sharpen_gentle
+    # is FRRNET_ADV=0.002 FRRNET_PARTS=0.005 FRRNET_ID=0.5 (gentler on skin, the eyes and mouth pushed more, the
+    # identity term holding likeness).
     local adv="${FRRNET_ADV:-0.005}"
     python -m training train frrnet "${start[@]}" --run-dir "${FRRNET_RUN:-runs/frrnet_sharpen_warm}" \
         --hours "${FRRNET_HOURS:-1.75}" --val-every 1000 --set width=28 depth=2 degradation=restore-mix lambda_style=0 \
-        lr=1e-4 steps=10000 val_faces=64 lambda_adv="$adv" lambda_parts="$adv" d_spectral=false d_detail=true lr_d=1e-3 \
-        d_warmup=800 d_inside="${FRRNET_INSIDE:-true}"
+        lr=1e-4 steps=10000 val_faces=64 lambda_adv="$adv" lambda_parts="${FRRNET_PARTS:-$adv}" d_spectral=false \
+        d_detail=true lr_d=1e-3 d_warmup=800 d_inside="${FRRNET_INSIDE:-true}" lambda_id="${FRRNET_ID:-0}"
 }
 MIX_DATA="shared faces train split minus its blurriest 10 %: 23,342 aligned 128x128 crops (celeba + aaf); restore-mix \
 (every protocol's damage, the everyday-damage chain, 8 % clean faces)"
