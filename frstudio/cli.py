@@ -278,8 +278,9 @@ def cmd_restore(args) -> int:
         if trusted:
             options.model = trusted[0]
         elif guided:
-            print(f"note: {guided[0]} does not yet restore faces more like the person than the default model on its "
-                  f"tests, so Auto does not use {given}; add --model {guided[0]} to restore guided by it", file=sys.stderr)
+            print(f"note: {guided[0]} is not yet measured to help on every kind of damage it was tested on (old-photo "
+                  f"damage among them), so Auto does not use {given}; add --model {guided[0]} to restore guided by it",
+                  file=sys.stderr)
         else:
             print(f"note: no reference-guided model is bundled; {given} is ignored", file=sys.stderr)
     elif given and args.model != "passthrough":

@@ -49,6 +49,12 @@ def test_a_guided_model_gets_faces_with_a_reference_only_when_measured_to_help()
     assert routing.reference_helps(helps)
     assert not routing.reference_helps(hurts)  # less like the person than its input on one protocol
     assert not routing.reference_helps({})  # never measured: nothing shows it helps
+    # matched once more than its input, but further from the person and from the photo (the guided model on old photos)
+    blurs = {**helps, "oldphoto": {"input": {"id_match": 0.817, "id_dist": 0.507, "psnr": 19.43},
+                                   "output": {"id_match": 0.820, "id_dist": 0.530, "psnr": 19.40}}}
+    assert not routing.reference_helps(blurs)
+    closer = {"oldphoto": {"input": {"id_match": 0.8, "id_dist": 0.5, "psnr": 19.0}, "output": {"id_match": 0.9, "id_dist": 0.4, "psnr": 20.0}}}
+    assert routing.reference_helps(closer)
     available = table("frrnet", "gfrnet")
     assert auto_model(40, True, available, guided={"gfrnet"}) == "gfrnet"
     assert auto_model(40, True, available, guided=set()) == "frrnet"

@@ -82,6 +82,8 @@ def test_shipped_gfrnet_restores_better_with_the_same_persons_reference(astronau
     closer than the network's own no-reference path."""
     from frstudio.core.restore import Restorer
     from frstudio.core.degradations import PIPELINES
+    from frstudio.core.imageio import float_to_uint8
+    from training.evaluate import crop_descriptor
     from training.metrics import psnr
 
     crop, _ = astronaut_crop
@@ -96,11 +98,19 @@ def test_shipped_gfrnet_restores_better_with_the_same_persons_reference(astronau
     def mean_psnr(images):
         return float(np.mean([psnr(img * 255, clean * 255) for img in images]))
 
-    # shipped run: +1.23 dB over the input; the reference adds only +0.04 dB over the no-reference path (see
-    # the card), but on every one of the six faces, so any margin above zero guards it
+    # the guided retrain (issue 25): +0.85 dB over the input, +0.10 dB over the no-reference path
     gain = mean_psnr(guided) - mean_psnr(degraded)
-    assert gain > 0.8, gain
+    assert gain > 0.6, gain
     assert mean_psnr(guided) > mean_psnr(blind), (mean_psnr(guided), mean_psnr(blind))
+
+    # what the reference is for: the likeness. dlib distance to the clean face: input 0.64, without the reference
+    # 0.58, with it 0.48 (the first network ignored its guide: the two paths were within 0.02 of each other)
+    def mean_distance(images):
+        return float(np.mean([np.linalg.norm(crop_descriptor(float_to_uint8(img), landmarks) - target) for img in images]))
+
+    landmarks = astronaut_crop[1]
+    target = crop_descriptor(crop, landmarks)
+    assert mean_distance(guided) < mean_distance(blind) - 0.05, (mean_distance(guided), mean_distance(blind))
 
 
 def test_shipped_progressive_16_upscales_tiny_faces_better_than_bicubic(astronaut_crop):

@@ -30,11 +30,18 @@ TINY_FACE_EYE_DISTANCE = 5.0
 def reference_helps(metrics: dict) -> bool:
     """Whether a guided model's test measurements (its manifest entry's "metrics") show the reference photo
     helping: on every protocol it was measured on with the person's own reference, identity match above the
-    input's. A model that makes faces less like the person is never Auto's choice (issue 21, item 5); with no
-    such measurement, nothing shows that it helps."""
+    input's, and where recorded, identity distance below it and PSNR above it. A model that makes faces less
+    like the person, or further from the photo, on any damage is never Auto's choice (issue 21, item 5; the
+    guided model is not trained on old-photo damage); with no such measurement, nothing shows that it helps."""
     rows = [m for key, m in metrics.items() if "/reference=" not in key and isinstance(m, dict)
             and "id_match" in m.get("input", {}) and "id_match" in m.get("output", {})]
-    return bool(rows) and all(m["output"]["id_match"] > m["input"]["id_match"] for m in rows)
+
+    def better(m: dict) -> bool:
+        i, o = m["input"], m["output"]
+        return (o["id_match"] > i["id_match"] and ("id_dist" not in i or "id_dist" not in o or o["id_dist"] < i["id_dist"])
+                and ("psnr" not in i or "psnr" not in o or o["psnr"] > i["psnr"]))
+
+    return bool(rows) and all(better(m) for m in rows)
 
 
 def trusted_guided(statuses) -> set[str]:
