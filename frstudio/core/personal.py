@@ -11,8 +11,9 @@ shipped model predicts, which the copy is held to: left free, its mask spreads a
 background of the photos it learned from into every other photo.
 
 One photo is held out when there are three or more: it is damaged with fixed seeds the way a likeness is lost
-(heavy blur, severe damage: CHECK_DAMAGE) and restored by the shipped and the tuned network, and the results are compared with the clean photo (PSNR, and dlib's descriptor
-distance: the measure a person's other photos are matched by). So each personal model carries its own measurement
+(heavy blur, severe damage: CHECK_DAMAGE) and restored by the shipped and the tuned network, and the results are
+compared with the clean photo (PSNR, and dlib's descriptor distance: the measure a person's other photos are
+matched by). So each personal model carries its own measurement
 (`PersonalModel.check`), and Auto uses it only where it measured better (`PersonalModel.helps`).
 
 Tuned weights never leave the user's machine: they are kept in the user data folder, keyed by the photos'

@@ -196,9 +196,9 @@ class Recipe(BaseRecipe):
         for key, disc in self.nets.items():
             if key not in terms:
                 continue
-            weight = inside_patches(mask) if key == "disc" and c.d_inside else None
+            patch_weight = inside_patches(mask) if key == "disc" and c.d_inside else None
             with self.autocast():
-                d_loss = ns_d_loss(disc(real).float(), disc(fake.detach()).float(), weight=weight)
+                d_loss = ns_d_loss(disc(real).float(), disc(fake.detach()).float(), weight=patch_weight)
             penalty = 0.0
             if lazy_r1:  # in fp32: a gradient of a gradient under bf16 is too coarse to regularise with
                 clean = real.detach().float().requires_grad_(True)
@@ -211,7 +211,7 @@ class Recipe(BaseRecipe):
                 continue
             disc.requires_grad_(False)
             with self.autocast():
-                parts[terms[key][0]] = ns_g_loss(disc(fake).float(), weight=weight)
+                parts[terms[key][0]] = ns_g_loss(disc(fake).float(), weight=patch_weight)
             disc.requires_grad_(True)
         if parts:
             parts["total"] = sum(weight * parts[name] for name, weight in terms.values() if name in parts)

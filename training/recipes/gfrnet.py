@@ -330,7 +330,7 @@ class Recipe(BaseRecipe):
             if c.lambda_id:
                 parts["id"] = self.features.identity_between(e_out, e_hq)
             if guidance is not None and (c.lambda_ref or c.lambda_wrong):
-                same = batch["ref_same"].to(self.device).float() if "ref_same" in batch else torch.ones(len(lq), device=lq.device)
+                same = batch["ref_same"].to(self.device).float()
                 used = keep.flatten().float()
                 if c.lambda_ref:
                     maps_guide, _ = self.features.encode(guidance[:, :3].float(), grad=False)
