@@ -3,6 +3,7 @@ the default before it (down to 20 px between the eyes), side by side on the same
 
     python benchmarks/detection.py [--data ../shared/data/faces] [--n 0] [--groups 20] [--sizes 1,6,12,50]
                                    [--timing-runs 3] [--parts single,groups,timing] [--hog-misses] [--json out.json]
+                                   [--progress runs/detection_single.jsonl]
 
 1. single: every test-split photo (or a random --n of them), one known face each: the face found counts when a
    detected face's centre lies in the middle of the photo (the photos are face-centred crops); every other
@@ -84,7 +85,45 @@ def central_face(faces, width: int, height: int):
 # ---- 1. single photos
 
 
-def bench_single(data: Path, rows: list[dict]) -> dict:
+def detect_single(data: Path, row: dict) -> dict:
+    """One test photo through both detectors: whether each found the known face, its false faces, and the known
+    face's head turn and landmarks (for the group photos)."""
+    rgb = load_rgb(data / row["file"])
+    h, w = rgb.shape[:2]
+    results = {}
+    for name, settings in DETECTORS.items():
+        faces = detect_faces(rgb, settings)
+        known = central_face(faces, w, h)
+        results[name] = (known, len(faces) - (known is not None))
+    known = results["ensemble"][0] or results["hog"][0]
+    record = {"file": row["file"], "found": {name: [face is not None, false] for name, (face, false) in results.items()},
+              "yaw": None, "landmarks": None}
+    if known is None:
+        record["pose"] = "not found"
+    elif known.profile:
+        record["pose"] = ">45 (profile: landmarks failed)"
+    else:
+        record["yaw"] = yaw_degrees(known.landmarks)
+        record["pose"] = _bin(record["yaw"], YAW_BINS)
+        record["landmarks"] = known.landmarks.astype(np.float64).tolist()
+    return record
+
+
+def load_progress(path: Path | None) -> dict[str, dict]:
+    """Photos already measured by an earlier run with the same --progress file (one JSON line each); a line cut
+    short by a killed run is measured again."""
+    done: dict[str, dict] = {}
+    if path is not None and path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            done[record["file"]] = record
+    return done
+
+
+def bench_single(data: Path, rows: list[dict], progress: Path | None = None) -> dict:
     table: dict[str, dict[str, list[int]]] = {}  # category -> detector -> [found, photos, false faces]
     sources = []  # (file, landmarks, yaw) of faces usable for the group photos
 
@@ -94,29 +133,27 @@ def bench_single(data: Path, rows: list[dict]) -> dict:
         cell[1] += 1
         cell[2] += false
 
-    for k, row in enumerate(rows):
-        rgb = load_rgb(data / row["file"])
-        h, w = rgb.shape[:2]
-        results = {}
-        for name, settings in DETECTORS.items():
-            faces = detect_faces(rgb, settings)
-            known = central_face(faces, w, h)
-            results[name] = (known, len(faces) - (known is not None))
-        known = results["ensemble"][0] or results["hog"][0]
-        if known is None:
-            pose = "not found"
-        elif known.profile:
-            pose = ">45 (profile: landmarks failed)"
-        else:
-            yaw = yaw_degrees(known.landmarks)
-            pose = _bin(yaw, YAW_BINS)
-            sources.append((row["file"], known.landmarks.astype(np.float64), yaw))
-        age = _bin(float(row["age"]), AGE_BINS) if row["age"] else "unknown (celeba)"
-        for name, (face, false) in results.items():
-            for category in ("all", f"yaw {pose}", f"age {age}", f"source {row['source']}"):
-                add(category, name, face is not None, false)
-        if (k + 1) % 200 == 0:
-            print(f"  {k + 1}/{len(rows)} photos", file=sys.stderr)
+    done = load_progress(progress)
+    out = progress.open("a", encoding="utf-8") if progress is not None else None
+    try:
+        for k, row in enumerate(rows):
+            record = done.get(row["file"])
+            if record is None:
+                record = detect_single(data, row)
+                if out is not None:
+                    out.write(json.dumps(record) + "\n")
+                    out.flush()
+            if record["landmarks"] is not None:
+                sources.append((row["file"], np.asarray(record["landmarks"]), record["yaw"]))
+            age = _bin(float(row["age"]), AGE_BINS) if row["age"] else "unknown (celeba)"
+            for name, (hit, false) in record["found"].items():
+                for category in ("all", f"yaw {record['pose']}", f"age {age}", f"source {row['source']}"):
+                    add(category, name, bool(hit), int(false))
+            if (k + 1) % 200 == 0:
+                print(f"  {k + 1}/{len(rows)} photos", file=sys.stderr)
+    finally:
+        if out is not None:
+            out.close()
     return {"table": table, "sources": sources}
 
 
@@ -275,6 +312,9 @@ def main(argv=None) -> int:
                         help="only the test photos in which HOG found no face when cache/faces128 was made "
                              "(python -m training prepare): sunglasses, hat brims, faces cut by the frame")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--progress", type=Path,
+                        help="a JSON-lines file of the single photos measured so far: a run stopped part-way goes on "
+                             "from where it was when started again with the same file")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="change the ensemble's DetectionSettings, e.g. hog_min_eye_distance=32 (to compare)")
     args = parser.parse_args(argv)
@@ -291,7 +331,7 @@ def main(argv=None) -> int:
         rows = random.Random(args.seed).sample(rows, min(args.n, len(rows)))
     report: dict = {"n_photos": len(rows), "detectors": {k: vars(v) for k, v in DETECTORS.items()}}
 
-    single = bench_single(args.data, rows)
+    single = bench_single(args.data, rows, args.progress)
     if "single" in parts:
         report["single"] = single["table"]
         print(f"\n1. Test-split photos ({len(rows)}, one known face each): found / false faces")

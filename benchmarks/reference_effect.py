@@ -17,6 +17,11 @@ the face to the reference's own person (dlib distance without minus with; the wr
 With `--k K` > 1 the person gives K photos (the next K in file-name order; held out: the rest) and two more rows
 use them all (issue 25, item 3): the photo whose face is turned most like the damaged one (the closest aligned
 landmarks, as ASFFNet picks its guide), and the mean of the K guided outputs.
+
+A gate outside the network (`--gates 0.6 0.65 ...`): the reference is used only when the face looks like its
+person by dlib's descriptor distance, else the face is restored without it. Two probes are measured, the damaged
+face's own descriptor (what the app matches references by) and the default model's restored face's; for each
+threshold: how often the right and the wrong reference pass, and the rows and pulls of the gated pipeline.
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ def run(data: FaceCache, args) -> dict:
     groups = people(data, args.people, args.k + 2)
     rows_measured = ROWS + (K_ROWS if args.k > 1 else ())
     results: dict = {p: {"rows": {r: [] for r in rows_measured}, "moved": {"same": [], "other": []},
-                         "towards": {"same": [], "other": []}, "seconds": []} for p in args.protocols}
+                         "towards": {"same": [], "other": []}, "seconds": [], "pairs": []} for p in args.protocols}
     for k, rows in enumerate(groups):
         target, given, held = rows[0], rows[1 : 1 + args.k], rows[1 + args.k :]
         ref_row, wrong_row = given[0], groups[(k + 1) % len(groups)][1]
@@ -85,15 +90,32 @@ def run(data: FaceCache, args) -> dict:
             for row, img in images.items():
                 r["rows"][row].append(scores(float_to_uint8(img), hq8, landmarks, held_desc))
             base = crop_descriptor(float_to_uint8(outs["none"]), landmarks)
+            probes = {"input": crop_descriptor(float_to_uint8(lq), landmarks),
+                      "default": crop_descriptor(float_to_uint8(images["default"]), landmarks)}
+            pair = {"distance": {probe: {kind: float(np.linalg.norm(d - ref_desc[kind])) for kind in refs} for probe, d in probes.items()}}
             for kind in refs:
                 r["moved"][kind].append(float(np.abs(outs[kind] - outs["none"]).mean() * 255))
                 with_ref = crop_descriptor(float_to_uint8(outs[kind]), landmarks)
                 r["towards"][kind].append(float(np.linalg.norm(base - ref_desc[kind]) - np.linalg.norm(with_ref - ref_desc[kind])))
+            r["pairs"].append(pair)
         print(f"{k + 1}/{len(groups)} {data.identity[target]}", flush=True)
     return results
 
 
-def summary(results: dict) -> dict:
+def gated(r: dict, probe: str, threshold: float) -> dict:
+    """The pipeline with the gate: each reference used only where `probe`'s descriptor lies within `threshold` of
+    the reference's, else the no-reference output (its scores, and no pull)."""
+    out = {}
+    for kind, row in (("same", "guided, same person"), ("other", "guided, another person")):
+        passed = [p["distance"][probe][kind] < threshold for p in r["pairs"]]
+        chosen = [r["rows"][row][i] if ok else r["rows"]["guided, none"][i] for i, ok in enumerate(passed)]
+        out[kind] = {"passed": float(np.mean(passed)),
+                     "towards_reference_person": float(np.mean([t if ok else 0.0 for t, ok in zip(r["towards"][kind], passed)])),
+                     **{k: float(np.mean([s[k] for s in chosen])) for k in ("id", "match", "psnr", "ssim")}}
+    return out
+
+
+def summary(results: dict, gates=()) -> dict:
     out = {}
     for p, r in results.items():
         out[p] = {"people": len(r["seconds"]), "seconds_per_face": float(np.mean(r["seconds"])),
@@ -101,6 +123,8 @@ def summary(results: dict) -> dict:
                            for row in r["rows"]},
                   "moved_grey_levels": {k: float(np.mean(v)) for k, v in r["moved"].items()},
                   "towards_reference_person": {k: float(np.mean(v)) for k, v in r["towards"].items()}}
+        if gates:
+            out[p]["gates"] = {probe: {f"{t:g}": gated(r, probe, t) for t in gates} for probe in ("input", "default")}
     return out
 
 
@@ -113,6 +137,13 @@ def print_table(table: dict) -> None:
         m, d = t["moved_grey_levels"], t["towards_reference_person"]
         print(f"reference moves the output by {m['same']:.2f} grey levels (same person) and {m['other']:.2f} (another "
               f"person); brings it closer to the reference's person by {d['same']:+.3f} (same) and {d['other']:+.3f} (another)")
+        for probe, by_threshold in t.get("gates", {}).items():
+            print(f"\ngate on the {probe} face's descriptor: | threshold | right photo used | its identity distance / match |"
+                  " wrong photo used | pull towards the wrong person |\n|---|---|---|---|---|")
+            for threshold, g in by_threshold.items():
+                same, other = g["same"], g["other"]
+                print(f"| {threshold} | {100 * same['passed']:.0f} % | {same['id']:.3f} / {100 * same['match']:.0f} % | "
+                      f"{100 * other['passed']:.0f} % | {other['towards_reference_person']:+.3f} |")
 
 
 def main() -> int:
@@ -120,11 +151,13 @@ def main() -> int:
     parser.add_argument("--people", type=int, default=40)
     parser.add_argument("--protocols", nargs="+", default=["gfrnet-8x", "bfr-severe"])
     parser.add_argument("--k", type=int, default=1, help="photos the person gives (default 1; K > 1 adds the two rows that use them all)")
+    parser.add_argument("--gates", type=float, nargs="*", default=[],
+                        help="dlib distance thresholds for a gate outside the network (see above), e.g. 0.6 0.65 0.7")
     parser.add_argument("--weights", type=Path, help="a folder with gfrnet.safetensors and its manifest (default: shipped)")
     parser.add_argument("--cache", type=Path, default=REPO / "cache" / "faces128")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    table = summary(run(FaceCache(args.cache), args))
+    table = summary(run(FaceCache(args.cache), args), args.gates)
     print_table(table)
     if args.json:
         args.json.write_text(json.dumps(table, indent=1))

@@ -198,3 +198,59 @@ print(" ".join(f"{x:.6f}" for x in w.detach().tolist()))
         (w**2).sum().backward()
         theirs.step()
     assert done.stdout.split() == [f"{x:.6f}" for x in w.detach().tolist()]
+
+
+def _library_of(descriptors, landmarks=np.zeros((68, 2), np.float32)):
+    """A ReferenceLibrary already "indexed" with faces of these descriptors (no photos read)."""
+    from pathlib import Path
+
+    from frstudio.core.references import DescribedFace, ReferenceLibrary
+
+    library = ReferenceLibrary.__new__(ReferenceLibrary)
+    library._faces = [DescribedFace(Path(f"p{k}.png"), 0, landmarks, np.asarray(d, np.float32), 1.0, 0.0)
+                      for k, d in enumerate(descriptors)]
+    return library
+
+
+def test_a_folder_is_one_person_only_when_every_face_is_near_the_most_typical_one():
+    rng = np.random.default_rng(0)
+    centre = rng.normal(0, 0.1, 128)
+    one = [centre + rng.normal(0, 0.01, 128) for _ in range(4)]
+    assert len(_library_of(one).sole_person()) == 4
+    assert _library_of(one + [centre + 0.1]).sole_person() == []  # a second person (1.13 away)
+    assert _library_of([]).sole_person() == []
+
+
+def test_a_face_too_damaged_to_recognise_learns_from_a_one_person_folder_only_when_asked(monkeypatch, astronaut_landmarks):
+    rng = np.random.default_rng(1)
+    centre = rng.normal(0, 0.1, 128)
+    library = _library_of([centre + rng.normal(0, 0.01, 128) for _ in range(3)], astronaut_landmarks)
+    monkeypatch.setattr(type(library), "aligned", lambda self, face, size: np.zeros((size, size, 3), np.float32))
+    far = centre + 0.1  # the damaged face: over dlib's same-person distance from every photo
+    assert len(personal.person_photos(library, far).crops) == 0  # Auto and group photos never guess
+    asked = personal.person_photos(library, far, asked=True)
+    assert len(asked.crops) == 3 and not asked.recognised
+    near = personal.person_photos(library, centre, asked=True)
+    assert len(near.crops) == 3 and near.recognised
+
+
+def test_learning_a_face_too_damaged_to_recognise_says_so_or_asks_for_a_one_person_folder(group_png, portraits, tmp_path,
+                                                                                          monkeypatch):
+    from frstudio.core.references import ReferenceLibrary
+    from frstudio.core.session import PhotoSession
+
+    monkeypatch.setattr(personal, "DEFAULT_SETTINGS", QUICK)
+    monkeypatch.setenv("FRSTUDIO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("FRSTUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    session = PhotoSession.open(group_png)
+    drive(session.detect())
+    monkeypatch.setattr(PhotoSession, "input_descriptor", lambda self, face: np.full(128, 0.5, np.float32))
+    library = ReferenceLibrary(portraits)
+    drive(library.index())
+    events = []
+    learned = drive(session.learn_person(0, library), events.append)
+    assert learned.photos == 2 and any("too damaged to recognise" in e.message for e in events)
+    # a folder of several people (what sole_person says, tested above): no guessing which one
+    monkeypatch.setattr(ReferenceLibrary, "sole_person", lambda self: [])
+    with pytest.raises(FRStudioError, match="more than one person"):
+        drive(session.learn_person(0, library))

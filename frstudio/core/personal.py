@@ -172,18 +172,34 @@ def tunable(name: str) -> bool:
     return name in TUNED_PARTS
 
 
-def person_photos(library, descriptor: np.ndarray, limit: int = PERSON_PHOTOS) -> tuple[np.ndarray, list, list]:
+@dataclass
+class PersonPhotos:
+    """A person's photos for `tune`: aligned 128 px crops (N x 128 x 128 x 3 float32), dlib descriptors and 68
+    landmarks in crop pixels; `recognised`: found by the face's likeness rather than taken as asked."""
+
+    crops: np.ndarray
+    descriptors: list
+    landmarks: list
+    recognised: bool = True
+
+
+def person_photos(library, descriptor: np.ndarray, limit: int = PERSON_PHOTOS, asked: bool = False) -> PersonPhotos:
     """The good photos of the person with this `descriptor` in a ReferenceLibrary (the same person by dlib's
-    distance, best first, at most `limit`): their aligned 128 px crops (N x 128 x 128 x 3 float32), descriptors,
-    and 68 landmarks in crop pixels, as `tune` takes them."""
+    distance, best first, at most `limit`), as `tune` takes them. `asked`: the person chose this folder for this
+    very face, so when the face is too damaged to be recognised (benchmarks/reference_matching.py: at 8x blur a
+    face finds its own folder 12 % of the time) a folder that holds one person only is taken as theirs."""
     from frstudio.core.align import TEMPLATE_SIZE, estimate_transform, five_points, transform_points
 
-    crops, descriptors, landmarks = [], [], []
-    for face, _ in library.candidates(descriptor)[:limit]:
-        crops.append(library.aligned(face, TEMPLATE_SIZE))
-        descriptors.append(face.descriptor)
-        landmarks.append(transform_points(face.landmarks, estimate_transform(five_points(face.landmarks), TEMPLATE_SIZE)))
-    return np.asarray(crops, np.float32).reshape(-1, TEMPLATE_SIZE, TEMPLATE_SIZE, 3), descriptors, landmarks
+    faces, recognised = [f for f, _ in library.candidates(descriptor)], True
+    if not faces and asked:
+        faces, recognised = library.sole_person(), False
+    found = PersonPhotos(np.zeros((0, TEMPLATE_SIZE, TEMPLATE_SIZE, 3), np.float32), [], [], recognised)
+    if faces:
+        faces = faces[:limit]
+        found.crops = np.asarray([library.aligned(f, TEMPLATE_SIZE) for f in faces], np.float32)
+        found.descriptors = [f.descriptor for f in faces]
+        found.landmarks = [transform_points(f.landmarks, estimate_transform(five_points(f.landmarks), TEMPLATE_SIZE)) for f in faces]
+    return found
 
 
 def personal_restorer(base, model: PersonalModel):

@@ -479,7 +479,7 @@ def restore_guided(
             match = found.matches[r.index]
             r.reference = match.describe()
             if match.different_person and r.restored:
-                r.message = f"the reference {r.reference} looks like a different person"
+                r.message = f"the reference {r.reference} does not look like this face: a different person, or a face too damaged to recognise"
             if r.index in done:  # shown beside the warped reference by --compare
                 done[r.index][1].extras["reference"] = crops[r.index]
     others = [f for f in faces if f.index not in found.matches]
@@ -507,15 +507,18 @@ def restore_personal(photo: Photo, faces: list[Face], restorer, library: Referen
     descriptors = describe_photo_faces(photo.pixels, faces)
     done, reports = {}, []
     for n, (face, descriptor) in enumerate(zip(faces, descriptors)):
-        crops, known, landmarks = person_photos(library, descriptor)
+        # a portrait's only face is the one the folder was given for; in a group photo each face must be recognised
+        photos = person_photos(library, descriptor, asked=len(faces) == 1)
         chosen, note = restorer, "nobody in the reference folder looks like this face: restored with the default model"
-        if len(crops):
+        if len(photos.crops):
             def learning(p: Progress, n=n) -> Progress:
                 return Progress("learn", 0.2, n, len(faces), photo.path, f"face {n + 1}: {p.message}")
 
-            model = yield from relay(tune(restorer, crops, known, landmarks, store=store, cancel=lambda: bool(cancel and cancel.cancelled)), learning)
+            model = yield from relay(tune(restorer, photos.crops, photos.descriptors, photos.landmarks, store=store,
+                                          cancel=lambda: bool(cancel and cancel.cancelled)), learning)
+            whose = "this person" if photos.recognised else "the one person in the reference folder (the face is too damaged to recognise)"
             if model.helps:
-                chosen, note = personal_restorer(restorer, model), f"restored with a model learned from {model.photos} photos of this person"
+                chosen, note = personal_restorer(restorer, model), f"restored with a model learned from {model.photos} photos of {whose}"
             elif model.check:
                 note = (f"a model learned from {model.photos} photos of this person did not restore a photo of theirs "
                         "better than the default model: restored with the default")

@@ -304,6 +304,20 @@ class ReferenceLibrary:
         """Faces of the same person (distance under 0.6) with their distances, best first (see `best_for`)."""
         return rank_candidates(descriptor, self.faces)
 
+    def sole_person(self) -> list[DescribedFace]:
+        """Every face of the folder, best first, when they are all one person (each within dlib's same-person
+        distance of the face most like the others); else []. For a face too damaged to be recognised: the
+        person asked for it with this folder, and only a folder of one person answers without a guess."""
+        faces = self.faces
+        if not faces:
+            return []
+        descriptors = np.asarray([f.descriptor for f in faces], np.float64)
+        distances = np.linalg.norm(descriptors[:, None] - descriptors[None], axis=2)
+        centre = int(np.argmin(distances.mean(axis=1)))
+        if distances[centre].max() >= SAME_PERSON_DISTANCE:
+            return []
+        return [f for f, _ in rank_candidates(faces[centre].descriptor, faces, limit=None)]
+
     def best_for(self, descriptor: np.ndarray, size: int = TEMPLATE_SIZE) -> ReferenceMatch | None:
         """The best reference for a face with this descriptor: among the library's faces under 0.6, those
         within 0.05 of the closest, the sharpest and most frontal; None when nobody in it looks like this face."""
@@ -343,6 +357,7 @@ def match_faces(pixels: np.ndarray, faces: list[Face], source: ReferencePhoto | 
             continue
         found.matches[face.index] = match
         if match.different_person:
-            found.warnings.append(f"face {face.index + 1}: the reference {match.describe()} looks like a different person "
-                                  f"(same person is under {SAME_PERSON_DISTANCE}); restoring with it anyway")
+            found.warnings.append(f"face {face.index + 1}: the reference {match.describe()} does not look like it (the same "
+                                  f"person is under {SAME_PERSON_DISTANCE}): a different person, or a face too damaged to "
+                                  "recognise; restoring with it as asked")
     return found

@@ -597,11 +597,16 @@ class PhotoSession:
         if model is None or not tunable(model):
             raise FRStudioError(f"face {index + 1} is restored by a model that cannot learn a person; choose Auto or "
                                 "the default model for it")
-        crops, descriptors, landmarks = person_photos(library, self.input_descriptor(face))
-        if not len(crops):
-            raise FRStudioError(f"nobody in {library.folder.name} looks like face {index + 1}")
-        learned = yield from tune(self.restorers.get(model), crops, descriptors, landmarks, store=self.learned,
-                                  cancel=lambda: bool(cancel and cancel.cancelled), describe=self.dlib.describe)
+        photos = person_photos(library, self.input_descriptor(face), asked=True)
+        if not len(photos.crops):
+            raise FRStudioError(f"nobody in {library.folder.name} looks like face {index + 1}, and the folder holds more "
+                                "than one person: choose a folder with only this person's photos")
+        if not photos.recognised:
+            yield Progress("learn", 0.0, message=f"face {index + 1} is too damaged to recognise: learning from the one "
+                           f"person in {library.folder.name}, as asked")
+        learned = yield from tune(self.restorers.get(model), photos.crops, photos.descriptors, photos.landmarks,
+                                  store=self.learned, cancel=lambda: bool(cancel and cancel.cancelled),
+                                  describe=self.dlib.describe)
         self._personal[self._face_key(face)] = learned
         self._changed("choices", [index])  # its result now depends on the learned model
         return learned

@@ -440,7 +440,8 @@ def face_facts(info: FaceInfo, model: str | None, statuses: dict) -> str:
     if info.reference is not None:
         r = info.reference
         if r.different_person:
-            lines.append(warn.format(f"Reference {r.path.name} looks like a different person ({r.distance:.2f} ≥ {SAME_PERSON_DISTANCE})"))
+            lines.append(warn.format(f"Reference {r.path.name} does not look like this face ({r.distance:.2f} ≥ {SAME_PERSON_DISTANCE}): "
+                                     "a different person, or a face too damaged to recognise"))
         else:
             lines.append(f"Reference {r.path.name}: same person ({r.distance:.2f})")
     if info.message:

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Every frrnet run behind resources/weights/README.md, in order (2-core CPU: ~3.5 h in all; one process at a
 # time). Run from the repository root with the venv active; runs land in runs/ (git-ignored).
-# Usage: training/scripts/frrnet.sh [variants|table|lighting|ship|evaluate|identity|mix|mix_more|sharpen|sharpen_r1|sharpen_fine|sharpen_warm|compare_mix|ship_mix]...
+# Usage: training/scripts/frrnet.sh [variants|table|lighting|ship|evaluate|identity|mix|mix_more|sharpen|sharpen_r1|sharpen_fine|sharpen_warm|identity_mix|compare_mix|ship_mix]...
 set -euo pipefail
 stage_variants() {  # the paper's Table 1: three width/depth variants, same budget (5,400 steps x batch 8, Algorithm 1)
     python -m training train frrnet --set width=8 depth=1 --run-dir runs/frrnet_w8d1
@@ -105,6 +105,15 @@ stage_sharpen_warm() {  # issue 21, item 4, fourth try: the adversarial fine-tun
         --hours "${FRRNET_HOURS:-1.75}" --val-every 1000 --set width=28 depth=2 degradation=restore-mix lambda_style=0 \
         lr=1e-4 steps=10000 val_faces=64 lambda_adv="$adv" lambda_parts="${FRRNET_PARTS:-$adv}" d_spectral=false \
         d_detail=true lr_d=1e-3 d_warmup=800 d_inside="${FRRNET_INSIDE:-true}" lambda_id="${FRRNET_ID:-0}"
+}
+stage_identity_mix() {  # 2026-12-06 (7): the mix objective plus the FaceID term alone (no discriminator), from the
+    # fourth mix run: aimed at the one face goal the default misses, iPrecision on bfr-severe (1,000 faces: 0.149, the
+    # input 0.156), which the vq_unet card found the identity term lifts. Resumable with FRRNET_RESUME=1.
+    local start=(--init-from runs/frrnet_mix_more3)
+    [[ -n "${FRRNET_RESUME:-}" ]] && start=(--resume)
+    python -m training train frrnet "${start[@]}" --run-dir "${FRRNET_RUN:-runs/frrnet_identity}" \
+        --hours "${FRRNET_HOURS:-2.2}" --val-every 1000 --set width=28 depth=2 degradation=restore-mix lambda_style=0 \
+        lr=1e-4 steps=16000 val_faces=64 lambda_id="${FRRNET_ID:-1}"
 }
 MIX_DATA="shared faces train split minus its blurriest 10 %: 23,342 aligned 128x128 crops (celeba + aaf); restore-mix \
 (every protocol's damage, the everyday-damage chain, 8 % clean faces)"
