@@ -92,8 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     refs = r.add_mutually_exclusive_group()
     refs.add_argument("--reference", type=Path, help="a good photo of the same person, for models that take one "
                       "(with several faces, the one most like each face is used)")
-    refs.add_argument("--reference-dir", type=Path, metavar="FOLDER", help="a folder of good photos: each face gets its "
-                      "own person's best one; faces with nobody there use the default model")
+    refs.add_argument("--reference-dir", type=Path, metavar="FOLDER", help="a folder of good photos: with Auto, each "
+                      "person there is learned from their photos (as --personalize); with a guided model, each face gets "
+                      "its own person's best one; faces with nobody there use the default model")
     r.add_argument("--personalize", action="store_true",
                    help="with --reference-dir: learn each person from their photos there (about a minute per person, "
                         "once: kept for next time) and restore their faces with what was learned, where it measures better")
@@ -212,6 +213,18 @@ def cmd_models(args) -> int:
     return EXIT_OK
 
 
+def _default_learns() -> bool:
+    """Whether Auto's model can learn a person from their photos (frstudio.core.personal)."""
+    from frstudio.core.errors import FRStudioError
+    from frstudio.core.personal import tunable
+    from frstudio.core.pipeline import resolve_model
+
+    try:
+        return tunable(resolve_model("auto"))
+    except FRStudioError:
+        return False
+
+
 def _restore_options(args):
     from frstudio.core.pipeline import RestoreOptions
 
@@ -268,14 +281,21 @@ def cmd_restore(args) -> int:
     if args.personalize:
         pass  # the folder is for learning each person, which the default model does: no note about guided models
     elif given and args.model == "auto":
-        # a reference says what the user wants: the reference-guided model, when one is bundled and its tests show
-        # the reference helping (routing.reference_helps); otherwise Auto restores as without it, and says so
+        # a reference says what the user wants: a folder, each person learned from it; one photo, the
+        # reference-guided model, when one is bundled and its tests show the reference helping
+        # (routing.reference_helps); otherwise Auto restores as without it, and says so
         from frstudio.core.routing import trusted_guided
 
         statuses = model_statuses()
         guided = [s.spec.name for s in statuses if s.available and s.spec.takes_reference]
         trusted = [name for name in guided if name in trusted_guided(statuses)]
-        if trusted:
+        if given == "--reference-dir" and _default_learns():
+            # a folder of a person's photos: what measures best with it is the default model learned from them
+            # (README, "Learn this person": closer to the person on every damage tested, at the same PSNR)
+            options.personalize = True
+            print(f"note: Auto learns each person from their photos in {args.reference_dir.name} (about a minute per "
+                  "person, once: kept for next time); add --model frrnet to restore without them", file=sys.stderr)
+        elif trusted:
             options.model = trusted[0]
         elif guided:
             print(f"note: {guided[0]} is not yet measured to help on every kind of damage it was tested on (old-photo "

@@ -114,17 +114,21 @@ def test_the_command_line_asks_for_the_folder_it_learns_from(tmp_path, capsys):
     assert "--reference-dir" in capsys.readouterr().err
 
 
-def test_personalize_learns_the_person_once_and_says_what_each_face_got(group_png, portraits, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("flags", [["--personalize"], []], ids=["personalize", "auto-with-a-folder"])
+def test_personalize_learns_the_person_once_and_says_what_each_face_got(group_png, portraits, tmp_path, monkeypatch, capsys,
+                                                                        flags):
     """Three faces of one person and a folder of three photos of them: one model is learned (then reused for the
-    other faces), and each face's line says whether it was used."""
+    other faces), and each face's line says whether it was used. Auto given a folder does the same, and says so."""
     from frstudio.cli import main
 
     monkeypatch.setattr(personal, "DEFAULT_SETTINGS", QUICK)
     monkeypatch.setenv("FRSTUDIO_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("FRSTUDIO_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "out"
-    assert main(["restore", str(group_png), "--reference-dir", str(portraits), "--personalize", "-o", str(out)]) == 0
-    text = capsys.readouterr().out
+    assert main(["restore", str(group_png), "--reference-dir", str(portraits), *flags, "-o", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert ("Auto learns each person" in printed.err) is not flags
+    text = printed.out
     lines = [line for line in text.splitlines() if line.strip().startswith("face ")]
     assert len(lines) == 3 and all("learned from 2 photos" in line or "did not restore" in line for line in lines), text
     assert len(list((tmp_path / "data" / "people").glob("*.safetensors"))) == 1  # one person, learned once
