@@ -258,3 +258,28 @@ def test_learning_a_face_too_damaged_to_recognise_says_so_or_asks_for_a_one_pers
     monkeypatch.setattr(ReferenceLibrary, "sole_person", lambda self: [])
     with pytest.raises(FRStudioError, match="more than one person"):
         drive(session.learn_person(0, library))
+
+
+def test_the_command_line_takes_a_one_person_folder_as_the_damaged_face_s_only_for_a_lone_portrait(
+        portraits, astronaut, tmp_path, monkeypatch, capsys):
+    """A face dlib cannot recognise (its descriptor far from every photo): given alone, the folder is theirs;
+    in a batch of two photos nothing is assumed (the other portrait may be anyone)."""
+    from PIL import Image
+
+    from frstudio.cli import main
+    from frstudio.core import pipeline
+
+    monkeypatch.setattr(personal, "DEFAULT_SETTINGS", QUICK)
+    monkeypatch.setenv("FRSTUDIO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("FRSTUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(pipeline, "describe_photo_faces", lambda pixels, faces, describe=None: [np.full(128, 0.5)] * len(faces))
+    monkeypatch.setattr(PersonalModel, "helps", property(lambda self: True))  # what its check said, fixed here
+    photos = tmp_path / "old"
+    photos.mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.ascontiguousarray(astronaut[:300, 60:380])).save(photos / name)
+    assert main(["restore", str(photos / "a.png"), "--reference-dir", str(portraits), "-o", str(tmp_path / "one")]) == 0
+    assert "the one person in the reference folder (the face is too damaged to recognise)" in capsys.readouterr().out
+    assert main(["restore", str(photos), "--reference-dir", str(portraits), "-o", str(tmp_path / "two")]) == 0
+    text = capsys.readouterr().out
+    assert text.count("nobody in the reference folder looks like this face") == 2, text

@@ -70,6 +70,9 @@ class RestoreOptions:
     # With reference_dir: learn each person from their photos there (frstudio.core.personal, once per person and
     # set of photos, kept in the user data folder) and restore their faces with it where it measured better.
     personalize: bool = False
+    # Set by restore_batch for a run of one photo: its faces are the ones the folder was given for, so a lone face
+    # too damaged to be recognised learns from a folder of one person (frstudio.core.personal.person_photos)
+    folder_is_for_this_photo: bool = False
     detection: DetectionSettings = field(default_factory=DetectionSettings)
     # Scratches, cracks and dust across the whole photo (frstudio.core.scratches), repaired once the faces are
     # found and before they are restored; damage_mask: also save what was marked, as "<name>_damage.png".
@@ -356,7 +359,8 @@ def _restore_photo(path: Path, dest: Path, options: RestoreOptions, restorers: R
         if references is not None and restorer.spec.takes_reference:
             job = restore_guided(photo, group, restorer, references, restorers, cancel, options.variants)
         elif options.personalize and isinstance(references, ReferenceLibrary) and tunable(restorer.name):
-            job = restore_personal(photo, group, restorer, references, cancel)
+            job = restore_personal(photo, group, restorer, references, cancel,
+                                   asked=options.folder_is_for_this_photo and len(faces) == 1)
         else:
             job = restore_faces(photo, group, restorer, reference, cancel, options.variants)
         more, more_reports = yield from _counted(job, len(reports), len(chosen))
@@ -498,17 +502,17 @@ def restore_guided(
 
 
 def restore_personal(photo: Photo, faces: list[Face], restorer, library: ReferenceLibrary, cancel: CancelToken | None = None,
-                     store=None) -> Generator[Progress, None, tuple[dict[int, tuple], list[FaceReport]]]:
+                     store=None, asked: bool = False) -> Generator[Progress, None, tuple[dict[int, tuple], list[FaceReport]]]:
     """Restore each face with a copy of `restorer` learned from its person's photos in `library`
     (`frstudio.core.personal.tune`, or the model learned before from the same photos), where that model's own
     check measured it better; otherwise, and for faces with nobody in the library, with `restorer` itself. Each
-    face's report says which it got and why."""
+    face's report says which it got and why. `asked`: the folder was given for this face, so a face too damaged
+    to be recognised learns from a folder of one person (`person_photos`)."""
     yield Progress("identity", 0.15, 0, len(faces), photo.path)
     descriptors = describe_photo_faces(photo.pixels, faces)
     done, reports = {}, []
     for n, (face, descriptor) in enumerate(zip(faces, descriptors)):
-        # a portrait's only face is the one the folder was given for; in a group photo each face must be recognised
-        photos = person_photos(library, descriptor, asked=len(faces) == 1)
+        photos = person_photos(library, descriptor, asked=asked)
         chosen, note = restorer, "nobody in the reference folder looks like this face: restored with the default model"
         if len(photos.crops):
             def learning(p: Progress, n=n) -> Progress:
@@ -520,10 +524,10 @@ def restore_personal(photo: Photo, faces: list[Face], restorer, library: Referen
             if model.helps:
                 chosen, note = personal_restorer(restorer, model), f"restored with a model learned from {model.photos} photos of {whose}"
             elif model.check:
-                note = (f"a model learned from {model.photos} photos of this person did not restore a photo of theirs "
+                note = (f"a model learned from {model.photos} photos of {whose} did not restore a photo of theirs "
                         "better than the default model: restored with the default")
             else:
-                note = f"only {model.photos} photo(s) of this person, too few to check a learned model: restored with the default"
+                note = f"only {model.photos} photo(s) of {whose}, too few to check a learned model: restored with the default"
         more, more_reports = yield from restore_faces(photo, [face], chosen, None, cancel)
         for r in more_reports:
             r.message = r.message or note
@@ -680,6 +684,8 @@ def restore_batch(
     problems: list[tuple[Path, str]] = []
     planned = plan_outputs(expand_inputs(inputs, recursive, problems), options)
     total = len(problems) + len(planned)
+    # one portrait and a folder of one person: the folder is theirs; in a batch of many photos nothing is assumed
+    options = replace(options, folder_is_for_this_photo=len(planned) == 1 and not problems)
     # Load the model before the first photo: missing weights are one clear error, not one per photo.
     spec = restorers.get(resolve_model(options.model)).spec
     references = None
