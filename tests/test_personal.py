@@ -254,6 +254,11 @@ def test_learning_a_face_too_damaged_to_recognise_says_so_or_asks_for_a_one_pers
     events = []
     learned = drive(session.learn_person(0, library), events.append)
     assert learned.photos == 2 and any("too damaged to recognise" in e.message for e in events)
+    from frstudio.gui.side_panel import face_facts
+
+    info = session.info(0)
+    assert info.personal is learned and not info.personal_recognised
+    assert "too damaged to recognise" in face_facts(info, "frrnet", {})
     # a folder of several people (what sole_person says, tested above): no guessing which one
     monkeypatch.setattr(ReferenceLibrary, "sole_person", lambda self: [])
     with pytest.raises(FRStudioError, match="more than one person"):

@@ -117,6 +117,8 @@ class FaceInfo:
     profile: bool = False  # turned too far for the 68 landmarks: aligned by its eyes, nose and mouth only
     personal: PersonalModel | None = None  # a model learned from this person's photos ("Learn this person")
     personal_used: bool = False  # the current result is that model's (it measured better than the default)
+    # False: the face was too damaged to be recognised, and its folder, holding one person, was taken as theirs
+    personal_recognised: bool = True
     likeness: tuple[float, float] | None = None  # then: mean dlib distance to the person's photos, input and result
 
     @property
@@ -219,6 +221,7 @@ class PhotoSession:
         self._reference_photos: dict[tuple, ReferencePhoto] = {}
         self._matches: dict[tuple, ReferenceMatch] = {}  # (face index, reference path): the last match found
         self._personal: dict[tuple, PersonalModel] = {}  # face key -> the model learned from its person's photos
+        self._taken_as_asked: set[tuple] = set()  # face keys learned from a folder they were not recognised in
         self.learned = PersonalStore()  # people learned before, in any photo: Auto restores their faces with it
 
     @classmethod
@@ -608,6 +611,7 @@ class PhotoSession:
                                   store=self.learned, cancel=lambda: bool(cancel and cancel.cancelled),
                                   describe=self.dlib.describe)
         self._personal[self._face_key(face)] = learned
+        (self._taken_as_asked.discard if photos.recognised else self._taken_as_asked.add)(self._face_key(face))
         self._changed("choices", [index])  # its result now depends on the learned model
         return learned
 
@@ -629,7 +633,8 @@ class PhotoSession:
         result = self._results.get(key) if key else None
         choice = self.choices[index]
         info = FaceInfo(index, face.eye_distance, manual=face.detector == "manual", message=self._failures.get(index, ""),
-                        profile=face.profile, personal=self._personal.get(self._face_key(face)))
+                        profile=face.profile, personal=self._personal.get(self._face_key(face)),
+                        personal_recognised=self._face_key(face) not in self._taken_as_asked)
         if result is not None:
             info.restored, info.model, info.labels = True, result.model, result.labels
             info.personal_used, info.likeness = key[-1] is not None, result.likeness

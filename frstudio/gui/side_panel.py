@@ -409,6 +409,8 @@ def face_facts(info: FaceInfo, model: str | None, statuses: dict) -> str:
     lines.append(f"Model: {title}" + (", learned for this person" if info.personal_used else ""))
     if info.personal is not None:
         learned = f"Learned from {info.personal.photos} of their photos"
+        if not info.personal_recognised:
+            learned += " (the one person in the folder you chose: the face is too damaged to recognise)"
         if info.personal.helps:
             lines.append(learned + ("" if info.personal_used else ": used when you restore"))
         else:
