@@ -135,6 +135,8 @@ def bench_single(data: Path, rows: list[dict], progress: Path | None = None) -> 
 
     done = load_progress(progress)
     out = progress.open("a", encoding="utf-8") if progress is not None else None
+    if out is not None and out.tell() and not progress.read_bytes().endswith(b"\n"):
+        out.write("\n")  # a line cut short by a killed run: the next record starts on its own line
     try:
         for k, row in enumerate(rows):
             record = done.get(row["file"])

@@ -312,7 +312,8 @@ class ReferenceLibrary:
         if not faces:
             return []
         descriptors = np.asarray([f.descriptor for f in faces], np.float64)
-        distances = np.linalg.norm(descriptors[:, None] - descriptors[None], axis=2)
+        squares = (descriptors**2).sum(axis=1)  # |a - b|^2 = |a|^2 + |b|^2 - 2ab: n x n, never n x n x 128
+        distances = np.sqrt(np.maximum(squares[:, None] + squares[None] - 2 * descriptors @ descriptors.T, 0))
         centre = int(np.argmin(distances.mean(axis=1)))
         if distances[centre].max() >= SAME_PERSON_DISTANCE:
             return []

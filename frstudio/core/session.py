@@ -611,7 +611,10 @@ class PhotoSession:
                                   store=self.learned, cancel=lambda: bool(cancel and cancel.cancelled),
                                   describe=self.dlib.describe)
         self._personal[self._face_key(face)] = learned
-        (self._taken_as_asked.discard if photos.recognised else self._taken_as_asked.add)(self._face_key(face))
+        if photos.recognised:
+            self._taken_as_asked.discard(self._face_key(face))
+        else:
+            self._taken_as_asked.add(self._face_key(face))
         self._changed("choices", [index])  # its result now depends on the learned model
         return learned
 

@@ -25,3 +25,19 @@ def test_summary_averages_each_row_and_the_reference_effects():
     assert table["rows"]["input"] == {"id": 0.6, "match": 0.5, "psnr": 21.0, "ssim": 0.6}
     assert table["moved_grey_levels"] == {"same": 2.0, "other": 0.5}
     assert abs(table["towards_reference_person"]["other"] - 0.01) < 1e-12
+
+
+def test_the_gate_uses_a_reference_only_where_the_face_looks_like_it():
+    m = load_benchmark("reference_effect")
+    none = {"id": 0.7, "match": 0.0, "psnr": 22.0, "ssim": 0.5}
+    guided = {"id": 0.5, "match": 1.0, "psnr": 22.0, "ssim": 0.5}
+    results = {"rows": {"guided, none": [none, none], "guided, same person": [guided, guided],
+                        "guided, another person": [guided, guided]},
+               "towards": {"same": [0.1, 0.1], "other": [0.08, 0.04]},
+               "pairs": [{"distance": {"input": {"same": 0.55, "other": 0.9}}},
+                         {"distance": {"input": {"same": 0.75, "other": 0.58}}}]}
+    gate = m.gated(results, "input", 0.6)
+    assert gate["same"]["passed"] == 0.5 and abs(gate["same"]["id"] - 0.6) < 1e-9  # one guided, one restored without
+    assert gate["other"]["passed"] == 0.5 and abs(gate["other"]["towards_reference_person"] - 0.02) < 1e-9  # only the pair let through pulls
+    wide = m.gated(results, "input", 1.0)
+    assert wide["other"]["passed"] == 1.0 and abs(wide["other"]["towards_reference_person"] - 0.06) < 1e-9
