@@ -1,7 +1,7 @@
 """Scratches, cracks and dust (issue 22): the detector and the repair, on test-split photos marked by the *test*
 stroke family, which the detector never saw in training.
 
-    python benchmarks/damage.py [--n 500] [--scales 1 2] [--weights DIR] [--json OUT] [--grid PNG] [--runs 3]
+    python benchmarks/damage.py [--n 500] [--scales 1 2] [--weights DIR] [--fill DIR | --no-fill] [--json OUT] [--grid PNG] [--runs 3]
 
 Photos: `--n` test-split photos (`../shared/data/faces`, CelebA and All-Age-Faces, ~200 x 230 px, whole photos
 as the data set has them) spread over the split; with scale 2 each is first enlarged 2x (Lanczos), a bigger scan of
@@ -18,8 +18,9 @@ Reported, per scale:
   eyes and mouths of the faces found, which are left to the face models (`scratches.feature_guard`; faces detected
   by the app's detector on each photo, damaged or clean);
 - PSNR (luma) inside the marked pixels and on the whole photo, and whole-photo SSIM, against the clean photo:
-  the damaged input, the app's repair (its marks, `scratches.repair`), and the repair given the true mask (what
-  OpenCV's inpainting can do at best: the ceiling of a better detector);
+  the damaged input, the app's repair (its marks, `scratches.repair`: OpenCV's inpainting, refined by the learned
+  fill where one is bundled or given with `--fill`), and the repair given the true mask (what the fill can do at
+  best: the ceiling of a better detector);
 - what the app's repair changes on the clean photos (whole-photo PSNR against themselves);
 - Auto's decision (`scratches.looks_marked`): the share of damaged and of clean photos it repairs.
 
@@ -143,7 +144,7 @@ def app_scores(tp: int, fp: int, fn: int, clean_fp: int, pixels: int) -> dict[st
 
 
 def evaluate(paths: list[Path], scale: int, network, bf16: bool, threshold: float, grid_rows: list | None = None,
-             find_faces=detect_faces) -> dict:
+             find_faces=detect_faces, fill=None) -> dict:
     pooled = Pooled()
     app = np.zeros(4, np.int64)  # the app's marks: tp, fp, fn, false marks on the clean photos
     rows = {k: [] for k in ("psnr_marks_in", "psnr_marks_out", "psnr_marks_oracle", "psnr_in", "psnr_out", "psnr_oracle",
@@ -157,9 +158,9 @@ def evaluate(paths: list[Path], scale: int, network, bf16: bool, threshold: floa
         found = scratches.marks(prob, strength, guard=guard(damaged, find_faces))
         false_alarm = scratches.marks(clean_prob, strength, guard=guard(clean, find_faces))
         app += [(found & truth).sum(), (found & ~truth).sum(), (~found & truth).sum(), false_alarm.sum()]
-        repaired = scratches.repair(damaged, found)
-        oracle = scratches.repair(damaged, truth)
-        clean_after = scratches.repair(clean, false_alarm)
+        repaired = scratches.repair(damaged, found, fill=fill, bf16=bf16)
+        oracle = scratches.repair(damaged, truth, fill=fill, bf16=bf16)
+        clean_after = scratches.repair(clean, false_alarm, fill=fill, bf16=bf16)
         marks = scratches.grow_mask(truth, 1)  # the marks with their anti-aliased edge, as the repair fills them
         for tag, img in (("in", damaged), ("out", repaired), ("oracle", oracle)):
             rows[f"psnr_marks_{tag}"].append(masked_psnr(img, clean, marks))
@@ -203,24 +204,24 @@ def mosaic(paths: list[Path], shape: tuple[int, int] = MOSAIC) -> tuple[np.ndarr
     return out, truth
 
 
-def speed(paths: list[Path], network, bf16: bool, threshold: float, runs: int) -> dict:
+def speed(paths: list[Path], network, bf16: bool, threshold: float, runs: int, fill=None) -> dict:
     """Seconds per 12 MP photo, and the detector's pixel scores on it: the photo is detected in tiles
     (`scratches.TILE`, `scratches.OVERLAP`), so a tile border that cost marks would show here."""
     photo, truth = mosaic(paths)
     scratches.damage_probability(photo[:1024, :1024], network, bf16=bf16)  # warm-up: oneDNN picks its kernels once
-    detect, fill = [], []
+    detect, filling = [], []
     for _ in range(runs):
         t0 = time.perf_counter()
         prob = scratches.damage_probability(photo, network, bf16=bf16)
         t1 = time.perf_counter()
-        scratches.repair(photo, prob > threshold)
-        fill.append(time.perf_counter() - t1)
+        scratches.repair(photo, prob > threshold, fill=fill, bf16=bf16)
+        filling.append(time.perf_counter() - t1)
         detect.append(t1 - t0)
-    d, f = statistics.median(detect), statistics.median(fill)
+    d, f = statistics.median(detect), statistics.median(filling)
     found = prob > threshold
     tp, fp, fn = int((found & truth).sum()), int((found & ~truth).sum()), int((~found & truth).sum())
     return {"megapixels": photo.shape[0] * photo.shape[1] / 1e6, "bf16": bf16, "detect_s": d, "repair_s": f, "total_s": d + f,
-            "marked_share": float(found.mean()), "tile": scratches.TILE, "overlap": scratches.OVERLAP,
+            "marked_share": float(found.mean()), "tile": scratches.TILE, "overlap": scratches.OVERLAP, "learned_fill": fill is not None,
             "precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1), "iou": tp / max(tp + fp + fn, 1)}
 
 
@@ -288,21 +289,28 @@ def main() -> None:
     parser.add_argument("--scales", type=int, nargs="*", default=[1, 2], help="none: the 12 MP timing alone")
     parser.add_argument("--faces", type=Path, default=REPO.parent / "shared" / "data" / "faces")
     parser.add_argument("--weights", type=Path, default=None, help="a weights folder with damage.safetensors and its manifest (default: the bundled one)")
+    parser.add_argument("--fill", type=Path, default=None, help="a weights folder with fill.safetensors and its manifest: "
+                        "the learned fill to measure (default: the bundled one, where there is one)")
+    parser.add_argument("--no-fill", action="store_true", help="OpenCV's fill alone, even where a learned fill is bundled")
     parser.add_argument("--threshold", type=float, default=scratches.THRESHOLD)
     parser.add_argument("--runs", type=int, default=3, help="timed runs of the 12 MP photo (0: no timing)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--grid", type=Path, help="save a before/after grid of repaired test photos")
     parser.add_argument("--record", action="store_true", help="store the numbers in the bundled detector's manifest entry")
     args = parser.parse_args()
-    if args.record and args.weights is not None:
-        parser.error("--record stores the bundled detector's numbers: leave out --weights")
+    if args.record and (args.weights is not None or args.fill is not None or args.no_fill):
+        parser.error("--record stores the bundled detector's numbers: leave out --weights, --fill and --no-fill")
 
     network = scratches.load_damage_network(directory=args.weights)
     bf16 = cpu_has_native_bf16()
     paths = test_photos(args.faces, args.n)
     grid: list | None = [] if args.grid else None
-    results = [evaluate(paths, s, network, bf16, args.threshold, grid if s == 1 else None) for s in args.scales]
-    timing = speed(paths, network, bf16, args.threshold, args.runs) if args.runs > 0 else None
+    fill = None if args.no_fill else scratches.load_fill_network(directory=args.fill) if args.fill else scratches.load_fill_network()
+    if args.fill is not None and fill is None:
+        parser.error(f"{args.fill} has no learned fill in its manifest")
+    print(f"fill: {'learned (' + str(args.fill or 'bundled') + ')' if fill is not None else 'OpenCV alone'}")
+    results = [evaluate(paths, s, network, bf16, args.threshold, grid if s == 1 else None, fill=fill) for s in args.scales]
+    timing = speed(paths, network, bf16, args.threshold, args.runs, fill) if args.runs > 0 else None
     print_report(results, timing, args.threshold)
     if args.grid and grid:
         save_grid(grid, args.grid)

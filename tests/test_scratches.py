@@ -274,3 +274,80 @@ def test_specks_inside_eyes_and_mouths_are_left_to_the_face_models_and_a_scratch
     out = load_photo(_restore(path, model="passthrough", scratches=ScratchSettings("on")).output).pixels
     assert (out[eye[1] : eye[1] + 2, 20:880] < 250).all()  # the scratch, repaired whole, in the eye too
     assert (out[mouth[1] - 1 : mouth[1] + 2, mouth[0] - 1 : mouth[0] + 2] == 255).all()  # the speck in the mouth, kept
+
+
+@pytest.fixture(scope="module")
+def lively_fill():
+    """An untrained learned fill whose correction is not zero (a trained one's start is OpenCV's fill exactly)."""
+    from frstudio.models import fill_net
+
+    torch.manual_seed(1)
+    net = fill_net.build({"widths": [8, 16, 32], "blocks": 1}).eval()
+    with torch.no_grad():
+        net.head.weight.normal_(0, 0.05)
+    return net
+
+
+def test_the_learned_fill_changes_only_the_marks_and_starts_as_opencvs_fill(lively_fill):
+    from frstudio.models import fill_net
+
+    photo = _gradient(150, 203)
+    mask = np.zeros(photo.shape[:2], np.uint8)
+    cv2.line(mask, (5, 10), (190, 140), 1, thickness=3)
+    mask = mask.astype(bool)
+    scratched = photo.copy()
+    scratched[mask] = 255
+    opencv = repair(scratched, mask)
+    np.testing.assert_array_equal(repair(scratched, mask, fill=fill_net.build({"widths": [8, 16]}).eval()), opencv)
+    learned = repair(scratched, mask, fill=lively_fill)
+    holes = grow_mask(mask, 1)
+    np.testing.assert_array_equal(learned[~holes], scratched[~holes])
+    assert np.abs(learned[holes].astype(int) - opencv[holes]).mean() > 1  # the network did fill the marks
+
+
+def test_the_learned_fill_is_tile_independent_keeps_grey_grey_and_takes_sixteen_bits(lively_fill):
+    from frstudio.core.scratches import refine_fill
+
+    photo = _gradient(150, 203)
+    mask = np.zeros(photo.shape[:2], bool)
+    mask[70:73, 10:190] = True
+    mask[20:130, 100] = True
+    holes = grow_mask(mask, 1)
+    scratched = photo.copy()
+    scratched[mask] = 255
+    opencv = repair(scratched, mask)
+    whole = refine_fill(scratched, opencv, holes, lively_fill, tile=1024)
+    tiled = refine_fill(scratched, opencv, holes, lively_fill, tile=32, overlap=64)
+    assert np.abs(tiled.astype(int) - whole).max() <= 1
+    grey = np.repeat(cv2.cvtColor(scratched, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    out = repair(grey, mask, fill=lively_fill)
+    assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])
+    np.testing.assert_array_equal(repair(grey[..., 0], mask, fill=lively_fill), out[..., 0])
+    deep = scratched.astype(np.uint16) * 257
+    out16 = repair(deep, mask, fill=lively_fill)
+    assert out16.dtype == np.uint16
+    np.testing.assert_array_equal(out16[~holes], deep[~holes])
+    assert np.abs(out16[holes].astype(int) - repair(deep, mask)[holes]).mean() > 257  # filled by the network too
+
+
+def test_the_pipeline_uses_the_learned_fill_it_is_given(tmp_path, group_photo, lively_fill):
+    from PIL import Image
+
+    from frstudio.core.imageio import load_photo
+    from frstudio.core.jobs import drive
+    from frstudio.core.pipeline import RestoreOptions, RestorerCache, restore_photo
+    from frstudio.core.scratches import ScratchSettings
+
+    _, scratched = _scratched(group_photo)
+    path = tmp_path / "scan.png"
+    Image.fromarray(scratched).save(path)
+    outputs = []
+    for fill in (None, lively_fill):
+        cache = RestorerCache(damage_factory=WhiteLineDetector, fill_factory=lambda fill=fill: fill)
+        options = RestoreOptions(model="passthrough", scratches=ScratchSettings("on"), overwrite=True)
+        result = drive(restore_photo(path, options, cache))
+        assert result.status == "restored", result.message
+        outputs.append(load_photo(result.output).pixels)
+    line = grow_mask(np.pad(np.ones((2, 800), bool), ((300, scratched.shape[0] - 302), (50, scratched.shape[1] - 850))), 1)
+    np.testing.assert_array_equal(outputs[0][~line], outputs[1][~line])
+    assert not np.array_equal(outputs[0][line], outputs[1][line])

@@ -24,7 +24,7 @@ LICENCE = (
     "these weights inherit those terms."
 )
 # Networks that are shipped but are not restorers in the app's model table.
-AUXILIARY_MODULES = {"faceid": "frstudio.models.faceid", "damage": "frstudio.models.damage_net"}
+AUXILIARY_MODULES = {"faceid": "frstudio.models.faceid", "damage": "frstudio.models.damage_net", "fill": "frstudio.models.fill_net"}
 
 
 def module_for(name: str):

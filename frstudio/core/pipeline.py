@@ -109,13 +109,16 @@ class PhotoResult:
 
 
 class RestorerCache:
-    """Loads each model once per session, on first use (the scratch detector too)."""
+    """Loads each model once per session, on first use (the scratch detector and fill too)."""
 
-    def __init__(self, factory: Callable[[str], object] | None = None, damage_factory: Callable[[], object] | None = None):
+    def __init__(self, factory: Callable[[str], object] | None = None, damage_factory: Callable[[], object] | None = None,
+                 fill_factory: Callable[[], object | None] | None = None):
         self._factory = factory or Restorer
         self._damage_factory = damage_factory
+        self._fill_factory = fill_factory
         self._loaded: dict[str, object] = {}
         self._damage = None
+        self._fill = None
 
     def damage_network(self):
         """(network, bf16): the scratch and dust detector, and whether to run it under bf16 autocast."""
@@ -126,6 +129,17 @@ class RestorerCache:
             net = self._damage_factory() if self._damage_factory else load_damage_network()
             self._damage = (net, next(net.parameters()).device.type == "cpu" and cpu_has_native_bf16())
         return self._damage
+
+    def fill_network(self):
+        """(network or None, bf16): the learned fill of scratches (None where none is bundled: OpenCV's fill
+        alone), and whether to run it under bf16 autocast."""
+        if self._fill is None:
+            from frstudio.core.restore import cpu_has_native_bf16
+            from frstudio.core.scratches import load_fill_network
+
+            net = (self._fill_factory or load_fill_network)()
+            self._fill = (net, net is not None and next(net.parameters()).device.type == "cpu" and cpu_has_native_bf16())
+        return self._fill
 
     def get(self, name: str):
         if name == "passthrough":
@@ -346,7 +360,7 @@ def _restore_photo(path: Path, dest: Path, options: RestoreOptions, restorers: R
         yield Progress("scratches", 0.1, path=path)
         network, bf16 = restorers.damage_network()
         found = remove_scratches(photo.pixels, network, options.scratches, bf16, [f.landmarks for f in faces],
-                                 detect_on=original.pixels)
+                                 detect_on=original.pixels, fill=restorers.fill_network())
         photo = replace(photo, pixels=found.pixels)  # the faces are restored from the repaired photo
     chosen = [f for f in faces if options.faces is None or f.index in options.faces]
     whole_photo = _whole_photo_changes(options, found)

@@ -541,7 +541,9 @@ class PhotoSession:
             result = None
             pixels = base
         else:
-            result = repair_as_chosen(base, mask, self.scratches.mode, self._damage_prob, painted=bool(self.strokes))
+            fill, bf16 = self.restorers.fill_network()
+            result = repair_as_chosen(base, mask, self.scratches.mode, self._damage_prob, painted=bool(self.strokes),
+                                      fill=fill, bf16=bf16)
             pixels = result.pixels
         self.scratch_result = result
         if pixels is not self.photo.pixels:

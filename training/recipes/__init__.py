@@ -14,8 +14,10 @@ RECIPES = {
     "stylegan_prior": "training.recipes.stylegan_prior",
     "mmrb_stylegan": "training.recipes.mmrb_stylegan",
     "vq_unet": "training.recipes.vq_unet",
-    # not a face restorer: the whole-photo scratch and dust detector (frstudio.core.scratches)
+    # not face restorers: the whole-photo scratch and dust detector and the learned fill of what it marks
+    # (frstudio.core.scratches)
     "damage": "training.recipes.damage",
+    "fill": "training.recipes.fill",
 }
 
 

@@ -38,17 +38,16 @@ FAMILY = "train"
 
 
 @dataclasses.dataclass
-class Config(TrainConfig):
+class MarkedPrintConfig(TrainConfig):
+    """What the damage detector's and the learned fill's recipes share: a tile U-Net on marked prints."""
+
     steps: int = 6_000
     batch: int = 16
     lr: float = 2e-3
     ema: float = 0.999
-    # architecture (frstudio.models.damage_net.Config)
+    # architecture (frstudio.models.tile_unet)
     widths: tuple = (16, 32, 64, 128)
     blocks: int = 1
-    # losses
-    pos_weight: float = 5.0  # marks cover ~1-5 % of a crop; the full ratio (~30) makes a trigger-happy detector
-    lambda_dice: float = 1.0
     # data
     clean: float = 0.1  # share of crops without marks
     zoom: float = 0.5  # share of crops cut from a random part (half to all of the side) and enlarged back
@@ -64,6 +63,13 @@ class Config(TrainConfig):
         self.widths = tuple(self.widths)
 
 
+@dataclasses.dataclass
+class Config(MarkedPrintConfig):
+    # losses
+    pos_weight: float = 5.0  # marks cover ~1-5 % of a crop; the full ratio (~30) makes a trigger-happy detector
+    lambda_dice: float = 1.0
+
+
 @dataclasses.dataclass(frozen=True)
 class PrintSettings:
     """How a crop is made an old print before it is marked (the data fields of Config; picklable for workers)."""
@@ -77,7 +83,7 @@ class PrintSettings:
     jpeg: float = 0.3
 
     @classmethod
-    def of(cls, config: Config) -> PrintSettings:
+    def of(cls, config: MarkedPrintConfig) -> PrintSettings:
         return cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(cls)})
 
 
@@ -163,8 +169,11 @@ def pixel_scores(prob: np.ndarray, target: np.ndarray, clean_prob: np.ndarray, t
 
 
 class Recipe(BaseRecipe):
+    """Also the base of the learned fill's recipe (`training.recipes.fill`): one tile U-Net on marked prints."""
+
     name = "damage"
     Config = Config
+    model_module = damage_net
 
     def __init__(self, cache, device="cpu", overrides=None):
         super().__init__(cache, device, overrides)
@@ -172,18 +181,21 @@ class Recipe(BaseRecipe):
 
         c = self.config
         torch.manual_seed(c.seed)
-        self._model_config = config_dict(damage_net.Config(widths=c.widths, blocks=c.blocks))
-        self.net = damage_net.build(self._model_config)
+        self._model_config = config_dict(self.model_module.Config(widths=c.widths, blocks=c.blocks))
+        self.net = self.model_module.build(self._model_config)
         self.nets = {"net": self.net}
         self.prepare_nets()
         self.opts = {"net": torch.optim.Adam(self.net.parameters(), lr=c.lr, betas=(0.9, 0.99))}
         self.scheds = {"net": torch.optim.lr_scheduler.CosineAnnealingLR(self.opts["net"], T_max=c.steps, eta_min=c.lr * 0.05)}
         self.settings = PrintSettings.of(c)
         self.data = FaceCache(cache)
-        self.train_set = MarkedFaces(self.data, self.data.indices("train"), self.settings, seed=c.seed)
+        self.train_set = self.training_set()
         val_rows = self.data.indices(c.val_split)
         self.val_rows = val_rows[:: max(1, len(val_rows) // c.val_faces)][: c.val_faces]
         self._val: dict[str, torch.Tensor] | None = None
+
+    def training_set(self):
+        return MarkedFaces(self.data, self.data.indices("train"), self.settings, seed=self.config.seed)
 
     def model_config(self) -> dict:
         return self._model_config
