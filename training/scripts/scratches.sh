@@ -1,0 +1,26 @@
+#!/bin/bash
+# The scratch and dust networks of issue 22, in order (2-core CPU; one process at a time). Run from the repository
+# root with the venv active; runs land in runs/ (git-ignored).
+# Usage: training/scripts/scratches.sh [damage|fill|compare|ship_fill]...
+set -euo pipefail
+stage_damage() {  # the shipped detector: 14,000 steps, 0.85 h
+    python -m training train damage --run-dir runs/damage --set steps=14000
+}
+stage_fill() {  # the learned fill: refines OpenCV's fill of the true marks; resumable with FILL_RESUME=1
+    local start=()
+    [[ -n "${FILL_RESUME:-}" ]] && start=(--resume)
+    python -m training train fill "${start[@]}" --run-dir runs/fill --hours "${FILL_HOURS:-0.8}" --val-every 1000 \
+        --set steps="${FILL_STEPS:-6000}"
+}
+stage_compare() {  # the ship decision: the app's repair with OpenCV's fill alone and with the learned one, same photos
+    python -m training export fill --run-dir runs/fill --out runs/fill/weights --data "$FILL_DATA"
+    python benchmarks/damage.py --n 500 --no-fill --runs 3 --json runs/fill/opencv.json
+    python benchmarks/damage.py --n 500 --fill runs/fill/weights --runs 3 --json runs/fill/learned.json
+}
+stage_ship_fill() {  # only where compare shows the learned fill better inside the marks and the 12 MP time within 3 s
+    python -m training export fill --run-dir runs/fill --data "$FILL_DATA"
+    python benchmarks/damage.py --n 500 --record --grid docs/images/damage_repair.png
+}
+FILL_DATA="shared faces train split: 26,188 aligned 128x128 crops (celeba + aaf), made old prints and marked on the fly \
+as the damage detector's (training.damage_marks family 'train'), the marks filled by OpenCV first"
+for stage in "$@"; do "stage_$stage"; done
