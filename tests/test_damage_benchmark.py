@@ -58,4 +58,9 @@ def test_pairs_are_seeded_by_name_and_a_detector_that_knows_the_marks_scores_per
     assert rep["out"]["psnr_marks"] == rep["oracle"]["psnr_marks"] > rep["in"]["psnr_marks"]
     assert result["clean_psnr_after_repair"] == 99.0
     assert result["auto"]["repairs_clean"] == 0.0 and result["auto"]["repairs_damaged"] == 1.0
-    assert bench.mosaic(paths, (300, 400)).shape == (300, 400, 3)
+    photo, truth = bench.mosaic(paths, (300, 400))
+    assert photo.shape == (300, 400, 3) and truth.shape == (300, 400) and truth.any()
+    tiled = [bench.make_pair(p, 1) for p in paths]
+    h, w = tiled[0][1].shape[:2]
+    np.testing.assert_array_equal(photo[:h, :w], tiled[0][1][:300, :400])  # the first photo in the corner, its marks too
+    np.testing.assert_array_equal(truth[:h, :w], tiled[0][2][:300, :400])
