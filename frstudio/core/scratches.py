@@ -145,6 +145,35 @@ def load_fill_network(device: str = "cpu", directory: Path | None = None):
     return net.eval().requires_grad_(False).to(device).to(memory_format=torch.channels_last)
 
 
+def _network_tiles(network, h: int, w: int, tile: int, overlap: int) -> list:
+    """`_tiles` for a network: tile sides and context rounded to its stride, so every tile sees the pixel grid the
+    whole photo would give it."""
+    stride = int(getattr(network, "stride", 1))
+    step = max(stride, int(tile) // stride * stride)
+    return list(_tiles(h, w, step, -(-max(0, int(overlap)) // stride) * stride))
+
+
+def _run_context(network, bf16: bool):
+    """Inference mode, with bf16 autocast on the network's device when asked."""
+    import torch
+
+    autocast = torch.autocast(next(network.parameters()).device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    stack = contextlib.ExitStack()
+    stack.enter_context(torch.inference_mode())
+    stack.enter_context(autocast)
+    return stack
+
+
+def _network_input(array: np.ndarray, network):
+    """1 x 3 x h x w float32 in [0, 1] on the network's device (channels last) from 8- or 16-bit pixels, a grey
+    H x W array repeated in the three channels."""
+    import torch
+
+    x = torch.from_numpy(array.astype(np.float32) / (255.0 if array.dtype == np.uint8 else 65535.0))
+    x = x[None].expand(3, *x.shape) if x.ndim == 2 else x.permute(2, 0, 1)
+    return x[None].to(next(network.parameters()).device).contiguous(memory_format=torch.channels_last)
+
+
 def damage_probability(pixels: np.ndarray, network, tile: int = TILE, overlap: int = OVERLAP, bf16: bool = False,
                        progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """H x W float32 in [0, 1]: the probability that each pixel of `pixels` is a scratch, crack, speck or spot.
@@ -160,21 +189,11 @@ def damage_probability(pixels: np.ndarray, network, tile: int = TILE, overlap: i
 
     pixels = _check_pixels(pixels)
     h, w = pixels.shape[:2]
-    stride = int(getattr(network, "stride", 1))
-    step = max(stride, int(tile) // stride * stride)
-    margin = -(-max(0, int(overlap)) // stride) * stride
-    scale = 1.0 / (255.0 if pixels.dtype == np.uint8 else 65535.0)
-    device = next(network.parameters()).device
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     out = np.empty((h, w), np.float32)
-    tiles = list(_tiles(h, w, step, margin))
-    with torch.inference_mode(), autocast:
+    tiles = _network_tiles(network, h, w, tile, overlap)
+    with _run_context(network, bf16):
         for done, (core, window, inner) in enumerate(tiles, 1):
-            patch = pixels[window].astype(np.float32) * scale
-            x = torch.from_numpy(patch)
-            x = x[None, None].expand(1, 3, *x.shape) if x.ndim == 2 else x.permute(2, 0, 1)[None]
-            x = x.to(device).contiguous(memory_format=torch.channels_last)
-            prob = torch.sigmoid(network(x).float())[0, 0]
+            prob = torch.sigmoid(network(_network_input(pixels[window], network)).float())[0, 0]
             out[core] = prob[inner].cpu().numpy()
             if progress is not None:
                 progress(done, len(tiles))
@@ -245,26 +264,15 @@ def refine_fill(scan: np.ndarray, filled: np.ndarray, holes: np.ndarray, network
     scan, filled = _check_pixels(scan), _check_pixels(filled)
     top = 255.0 if scan.dtype == np.uint8 else 65535.0
     grey = scan.ndim == 2 or (np.array_equal(scan[..., 0], scan[..., 1]) and np.array_equal(scan[..., 1], scan[..., 2]))
-    h, w = scan.shape[:2]
-    stride = int(getattr(network, "stride", 1))
-    step = max(stride, int(tile) // stride * stride)
-    margin = -(-max(0, int(overlap)) // stride) * stride
     device = next(network.parameters()).device
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-
-    def tensor(array: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(array.astype(np.float32) / top)
-        x = x[None].expand(3, *x.shape) if x.ndim == 2 else x.permute(2, 0, 1)
-        return x[None].to(device).contiguous(memory_format=torch.channels_last)
-
     out = filled.copy()
-    with torch.inference_mode(), autocast:
-        for core, window, inner in _tiles(h, w, step, margin):
+    with _run_context(network, bf16):
+        for core, window, inner in _network_tiles(network, *scan.shape[:2], tile, overlap):
             marked = holes[core]
             if not marked.any():
                 continue
             hole = torch.from_numpy(holes[window].astype(np.float32))[None, None].to(device)
-            result = network(tensor(scan[window]), tensor(filled[window]), hole).float()[0]
+            result = network(_network_input(scan[window], network), _network_input(filled[window], network), hole).float()[0]
             result = result.mean(0, keepdim=True) if grey else result
             result = (result.permute(1, 2, 0).cpu().numpy() * top).round().clip(0, top).astype(scan.dtype)[inner]
             if scan.ndim == 2:
