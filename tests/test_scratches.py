@@ -351,3 +351,14 @@ def test_the_pipeline_uses_the_learned_fill_it_is_given(tmp_path, group_photo, l
     line = grow_mask(np.pad(np.ones((2, 800), bool), ((300, scratched.shape[0] - 302), (50, scratched.shape[1] - 850))), 1)
     np.testing.assert_array_equal(outputs[0][~line], outputs[1][~line])
     assert not np.array_equal(outputs[0][line], outputs[1][line])
+
+
+def test_a_tile_unet_on_pixel_blocks_keeps_every_size_and_its_stride_counts_the_blocks():
+    from frstudio.models.tile_unet import TileUNet
+
+    net = TileUNet(7, 3, (8, 16), 1, unshuffle=2).eval()
+    assert net.stride == 4 and TileUNet(7, 3, (8, 16), 1).stride == 2
+    with torch.no_grad():
+        assert net.body(torch.rand(1, 7, 13, 17)).shape == (1, 3, 13, 17)
+    with pytest.raises(ValueError, match="unshuffle"):
+        TileUNet(7, 3, (8, 16), 1, unshuffle=0)

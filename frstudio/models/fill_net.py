@@ -23,13 +23,17 @@ from frstudio.models.tile_unet import TileUNet
 
 @dataclass
 class Config:
-    widths: tuple = (16, 32, 64, 128)  # channels per level, full resolution first; each further level halves H, W
+    widths: tuple = (32, 64, 128)  # channels per level, the first at 1/unshuffle resolution; each further halves H, W
     blocks: int = 1  # residual blocks (two 3 x 3 convolutions each) per level, in the encoder and the decoder
+    # Works on 4 x 4 pixel blocks (frstudio.models.tile_unet): what it adds to OpenCV's fill is smooth, and at full
+    # resolution (widths 16..128) it took 2.7 s of a 12 MP photo's repair, over the 3 s goal with detection. On
+    # 4 x 4 blocks it takes 0.6 s (bf16), on 2 x 2 blocks 0.8 s.
+    unshuffle: int = 4
 
 
 class FillNet(TileUNet):
     def __init__(self, config: Config):
-        super().__init__(7, 3, config.widths, config.blocks)
+        super().__init__(7, 3, config.widths, config.blocks, config.unshuffle)
         self.config = config
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)

@@ -181,7 +181,8 @@ class Recipe(BaseRecipe):
 
         c = self.config
         torch.manual_seed(c.seed)
-        self._model_config = config_dict(self.model_module.Config(widths=c.widths, blocks=c.blocks))
+        architecture = {f.name: getattr(c, f.name) for f in dataclasses.fields(self.model_module.Config) if hasattr(c, f.name)}
+        self._model_config = config_dict(self.model_module.Config(**architecture))
         self.net = self.model_module.build(self._model_config)
         self.nets = {"net": self.net}
         self.prepare_nets()
