@@ -267,19 +267,22 @@ def print_report(results: list[dict], timing: dict | None, threshold: float) -> 
 
 
 def record(results: list[dict], timing: dict | None, threshold: float) -> None:
-    """Into resources/weights/manifest.json, as the detector's test metrics: one entry per scale."""
+    """Into resources/weights/manifest.json, as the detector's test metrics (one entry per scale) and, where a
+    learned fill is bundled (and so was measured), as the fill's too: the repair's numbers are the two together."""
     from frstudio.core.paths import weights_dir
     from training.export import read_manifest, write_manifest
 
     manifest = read_manifest(weights_dir())
-    metrics = manifest["models"][scratches.DAMAGE_WEIGHTS]["metrics"]
-    for r in results:
-        metrics[f"damage-test-x{r['scale']}"] = {
-            "n": r["photos"], "split": "test", "threshold": threshold, "detector": r["detector"][f"{threshold:.1f}"],
-            "app_marks": r["app"], "input": r["repair"]["in"], "output": r["repair"]["out"], "oracle": r["repair"]["oracle"],
-            "clean_psnr_after_repair": r["clean_psnr_after_repair"], "auto": r["auto"]}
-    if timing:
-        metrics["speed-12mp"] = timing
+    names = [scratches.DAMAGE_WEIGHTS] + ([scratches.FILL_WEIGHTS] if scratches.FILL_WEIGHTS in manifest["models"] else [])
+    for name in names:
+        metrics = manifest["models"][name].setdefault("metrics", {})
+        for r in results:
+            metrics[f"damage-test-x{r['scale']}"] = {
+                "n": r["photos"], "split": "test", "threshold": threshold, "detector": r["detector"][f"{threshold:.1f}"],
+                "app_marks": r["app"], "input": r["repair"]["in"], "output": r["repair"]["out"], "oracle": r["repair"]["oracle"],
+                "clean_psnr_after_repair": r["clean_psnr_after_repair"], "auto": r["auto"]}
+        if timing:
+            metrics["speed-12mp"] = timing
     write_manifest(weights_dir(), manifest)
 
 

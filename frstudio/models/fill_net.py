@@ -23,12 +23,12 @@ from frstudio.models.tile_unet import TileUNet
 
 @dataclass
 class Config:
-    widths: tuple = (32, 64, 128)  # channels per level, the first at 1/unshuffle resolution; each further halves H, W
+    widths: tuple = (16, 32, 64, 128)  # channels per level, the first at 1/unshuffle resolution; each further halves H, W
     blocks: int = 1  # residual blocks (two 3 x 3 convolutions each) per level, in the encoder and the decoder
-    # Works on 4 x 4 pixel blocks (frstudio.models.tile_unet): what it adds to OpenCV's fill is smooth, and at full
-    # resolution (widths 16..128) it took 2.7 s of a 12 MP photo's repair, over the 3 s goal with detection. On
-    # 4 x 4 blocks it takes 0.6 s (bf16), on 2 x 2 blocks 0.8 s.
-    unshuffle: int = 4
+    # Works on 2 x 2 pixel blocks (frstudio.models.tile_unet): at full resolution the fill took 2.7 s of a 12 MP
+    # photo's repair, over the 3 s goal with detection; on 2 x 2 blocks 0.8 s. On 4 x 4 blocks (widths 32..128,
+    # 0.6 s) it learned too coarse a correction for marks a few pixels wide (the card has both runs).
+    unshuffle: int = 2
 
 
 class FillNet(TileUNet):

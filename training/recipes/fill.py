@@ -34,8 +34,7 @@ VAL_PROTOCOL = "fill-val"  # seeds the validation crops' marks per file name (fr
 @dataclasses.dataclass
 class Config(MarkedPrintConfig):
     lr: float = 1e-3
-    widths: tuple = (32, 64, 128)  # on 4 x 4 pixel blocks (unshuffle): frstudio.models.fill_net.Config says why
-    unshuffle: int = 4
+    unshuffle: int = 2  # on 2 x 2 pixel blocks: frstudio.models.fill_net.Config says why
     clean: float = 0.0  # every crop is marked: one without marks has nothing to fill
 
 
