@@ -228,7 +228,8 @@ def test_a_faceless_scan_with_scratches_is_written_repaired_even_when_faceless_p
     Image.fromarray(pixels).save(path)
     result = _restore(path, model="passthrough", scratches=ScratchSettings("on"), no_faces="skip")
     assert result.status == "no_faces" and result.output is not None and "scratches repaired" in result.message
-    assert (np.asarray(Image.open(result.output))[60:62] == 128).all()
+    # filled with the wall's grey: exactly by OpenCV, within a few levels by the learned fill where it is bundled
+    assert np.abs(np.asarray(Image.open(result.output))[60:62].astype(int) - 128).max() <= 4
 
 
 def test_strength_moves_the_threshold_and_hand_painted_marks_win():

@@ -10,7 +10,7 @@ from frstudio.core.detect import detect_faces
 from frstudio.core.identity import face_descriptor
 from frstudio.core.restore import read_manifest
 
-FILL_GAIN_DB = 1.0  # the shipped fill's smallest gain over OpenCV's on the three seeds, with a margin
+FILL_GAIN_DB = 2.0  # the shipped fill's gain over OpenCV's fill on the three seeds below: +3.4 to +5.9 dB
 
 
 @pytest.fixture(scope="module")
@@ -243,8 +243,8 @@ def test_shipped_damage_detector_finds_test_family_marks_and_the_repair_removes_
 @pytest.mark.skipif("fill" not in read_manifest(), reason="no learned fill is bundled: the app fills with OpenCV alone")
 def test_shipped_fill_fills_test_family_marks_closer_to_the_photo_than_opencv_alone():
     """The bundled learned fill on the sample photo marked by the benchmark's *test* stroke family (seeds 0-2), given
-    the true marks: inside them it must beat OpenCV's fill, which it starts from, on every seed
-    (resources/weights/README.md gives its measured gain), and change no pixel outside them."""
+    the true marks: inside them it must beat OpenCV's fill, which it starts from, on every seed (measured
+    24.3 / 22.4 / 25.8 dB -> 30.2 / 28.3 / 29.2), and change no pixel outside them."""
     from PIL import Image
 
     from frstudio.core import scratches

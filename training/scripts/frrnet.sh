@@ -111,11 +111,13 @@ stage_identity_mix() {  # 2026-12-06 (7): the mix objective plus the FaceID term
     # input 0.156), which the vq_unet card found the identity term lifts; shipped. Resumable with FRRNET_RESUME=1.
     # Its continuation (started at the end of that session, 0.6 h, to go on with --resume):
     # FRRNET_INIT=runs/frrnet_identity FRRNET_RUN=runs/frrnet_identity2 FRRNET_STEPS=20000 FRRNET_HOURS=0.6
+    # On a new machine (2026-12-07, no runs/ kept), from the shipped weights with a fresh optimiser at half the rate:
+    # FRRNET_INIT=resources/weights/frrnet.safetensors FRRNET_RUN=runs/frrnet_identity3 FRRNET_LR=5e-5 FRRNET_STEPS=6000 FRRNET_HOURS=0.8
     local start=(--init-from "${FRRNET_INIT:-runs/frrnet_mix_more3}")
     [[ -n "${FRRNET_RESUME:-}" ]] && start=(--resume)
     python -m training train frrnet "${start[@]}" --run-dir "${FRRNET_RUN:-runs/frrnet_identity}" \
         --hours "${FRRNET_HOURS:-2.2}" --val-every 1000 --set width=28 depth=2 degradation=restore-mix lambda_style=0 \
-        lr=1e-4 steps="${FRRNET_STEPS:-16000}" val_faces=64 lambda_id="${FRRNET_ID:-1}"
+        lr="${FRRNET_LR:-1e-4}" steps="${FRRNET_STEPS:-16000}" val_faces=64 lambda_id="${FRRNET_ID:-1}"
 }
 MIX_DATA="shared faces train split minus its blurriest 10 %: 23,342 aligned 128x128 crops (celeba + aaf); restore-mix \
 (every protocol's damage, the everyday-damage chain, 8 % clean faces)"
