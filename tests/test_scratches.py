@@ -273,7 +273,7 @@ def test_specks_inside_eyes_and_mouths_are_left_to_the_face_models_and_a_scratch
     assert guard[eye[1], eye[0]] and guard[mouth[1], mouth[0]] and guard.mean() < 0.05
     assert feature_guard(pixels.shape, []) is None
     out = load_photo(_restore(path, model="passthrough", scratches=ScratchSettings("on")).output).pixels
-    assert (out[eye[1] : eye[1] + 2, 20:880] < 250).all()  # the scratch, repaired whole, in the eye too
+    assert (out[eye[1] : eye[1] + 2, 20:880].min(axis=2) < 250).all()  # no white left of the scratch, in the eye too
     assert (out[mouth[1] - 1 : mouth[1] + 2, mouth[0] - 1 : mouth[0] + 2] == 255).all()  # the speck in the mouth, kept
 
 

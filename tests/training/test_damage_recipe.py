@@ -86,7 +86,7 @@ def test_trains_validates_and_exports_what_the_app_loads(cache, tmp_path):
     weights = tmp_path / "weights"
     entry = export("damage", tmp_path / "run", data="tiny", device="cpu", out_dir=weights)
     assert (weights / "damage.safetensors").stat().st_size == entry["bytes"] <= 20 * 2**20
-    assert entry["config"] == {"widths": [4, 8], "blocks": 1} and entry["steps"] == 2
+    assert entry["config"] == {"widths": [4, 8], "blocks": 1, "unshuffle": 1} and entry["steps"] == 2
     shipped = load_damage_network(directory=weights)
     ema = recipe.net.__class__(recipe.net.config)
     load_ema_from_checkpoint(tmp_path / "run" / "checkpoint.pt", ema)

@@ -48,6 +48,7 @@ class MarkedPrintConfig(TrainConfig):
     # architecture (frstudio.models.tile_unet)
     widths: tuple = (16, 32, 64, 128)
     blocks: int = 1
+    unshuffle: int = 1  # 2: on 2 x 2 pixel blocks (frstudio.models.tile_unet)
     # data
     clean: float = 0.1  # share of crops without marks
     zoom: float = 0.5  # share of crops cut from a random part (half to all of the side) and enlarged back
