@@ -250,7 +250,9 @@ def repair(pixels: np.ndarray, mask: np.ndarray, radius: float = INPAINT_RADIUS,
         out[core][marked] = filled[marked]
         if progress is not None:
             progress(done, len(tiles))
-    return out if fill is None else refine_fill(pixels, out, holes, fill, bf16=bf16)
+    if fill is not None:
+        _refine_fill_into(pixels, out, holes, fill, bf16=bf16)
+    return out
 
 
 def refine_fill(scan: np.ndarray, filled: np.ndarray, holes: np.ndarray, network, tile: int = TILE,
@@ -258,14 +260,24 @@ def refine_fill(scan: np.ndarray, filled: np.ndarray, holes: np.ndarray, network
     """`filled` (the scan with `holes` filled by OpenCV) with the pixels of `holes` filled again by the learned
     fill (`frstudio.models.fill_net`), which sees the scan, OpenCV's fill and the holes. Tiled as
     `damage_probability`, only where there are holes; every pixel outside them stays as in `filled`. A grey photo
-    gets the mean of the three output channels, so it stays exactly grey."""
+    gets the mean of the three output channels, so it stays grey."""
+    out = _check_pixels(filled).copy()
+    _refine_fill_into(scan, out, holes, network, tile, overlap, bf16)
+    return out
+
+
+def _refine_fill_into(scan: np.ndarray, filled: np.ndarray, holes: np.ndarray, network, tile: int = TILE,
+                      overlap: int = OVERLAP, bf16: bool = False) -> None:
+    """`refine_fill` into `filled` itself: no second photo-sized copy (150 MB at 50 MP). Every tile still sees
+    OpenCV's fill around it, as on the whole photo: the learned pixels are kept aside (only the marks', a few
+    percent of the photo) and written once all tiles have run."""
     import torch
 
     scan, filled = _check_pixels(scan), _check_pixels(filled)
     top = 255.0 if scan.dtype == np.uint8 else 65535.0
     grey = scan.ndim == 2 or (np.array_equal(scan[..., 0], scan[..., 1]) and np.array_equal(scan[..., 1], scan[..., 2]))
     device = next(network.parameters()).device
-    out = filled.copy()
+    learned = []
     with _run_context(network, bf16):
         for core, window, inner in _network_tiles(network, *scan.shape[:2], tile, overlap):
             marked = holes[core]
@@ -279,8 +291,9 @@ def refine_fill(scan: np.ndarray, filled: np.ndarray, holes: np.ndarray, network
                 result = result[..., 0]
             elif grey:
                 result = np.repeat(result, 3, axis=2)
-            out[core][marked] = result[marked]
-    return out
+            learned.append((core, marked, result[marked]))
+    for core, marked, values in learned:
+        filled[core][marked] = values
 
 
 def feature_guard(shape: tuple[int, ...], faces_landmarks) -> np.ndarray | None:
