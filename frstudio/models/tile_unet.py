@@ -14,8 +14,8 @@ N x C_in x H x W of any size to N x C_out x H x W. Choices, and why:
   H x W works;
 - optionally (`unshuffle` = 2) the network works at half resolution on the input's 2 x 2 pixel blocks stacked as
   channels, and predicts each block's four output pixels (pixel shuffle): every pixel still gets its own output at
-  about a sixth of the full-resolution cost (the learned fill, which must run over a whole 12 MP photo in well
-  under a second).
+  about a third of the full-resolution cost (the learned fill). It suits a correction that is smooth inside a
+  block; the detector, which must see hairlines, lost accuracy this way (resources/weights/README.md).
 """
 
 from __future__ import annotations
