@@ -61,6 +61,14 @@ def test_ablation_switches_reach_the_model(tiny_prepared):
     assert recipe.train_step(next(recipe.batches(0)), 0)["vq"] == 0
 
 
+def test_degradation_setting_picks_the_training_and_validation_damage(tiny_prepared):
+    from frstudio.core.degradations import PIPELINES
+
+    assert _recipe(tiny_prepared[0]).train_set.pipeline is PIPELINES["bfr-severe"]  # the seed's, by default
+    recipe = _recipe(tiny_prepared[0], degradation="restore-mix")
+    assert recipe.train_set.pipeline is PIPELINES["restore-mix"] and recipe.val_set.pipeline is PIPELINES["restore-mix"]
+
+
 def test_run_exports_and_the_app_reproduces_the_ema_for_a_seed(tiny_prepared, tmp_path, monkeypatch):
     recipe = _recipe(tiny_prepared[0])
     summary = train(recipe, LoopSettings(run_dir=tmp_path / "run", quiet=True, val_every=1000))

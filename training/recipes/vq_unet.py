@@ -1,7 +1,8 @@
 """Recipe: stochastic VQ U-Net (seed 001), `python -m training train vq_unet`.
 
 Data: the `bfr-severe` degradation (seed 001 eq. 13: blur, down-scale, noise, JPEG) of training faces, the
-blurriest 10 % dropped as targets, faces mirrored with p = .5.
+blurriest 10 % dropped as targets, faces mirrored with p = .5; `degradation=restore-mix` trains on the default
+model's mix instead (every protocol's damage, issue 21 item 6).
 
 Objective (eq. 7-10): L = alpha L_adv + L_rec + L_VQ with
   - L_adv: non-saturating GAN loss, the discriminator and the generator both seeing DiffAugment'ed images
@@ -69,6 +70,7 @@ class Config(TrainConfig):
     augment: str = "color,translation"
     d_widths: tuple = (16, 32, 64, 128, 128)  # discriminator channels at 128, 64, 32, 16, 8 px
     drop_blurriest: float = 0.1
+    degradation: str = PROTOCOL  # training and validation damage (a pipeline of frstudio.core.degradations)
     val_split: str = "val"
     val_faces: int = 96
 
@@ -122,9 +124,9 @@ class Recipe(BaseRecipe):
         self.augment = torch.Generator().manual_seed(c.seed + 1)
         self.data = FaceCache(cache)
         threshold = self.data.sharpness_threshold("train", c.drop_blurriest) if c.drop_blurriest > 0 else None
-        self.train_set = DegradedFaces(self.data, self.data.indices("train", min_sharpness=threshold), PROTOCOL, seed=c.seed, flip=True)
+        self.train_set = DegradedFaces(self.data, self.data.indices("train", min_sharpness=threshold), c.degradation, seed=c.seed, flip=True)
         val_all = self.data.indices(c.val_split)
-        self.val_set = ProtocolFaces(self.data, PROTOCOL, split=c.val_split, indices=val_all[:: max(1, len(val_all) // c.val_faces)][: c.val_faces])
+        self.val_set = ProtocolFaces(self.data, c.degradation, split=c.val_split, indices=val_all[:: max(1, len(val_all) // c.val_faces)][: c.val_faces])
 
     def model_config(self) -> dict:
         return self._model_config

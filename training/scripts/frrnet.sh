@@ -91,7 +91,7 @@ stage_sharpen_warm() {  # issue 21, item 4, fourth try: the adversarial fine-tun
     # (training/discriminators.py says why) that first learn alone for d_warmup steps on the frozen network's outputs,
     # from the fourth mix run, no R1 penalty (it holds down the input gradients a discriminator needs to see a few grey
     # levels of missing detail). Resumable with FRRNET_RESUME=1.
-    local start=(--init-from runs/frrnet_mix_more3)
+    local start=(--init-from "${FRRNET_INIT:-runs/frrnet_mix_more3}")
     [[ -n "${FRRNET_RESUME:-}" ]] && start=(--resume)
     # At lambda_adv = lambda_parts = 0.03 (runs/frrnet_sharpen_warm_adv003) validation PSNR fell 0.8 dB in the first
     # 1,200 steps after the warm-up and clean faces were changed 60 % more: FRRNET_ADV sets both. At 0.01
@@ -100,6 +100,10 @@ stage_sharpen_warm() {  # issue 21, item 4, fourth try: the adversarial fine-tun
     # At 0.005 with d_inside (runs/frrnet_sharpen_warm) skin turned blotchy and likeness fell: runs/frrnet_sharpen_gentle
     # is FRRNET_ADV=0.002 FRRNET_PARTS=0.005 FRRNET_ID=0.5 (gentler on skin, the eyes and mouth pushed more, the
     # identity term holding likeness).
+    # 2026-12-07 (10), the sixth try: the eyes-and-mouth discriminator alone (skin is where the blotches came from, the
+    # eyes and mouth are where a person looks for sharpness), the identity term at full weight, from the shipped weights:
+    # FRRNET_INIT=resources/weights/frrnet.safetensors FRRNET_RUN=runs/frrnet_sharpen_parts FRRNET_ADV=0 FRRNET_PARTS=0.01
+    # FRRNET_ID=1 FRRNET_HOURS=1.6
     local adv="${FRRNET_ADV:-0.005}"
     python -m training train frrnet "${start[@]}" --run-dir "${FRRNET_RUN:-runs/frrnet_sharpen_warm}" \
         --hours "${FRRNET_HOURS:-1.75}" --val-every 1000 --set width=28 depth=2 degradation=restore-mix lambda_style=0 \
@@ -123,26 +127,10 @@ MIX_DATA="shared faces train split minus its blurriest 10 %: 23,342 aligned 128x
 (every protocol's damage, the everyday-damage chain, 8 % clean faces)"
 MIX_PROTOCOLS="oldphoto bfr-severe seed003-128 frrnet frrnet-lowlight"
 stage_compare_mix() {  # the ship decision: the run's export beside the shipped weights on the same spread test faces
-    # (FRRNET_SPREAD, default 300), two protocols at a time on the two cores
-    local run="${FRRNET_RUN:-runs/frrnet_mix_more}" n="${FRRNET_SPREAD:-300}"
+    # (FRRNET_SPREAD, default 300; training/scripts/compare_mix.sh)
+    local run="${FRRNET_RUN:-runs/frrnet_mix_more}"
     python -m training export frrnet --run-dir "$run" --out "$run/weights" --data "$MIX_DATA"
-    for p in $MIX_PROTOCOLS; do
-        OMP_NUM_THREADS=1 python -m training evaluate frrnet --protocol "$p" --spread "$n" --weights "$run/weights" \
-            --json "$run/eval${n}_$p.json" > "$run/eval${n}_$p.log" 2>&1 &
-        OMP_NUM_THREADS=1 python -m training evaluate frrnet --protocol "$p" --spread "$n" \
-            --json "$run/shipped${n}_$p.json" > "$run/shipped${n}_$p.log" 2>&1
-        wait
-    done
-    python - "$run" "$n" $MIX_PROTOCOLS <<'PY'
-import json, sys
-run, n, protocols = sys.argv[1], sys.argv[2], sys.argv[3:]
-keys = ("psnr_face", "ssim", "id_match", "lmd", "iprecision", "niqe", "detail")
-print("| protocol | " + " | ".join(f"{k}: input / shipped / run" for k in keys) + " |")
-for p in protocols:
-    new, old = (json.load(open(f"{run}/{w}{n}_{p}.json")) for w in ("eval", "shipped"))
-    cells = [" / ".join(f"{row.get(k, float('nan')):.3f}" for row in (new["input"], old["output"], new["output"])) for k in keys]
-    print(f"| {p} | " + " | ".join(cells) + " |")
-PY
+    training/scripts/compare_mix.sh frrnet "$run" "${FRRNET_SPREAD:-300}"
 }
 stage_ship_mix() {  # into resources/weights, then the card's numbers on 1,000 spread test faces, recorded
     local run="${FRRNET_RUN:-runs/frrnet_mix_more}"

@@ -23,6 +23,20 @@ stage_ablation() {  # the paper's Table 3 and the skip-count sweep at half size,
         --run runs/vq_abl_noise --run runs/vq_skips1 --run runs/vq_skips3 --run runs/vq_skips4 \
         --protocols bfr-severe --spread 300 --json runs/vq_ablation.json
 }
+stage_mix() {  # issue 21 item 6: the shipped weights fine-tuned on the default model's mix (restore-mix: every
+    # protocol's damage, fading and colour casts included, which bfr-severe never showed it). Resumable with
+    # VQ_RESUME=1; VQ_HOURS bounds the run. Then the ship decision: `stage_compare_mix`.
+    local start=(--init-from resources/weights/vq_unet.safetensors)
+    [[ -n "${VQ_RESUME:-}" ]] && start=(--resume)
+    python -m training train vq_unet "${start[@]}" --run-dir "${VQ_RUN:-runs/vq_mix}" --hours "${VQ_HOURS:-1.0}" \
+        --val-every 500 --set degradation=restore-mix steps="${VQ_STEPS:-3000}" lr=2e-4 lr_d=1e-4 lambda_id=0.5 alpha=0.001
+}
+stage_compare_mix() {  # the run's export beside the shipped weights on VQ_SPREAD (300) spread test faces
+    local run="${VQ_RUN:-runs/vq_mix}"
+    python -m training export vq_unet --run-dir "$run" --out "$run/weights" --data "shared faces train split minus its \
+blurriest 10 %: bfr-severe (the shipped run), then restore-mix (every protocol's damage, 8 % clean faces)"
+    training/scripts/compare_mix.sh vq_unet "$run" "${VQ_SPREAD:-300}"
+}
 stage_evaluate() {  # the card's 1,000-face table for the fine-tuned weights
     python -m training evaluate vq_unet --protocol bfr-severe --spread 1000 --by-category \
         --weights runs/vq_ft_id05_a001/weights --json runs/vq_ft_id05_a001/eval.json
