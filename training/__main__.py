@@ -87,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default="shared faces, train split (cache/faces128)", help="training data, for the card")
     p.add_argument("--device", default="cpu (2 cores, bf16 autocast)", help="where it was trained, for the card")
     p.add_argument("--out", type=Path, help="write weights + manifest entry to this folder instead of resources/weights")
-    p.add_argument("--blend-with", type=Path, metavar="RUN_DIR", help="network interpolation: blend the run's weights "
-                   "with this run's (same network), --alpha of the run's")
+    p.add_argument("--blend-with", type=Path, metavar="RUN_DIR|WEIGHTS", help="network interpolation: blend the run's "
+                   "weights with this run's or these exported weights' (same network; e.g. resources/weights/frrnet.safetensors), "
+                   "--alpha of the run's")
     p.add_argument("--alpha", type=float, default=1.0, help="with --blend-with: the run's share, 0 to 1 (default 1)")
     p = sub.add_parser("prior", help="a stylegan_prior run's random samples: a grid and FD-dlib against the test faces")
     p.add_argument("run_dir", type=Path)

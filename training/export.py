@@ -59,10 +59,31 @@ def blend_states(state: dict, other: dict, alpha: float) -> dict:
     return {k: alpha * v + (1 - alpha) * other[k].to(v.dtype) if v.is_floating_point() else v for k, v in state.items()}
 
 
+def _blend_source(source: Path) -> tuple[dict, dict]:
+    """(model config, state) of a run's EMA (a run folder) or of exported weights (a `.safetensors` file checked
+    against the manifest beside it: on a new machine the run behind the shipped weights is gone)."""
+    if source.suffix == ".safetensors":
+        from frstudio.core.errors import WeightsError
+        from frstudio.core.restore import load_verified_state
+        from frstudio.core.restore import read_manifest as read_weights_manifest
+
+        names = [k for k, v in read_weights_manifest(source.parent).items() if v.get("file") == source.name]
+        if not names:
+            raise SystemExit(f"blend: {source} has no entry in {source.parent / 'manifest.json'}")
+        try:
+            config, state, _ = load_verified_state(names[0], source.parent)
+        except WeightsError as exc:
+            raise SystemExit(f"blend: {exc}") from None
+        return config, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    other = torch.load(source / "checkpoint.pt", map_location="cpu", weights_only=False)
+    return other["config"]["model"], other["ema"]
+
+
 def export(name: str, run_dir: Path, data: str, device: str, out_dir: Path | None = None,
            blend_with: Path | None = None, alpha: float = 1.0) -> dict:
     """Write <out_dir>/<name>.safetensors from the run's checkpoint EMA, and its manifest entry. With `blend_with`
-    (another run of the same network, usually the one this run was fine-tuned from), the weights are
+    (another run of the same network, usually the one this run was fine-tuned from, or its exported `.safetensors`),
+    the weights are
     :func:`blend_states` of the two EMAs at `alpha` (1: this run's alone)."""
     from safetensors.torch import save_file
 
@@ -72,10 +93,10 @@ def export(name: str, run_dir: Path, data: str, device: str, out_dir: Path | Non
     net = module_for(name).build(model_config)
     ema = payload["ema"]
     if blend_with is not None:
-        other = torch.load(Path(blend_with) / "checkpoint.pt", map_location="cpu", weights_only=False)
-        if other["config"]["model"] != model_config:
+        other_config, other_state = _blend_source(Path(blend_with))
+        if json.loads(json.dumps(other_config)) != json.loads(json.dumps(model_config)):
             raise SystemExit(f"blend: {blend_with} has another architecture than {run_dir}")
-        ema = blend_states(ema, other["ema"], alpha)
+        ema = blend_states(ema, other_state, alpha)
     net.load_state_dict(ema)  # proves the EMA state fits the architecture before shipping it
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in net.state_dict().items() if v.is_floating_point()}
     state.update({k: v.contiguous() for k, v in net.state_dict().items() if not v.is_floating_point()})

@@ -44,4 +44,8 @@ def test_export_blends_two_runs_of_one_network(tiny_prepared, tmp_path, monkeypa
     assert (mid - (a + other) / 2).abs().max() < 2e-3
     manifest = json.loads((tmp_path / "mid" / "manifest.json").read_text())
     assert manifest["models"]["faceid"]["blended"] == {"with": str(runs[1]), "alpha": 0.5}
+    # ...or with exported weights, checked against their manifest (a new machine has the shipped file, not its run)
+    exported = tmp_path / "other" / "faceid.safetensors"
+    assert main(["export", "faceid", "--run-dir", str(runs[0]), "--out", str(tmp_path / "mid2"), "--blend-with", str(exported), "--alpha", "0.5"]) == 0
+    assert (load_file(str(tmp_path / "mid2" / "faceid.safetensors"))[key].float() - mid).abs().max() < 2e-3
     capsys.readouterr()
