@@ -248,7 +248,7 @@ def repair(pixels: np.ndarray, mask: np.ndarray, radius: float = INPAINT_RADIUS,
     tiles = [t for t in _tiles(*holes.shape, REPAIR_TILE, REPAIR_MARGIN) if holes[t[0]].any()]
 
     def inpaint_tile(tile):
-        core, window, inner = tile
+        _, window, inner = tile
         return _inpaint(pixels[window], np.ascontiguousarray(holes[window]), radius)[inner]
 
     # OpenCV's inpainting runs on one core and releases Python's lock, so tiles are filled side by side, one per
@@ -387,11 +387,5 @@ def remove_scratches(pixels: np.ndarray, network, settings: ScratchSettings, bf1
     if settings.mode == "off":
         return ScratchResult(pixels, np.zeros(np.shape(pixels)[:2], bool), 0.0, False)
     prob = damage_probability(pixels if detect_on is None else detect_on, network, bf16=bf16, progress=progress)
-    mask = marks(prob, settings.strength, guard=feature_guard(np.shape(pixels), faces_landmarks))
-    share = float(mask.mean()) if mask.size else 0.0
-    if not decide(mask, settings.mode, prob):
-        return ScratchResult(pixels, mask, share, False)
-    # Auto's test was the last use of the probabilities (4 bytes a pixel, 200 MB at 50 MP): dropped before the
-    # repair, which holds the photo twice, so they do not add to its peak.
-    del prob
-    return ScratchResult(repair(pixels, mask, fill=fill[0], bf16=fill[1]), mask, share, True)
+    guard = feature_guard(np.shape(pixels), faces_landmarks)
+    return repair_as_chosen(pixels, marks(prob, settings.strength, guard=guard), settings.mode, prob, fill=fill[0], bf16=fill[1])
