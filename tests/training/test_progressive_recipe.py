@@ -2,6 +2,7 @@
 steps on the tiny prepared cache, export and the app's Restorer reproducing the EMA network."""
 
 import numpy as np
+import pytest
 import torch
 
 from frstudio.models import faceid, progressive
@@ -59,6 +60,11 @@ def test_named_recipes_pick_their_objective_and_protocol(tiny_prepared):
         assert recipe.config.objective == objective and recipe.protocol == protocol
         assert recipe.model_config()["objective"] == objective
         assert tuple(recipe.train_set[0]["lq"].shape) == (3, size, size)
+    # the 128 px objective may train on the default model's mix; the 16 px one takes 16 px inputs only
+    recipe = load_recipe("progressive_128")(cache, "cpu", {**TINY, "degradation": "restore-mix"}, identity_network=_identity_net())
+    assert recipe.protocol == "restore-mix" and tuple(recipe.train_set[0]["lq"].shape) == (3, 128, 128)
+    with pytest.raises(ValueError, match="16 px objective"):
+        load_recipe("progressive_16")(cache, "cpu", {**TINY, "degradation": "restore-mix"}, identity_network=_identity_net())
 
 
 def test_progressive_steps_train_both_networks_and_export(tiny_prepared, tmp_path, monkeypatch):

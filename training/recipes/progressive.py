@@ -71,11 +71,16 @@ class Config(TrainConfig):
     progressive: bool = True  # False: only the whole network at each batch (an ablation of the progressive steps)
     d_widths: tuple = (16, 32, 64, 128)  # critic channels at 128, 64, 32, 16 px
     drop_blurriest: float = 0.1
+    # the training and validation damage: "" is the objective's own protocol (PROTOCOLS); the 128 objective may
+    # train on another 128 px pipeline, e.g. the default model's restore-mix (issue 21 item 6)
+    degradation: str = ""
     val_split: str = "val"
     val_faces: int = 96
 
     def __post_init__(self):
         self.objective = str(self.objective)
+        if self.degradation and self.objective == "16" and self.degradation != PROTOCOLS["16"]:
+            raise ValueError(f"the 16 px objective trains on {PROTOCOLS['16']} only, not {self.degradation!r}")
         if self.objective not in PROTOCOLS:
             raise ValueError(f"objective must be one of {', '.join(PROTOCOLS)}")
         self.betas, self.widths, self.blocks, self.d_widths = tuple(self.betas), tuple(self.widths), tuple(self.blocks), tuple(self.d_widths)
@@ -167,7 +172,7 @@ class Recipe(BaseRecipe):
 
         c = self.config
         torch.manual_seed(c.seed)
-        self.protocol = PROTOCOLS[c.objective]
+        self.protocol = c.degradation or PROTOCOLS[c.objective]
         self._model_config = progressive.config_dict(progressive.Config(
             objective=c.objective, widths=c.widths, blocks=c.blocks, encoder_width=c.encoder_width,
             encoder_channels=c.encoder_channels, input_skip=c.input_skip))
