@@ -63,17 +63,9 @@ def _blend_source(source: Path) -> tuple[dict, dict]:
     """(model config, state) of a run's EMA (a run folder) or of exported weights (a `.safetensors` file checked
     against the manifest beside it: on a new machine the run behind the shipped weights is gone)."""
     if source.suffix == ".safetensors":
-        from frstudio.core.errors import WeightsError
-        from frstudio.core.restore import load_verified_state
-        from frstudio.core.restore import read_manifest as read_weights_manifest
+        from training.loop import read_exported_weights
 
-        names = [k for k, v in read_weights_manifest(source.parent).items() if v.get("file") == source.name]
-        if not names:
-            raise SystemExit(f"blend: {source} has no entry in {source.parent / 'manifest.json'}")
-        try:
-            config, state, _ = load_verified_state(names[0], source.parent)
-        except WeightsError as exc:
-            raise SystemExit(f"blend: {exc}") from None
+        config, state, _ = read_exported_weights(source, "--blend-with")
         return config, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     other = torch.load(source / "checkpoint.pt", map_location="cpu", weights_only=False)
     return other["config"]["model"], other["ema"]

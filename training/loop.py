@@ -136,6 +136,21 @@ def init_from_checkpoint(source: Path, recipe, ema) -> dict:
     }
 
 
+def read_exported_weights(path: Path, purpose: str) -> tuple[dict, dict, dict]:
+    """(model config, state, manifest entry) of exported weights (`<dir>/<model>.safetensors`), checked against the
+    manifest beside them; a clear SystemExit naming `purpose` (the option asking) where they do not check out."""
+    from frstudio.core.errors import WeightsError
+    from frstudio.core.restore import load_verified_state, read_manifest
+
+    names = [k for k, v in read_manifest(path.parent).items() if v.get("file") == path.name]
+    if not names:
+        raise SystemExit(f"{purpose}: {path} has no entry in {path.parent / 'manifest.json'}")
+    try:
+        return load_verified_state(names[0], path.parent)
+    except WeightsError as exc:
+        raise SystemExit(f"{purpose}: {exc}") from None
+
+
 def init_from_shipped_weights(path: Path, recipe, ema) -> dict:
     """Fine-tune from exported weights (`resources/weights/<model>.safetensors`, checked against the manifest
     beside it) when the run that made them is gone: a fresh checkout has the shipped weights, not `runs/`.
@@ -143,16 +158,7 @@ def init_from_shipped_weights(path: Path, recipe, ema) -> dict:
     The exported network and the EMA start from the file (fp16, so they start within fp16 rounding of the
     run's EMA); companions such as discriminators, which are not shipped, start fresh. Provenance comes from
     the manifest entry, whose steps and hours already count that run's own base."""
-    from frstudio.core.errors import WeightsError
-    from frstudio.core.restore import load_verified_state, read_manifest
-
-    names = [k for k, v in read_manifest(path.parent).items() if v.get("file") == path.name]
-    if not names:
-        raise SystemExit(f"--init-from: {path} has no entry in {path.parent / 'manifest.json'}")
-    try:
-        config, state, entry = load_verified_state(names[0], path.parent)
-    except WeightsError as exc:
-        raise SystemExit(f"--init-from: {exc}") from None
+    config, state, entry = read_exported_weights(path, "--init-from")
     ours = recipe.config_dict().get("model", {})
     if json.loads(json.dumps(config)) != json.loads(json.dumps(ours)):
         changed = sorted(k for k in set(config) | set(ours) if config.get(k) != ours.get(k))
