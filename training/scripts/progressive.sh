@@ -4,7 +4,8 @@
 set -euo pipefail
 stage_mix() {  # issue 21 item 6: the shipped weights fine-tuned on the default model's mix (restore-mix: every
     # protocol's damage, which seed003-128 alone never showed it). Resumable with PROG_RESUME=1; PROG_HOURS bounds it.
-    local start=(--init-from resources/weights/progressive_128.safetensors)
+    # Its continuation: PROG_INIT=runs/progressive128_mix PROG_RUN=runs/progressive128_mix2.
+    local start=(--init-from "${PROG_INIT:-resources/weights/progressive_128.safetensors}")
     [[ -n "${PROG_RESUME:-}" ]] && start=(--resume)
     python -m training train progressive_128 "${start[@]}" --run-dir "${PROG_RUN:-runs/progressive128_mix}" \
         --hours "${PROG_HOURS:-1.0}" --val-every 250 --set degradation=restore-mix steps="${PROG_STEPS:-1500}"
