@@ -119,8 +119,14 @@ def test_repair_across_tiles_matches_one_piece(monkeypatch):
     mask = mask.astype(bool)
     whole = repair(photo, mask)
     monkeypatch.setattr(scratches, "REPAIR_TILE", 64)
-    tiled = repair(photo, mask)
+    calls = []
+    tiled = repair(photo, mask, progress=lambda done, total: calls.append((done, total)))
     assert np.abs(tiled.astype(int) - whole).max() <= 1
+    # tiles are filled side by side, a few at a time: each lands where it would one at a time, progress in order
+    total = calls[-1][1]
+    assert total > 4 and calls == [(done, total) for done in range(1, total + 1)]
+    monkeypatch.setattr(scratches.os, "cpu_count", lambda: 1)
+    assert np.array_equal(repair(photo, mask), tiled)
 
 
 def _scratched(group_photo, rows=(300,)):
