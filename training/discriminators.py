@@ -57,16 +57,40 @@ def _stack(widths: tuple[int, ...], spectral: bool, channels: int = 3) -> list[n
     return layers
 
 
-class PatchDiscriminator(nn.Module):
-    """128 px in, a (128 / 2^(len(widths) - 1))^2 grid of logits out (16 x 16 with the default widths)."""
+class _ConvStack(nn.Module):
+    """A stack of `_stack` layers and a 1-channel logit convolution, on what `_view` makes of the image."""
 
-    def __init__(self, widths: tuple[int, ...] = (32, 64, 128, 128), spectral: bool = True, detail: bool = False):
+    def __init__(self, widths: tuple[int, ...], spectral: bool, detail: bool):
         super().__init__()
         self.detail = detail
         self.body = nn.Sequential(*_stack(tuple(widths), spectral, 6 if detail else 3), _conv(widths[-1], 1, 1, spectral))
 
+    def _view(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def _input(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._view(x)
+        return with_detail(x) if self.detail else x
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(with_detail(x) if self.detail else x)
+        return self.body(self._input(x))
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every hidden layer's activations (after each leaky ReLU), for feature matching
+        (`training.losses.adversarial.feature_matching`)."""
+        out, h = [], self._input(x)
+        for layer in self.body:
+            h = layer(h)
+            if isinstance(layer, nn.LeakyReLU):
+                out.append(h)
+        return out
+
+
+class PatchDiscriminator(_ConvStack):
+    """128 px in, a (128 / 2^(len(widths) - 1))^2 grid of logits out (16 x 16 with the default widths)."""
+
+    def __init__(self, widths: tuple[int, ...] = (32, 64, 128, 128), spectral: bool = True, detail: bool = False):
+        super().__init__(widths, spectral, detail)
 
 
 def part_centres(size: int = TEMPLATE_SIZE) -> list[tuple[float, float]]:
@@ -87,14 +111,11 @@ def face_parts(x: torch.Tensor, size: int = PART_SIZE) -> torch.Tensor:
     return torch.cat(parts, dim=0)
 
 
-class FacePartDiscriminator(nn.Module):
+class FacePartDiscriminator(_ConvStack):
     """One discriminator shared by the eyes and the mouth: 40 px parts in, a 10 x 10 grid of logits per part."""
 
     def __init__(self, widths: tuple[int, ...] = (32, 64, 128), spectral: bool = True, detail: bool = False):
-        super().__init__()
-        self.detail = detail
-        self.body = nn.Sequential(*_stack(tuple(widths), spectral, 6 if detail else 3), _conv(widths[-1], 1, 1, spectral))
+        super().__init__(widths, spectral, detail)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        parts = face_parts(x)
-        return self.body(with_detail(parts) if self.detail else parts)
+    def _view(self, x: torch.Tensor) -> torch.Tensor:
+        return face_parts(x)

@@ -133,6 +133,38 @@ def test_the_discriminator_warm_up_trains_only_the_discriminators(tiny_prepared,
     assert "d_adv" in logged and "rec" not in logged and "adv" not in logged
 
 
+def test_feature_matching_builds_the_discriminators_and_trains_the_network_without_an_adversarial_term(tiny_prepared, tmp_path):
+    """lambda_fm_patch / lambda_fm_parts alone: both discriminators learn, and the network's loss has the two
+    feature-matching terms and no adversarial one."""
+    recipe = Recipe(tiny_prepared[0], "cpu", {**TINY, "lambda_fm_patch": 0.1, "lambda_fm_parts": 0.1, "d_spectral": False,
+                                              "d_detail": True}, identity_network=_identity_net())
+    assert set(recipe.nets) == {"net", "disc", "disc_parts"}
+    before = {k: {n: v.clone() for n, v in net.state_dict().items()} for k, net in recipe.nets.items()}
+    train(recipe, LoopSettings(run_dir=tmp_path / "fm", quiet=True, val_every=1000, log_every=1))
+    logged = [h for h in json.loads((tmp_path / "fm" / "history.json").read_text()) if h["kind"] == "train"][-1]
+    assert {"fm", "fm_parts", "d_adv", "d_adv_parts"} <= set(logged)
+    assert "adv" not in logged and "adv_parts" not in logged
+    assert logged["fm"] > 0 and logged["fm_parts"] > 0
+    for key, net in recipe.nets.items():
+        assert any(not torch.equal(v, before[key][n]) for n, v in net.state_dict().items()), f"{key} did not learn"
+
+
+def test_discriminator_features_are_its_hidden_layers_and_vanish_for_the_same_image():
+    from training.discriminators import FacePartDiscriminator, PatchDiscriminator
+    from training.losses.adversarial import feature_matching
+
+    torch.manual_seed(0)
+    x, y = torch.rand(2, 3, 128, 128), torch.rand(2, 3, 128, 128)
+    torch.set_grad_enabled(False)
+    for disc, layers, size in ((PatchDiscriminator(spectral=False, detail=True), 4, 128), (FacePartDiscriminator(spectral=False), 3, 40)):
+        feats = disc.features(x)
+        assert len(feats) == layers and feats[0].shape[-1] == size
+        assert torch.equal(disc.body[-1](feats[-1]), disc(x))  # the logits come from the last hidden layer
+        assert float(feature_matching(feats, disc.features(x))) == 0.0
+        assert float(feature_matching(feats, disc.features(y))) > 0.0
+    torch.set_grad_enabled(True)
+
+
 def test_the_patch_verdicts_can_be_counted_inside_the_face_only():
     """d_inside: the patch discriminator's loss ignores patches near or outside the mask's edge, where the
     training target steps from the sharp face to the damaged photo."""

@@ -55,6 +55,12 @@ class Config(TrainConfig):
     # (training/discriminators.py), which pull the output off the blurry mean the pixel losses settle on.
     lambda_adv: float = 0.0
     lambda_parts: float = 0.0
+    # Feature matching (pix2pixHD) on the patch and the eyes-and-mouth discriminators, which are built for it even
+    # where their adversarial weight is 0: L1 between the hidden activations of output and target. Unlike the
+    # adversarial terms it is paired, so it asks for the target's detail at each place rather than any plausible
+    # detail, which six adversarial tries paid for in likeness (resources/weights/README.md). 0 = off.
+    lambda_fm_patch: float = 0.0
+    lambda_fm_parts: float = 0.0
     # Not in the paper: L1 between the fine bands (image minus its 3 x 3 mean) of output and target, which weighs the
     # detail the pixel loss averages away (issue 21, item 4, after the discriminators stayed at chance). 0 = off.
     lambda_fine: float = 0.0
@@ -178,8 +184,8 @@ class Recipe(BaseRecipe):
 
         c = self.config
         kind = {"spectral": c.d_spectral, "detail": c.d_detail}
-        return {**({"disc": PatchDiscriminator(**kind)} if c.lambda_adv else {}),
-                **({"disc_parts": FacePartDiscriminator(**kind)} if c.lambda_parts else {})}
+        return {**({"disc": PatchDiscriminator(**kind)} if c.lambda_adv or c.lambda_fm_patch else {}),
+                **({"disc_parts": FacePartDiscriminator(**kind)} if c.lambda_parts or c.lambda_fm_parts else {})}
 
     def batches(self, start_step):
         return self.loader(self.train_set, start_step)
@@ -187,11 +193,12 @@ class Recipe(BaseRecipe):
     def _adversarial(self, fake: torch.Tensor, real: torch.Tensor, step: int, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         """One step of each discriminator on `real` against the detached `fake`, then, where `fake` carries
         gradients, the generator's terms (the discriminators frozen, so only the restoration network learns from them)."""
-        from training.losses.adversarial import ns_d_loss, ns_g_loss, r1_penalty
+        from training.losses.adversarial import feature_matching, ns_d_loss, ns_g_loss, r1_penalty
 
         c = self.config
         lazy_r1 = c.r1_gamma > 0 and step % c.r1_every == 0
         terms = {"disc": ("adv", c.lambda_adv), "disc_parts": ("adv_parts", c.lambda_parts)}
+        matching = {"disc": ("fm", c.lambda_fm_patch), "disc_parts": ("fm_parts", c.lambda_fm_parts)}
         parts = {}
         for key, disc in self.nets.items():
             if key not in terms:
@@ -211,10 +218,16 @@ class Recipe(BaseRecipe):
                 continue
             disc.requires_grad_(False)
             with self.autocast():
-                parts[terms[key][0]] = ns_g_loss(disc(fake).float(), weight=patch_weight)
+                if terms[key][1]:
+                    parts[terms[key][0]] = ns_g_loss(disc(fake).float(), weight=patch_weight)
+                if matching[key][1]:
+                    with torch.no_grad():
+                        real_feats = [f.float() for f in disc.features(real)]
+                    parts[matching[key][0]] = feature_matching(real_feats, [f.float() for f in disc.features(fake)])
             disc.requires_grad_(True)
         if parts:
-            parts["total"] = sum(weight * parts[name] for name, weight in terms.values() if name in parts)
+            weighted = [*terms.values(), *matching.values()]
+            parts["total"] = sum(weight * parts[name] for name, weight in weighted if name in parts)
         return parts
 
     def train_step(self, batch, step):
