@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="the PNG to write")
     p.add_argument("--protocols", nargs="+", default=["frrnet"])
     p.add_argument("--n", type=int, default=8, help="number of faces (rows)")
+    p.add_argument("--weights", type=Path, help="a folder of exported weights to show instead of the shipped ones")
     p.add_argument("--cache", type=Path, help="faces spread over its test split (dataset photos: do not commit "
                    "the grid); without it, faces cut from resources/samples/astronaut.jpg (public domain)")
     p = sub.add_parser("table", help="compare trained variants (runs): size, CPU speed, metrics per protocol")
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             faces = montage.cache_faces(FaceCache(args.cache), args.n)
         else:
             faces = montage.sample_faces(sample_photo(), args.n)
-        montage.write_montage(args.out, montage.restoration_grid(faces, Restorer(args.model), args.protocols))
+        montage.write_montage(args.out, montage.restoration_grid(faces, Restorer(args.model, directory=args.weights), args.protocols))
         print(args.out)
     elif args.command == "table":
         from training.evaluate import write_json
