@@ -155,14 +155,13 @@ def test_discriminator_features_are_its_hidden_layers_and_vanish_for_the_same_im
 
     torch.manual_seed(0)
     x, y = torch.rand(2, 3, 128, 128), torch.rand(2, 3, 128, 128)
-    torch.set_grad_enabled(False)
-    for disc, layers, size in ((PatchDiscriminator(spectral=False, detail=True), 4, 128), (FacePartDiscriminator(spectral=False), 3, 40)):
-        feats = disc.features(x)
-        assert len(feats) == layers and feats[0].shape[-1] == size
-        assert torch.equal(disc.body[-1](feats[-1]), disc(x))  # the logits come from the last hidden layer
-        assert float(feature_matching(feats, disc.features(x))) == 0.0
-        assert float(feature_matching(feats, disc.features(y))) > 0.0
-    torch.set_grad_enabled(True)
+    with torch.no_grad():  # a context, so a failing assertion cannot leave gradients off for later tests
+        for disc, layers, size in ((PatchDiscriminator(spectral=False, detail=True), 4, 128), (FacePartDiscriminator(spectral=False), 3, 40)):
+            feats = disc.features(x)
+            assert len(feats) == layers and feats[0].shape[-1] == size
+            assert torch.equal(disc.body[-1](feats[-1]), disc(x))  # the logits come from the last hidden layer
+            assert float(feature_matching(feats, disc.features(x))) == 0.0
+            assert float(feature_matching(feats, disc.features(y))) > 0.0
 
 
 def test_the_patch_verdicts_can_be_counted_inside_the_face_only():

@@ -58,7 +58,8 @@ class Config(TrainConfig):
     # Feature matching (pix2pixHD) on the patch and the eyes-and-mouth discriminators, which are built for it even
     # where their adversarial weight is 0: L1 between the hidden activations of output and target. Unlike the
     # adversarial terms it is paired, so it asks for the target's detail at each place rather than any plausible
-    # detail, which six adversarial tries paid for in likeness (resources/weights/README.md). 0 = off.
+    # detail, which six adversarial tries paid for in likeness (resources/weights/README.md). Over the whole crop
+    # (d_inside weights only the patch discriminator's own loss). 0 = off.
     lambda_fm_patch: float = 0.0
     lambda_fm_parts: float = 0.0
     # Not in the paper: L1 between the fine bands (image minus its 3 x 3 mean) of output and target, which weighs the
