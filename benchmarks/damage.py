@@ -21,6 +21,10 @@ Reported, per scale:
   the damaged input, the app's repair (its marks, `scratches.repair`: OpenCV's inpainting, refined by the learned
   fill where one is bundled or given with `--fill`), and the repair given the true mask (what the fill can do at
   best: the ceiling of a better detector);
+- hard negatives: the same photos with fine scene structure that is not damage drawn in before they are made old
+  prints (`training.damage_decoys` family "test": highlights and stars, cables and rims, edges, lace, hair), unmarked;
+  the share of their pixels taken for marks, by the detector and by the app (goal < 0.5 % like the clean photos),
+  and how often Auto would repair them;
 - what the app's repair changes on the clean photos (whole-photo PSNR against themselves);
 - Auto's decision (`scratches.looks_marked`): the share of damaged and of clean photos it repairs.
 
@@ -53,6 +57,7 @@ from frstudio.core import degradations as D  # noqa: E402
 from frstudio.core import scratches  # noqa: E402
 from frstudio.core.detect import detect_faces  # noqa: E402
 from frstudio.core.restore import cpu_has_native_bf16  # noqa: E402
+from training.damage_decoys import draw_decoys  # noqa: E402
 from training.damage_marks import draw_marks  # noqa: E402
 from training.metrics.fidelity import psnr, ssim  # noqa: E402
 
@@ -100,6 +105,16 @@ def make_pair(path: Path, scale: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return to8(clean), to8(damaged), mask
 
 
+def make_decoy(path: Path, scale: int) -> np.ndarray:
+    """One test photo with scene structure that is not damage drawn in, then made an old print (8-bit RGB), seeded
+    by its name apart from make_pair, so the pairs are the same with or without this photo."""
+    rng = np.random.default_rng(zlib.crc32(f"damage-decoys/{path.name}/{scale}".encode()))
+    rgb = np.asarray(Image.open(path).convert("RGB"))
+    if scale != 1:
+        rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_LANCZOS4)
+    return to8(old_print(draw_decoys(rgb.astype(np.float32) / 255.0, rng, "test"), rng))
+
+
 class Pooled:
     """Pixel counts pooled over photos, at each threshold."""
 
@@ -108,9 +123,10 @@ class Pooled:
         self.fp = {t: 0 for t in THRESHOLDS}
         self.fn = {t: 0 for t in THRESHOLDS}
         self.clean_fp = {t: 0 for t in THRESHOLDS}
+        self.decoy_fp = {t: 0 for t in THRESHOLDS}
         self.pixels = 0
 
-    def add(self, prob: np.ndarray, truth: np.ndarray, clean_prob: np.ndarray) -> None:
+    def add(self, prob: np.ndarray, truth: np.ndarray, clean_prob: np.ndarray, decoy_prob: np.ndarray) -> None:
         self.pixels += truth.size
         for t in THRESHOLDS:
             pred = prob > t
@@ -118,13 +134,15 @@ class Pooled:
             self.fp[t] += int((pred & ~truth).sum())
             self.fn[t] += int((~pred & truth).sum())
             self.clean_fp[t] += int((clean_prob > t).sum())
+            self.decoy_fp[t] += int((decoy_prob > t).sum())
 
     def scores(self) -> dict[str, dict[str, float]]:
         out = {}
         for t in THRESHOLDS:
             tp, fp, fn = self.tp[t], self.fp[t], self.fn[t]
             out[f"{t:.1f}"] = {"precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1),
-                               "iou": tp / max(tp + fp + fn, 1), "clean_fpr": self.clean_fp[t] / max(self.pixels, 1)}
+                               "iou": tp / max(tp + fp + fn, 1), "clean_fpr": self.clean_fp[t] / max(self.pixels, 1),
+                               "decoy_fpr": self.decoy_fp[t] / max(self.pixels, 1)}
         return out
 
 
@@ -138,26 +156,29 @@ def guard(img: np.ndarray, find_faces) -> np.ndarray | None:
     return scratches.feature_guard(img.shape, [f.landmarks for f in find_faces(img)])
 
 
-def app_scores(tp: int, fp: int, fn: int, clean_fp: int, pixels: int) -> dict[str, float]:
+def app_scores(tp: int, fp: int, fn: int, clean_fp: int, decoy_fp: int, pixels: int) -> dict[str, float]:
     return {"precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1), "iou": tp / max(tp + fp + fn, 1),
-            "clean_fpr": clean_fp / max(pixels, 1)}
+            "clean_fpr": clean_fp / max(pixels, 1), "decoy_fpr": decoy_fp / max(pixels, 1)}
 
 
 def evaluate(paths: list[Path], scale: int, network, bf16: bool, threshold: float, grid_rows: list | None = None,
              find_faces=detect_faces, fill=None) -> dict:
     pooled = Pooled()
-    app = np.zeros(4, np.int64)  # the app's marks: tp, fp, fn, false marks on the clean photos
+    app = np.zeros(5, np.int64)  # the app's marks: tp, fp, fn, false marks on the clean and on the decoy photos
     rows = {k: [] for k in ("psnr_marks_in", "psnr_marks_out", "psnr_marks_oracle", "psnr_in", "psnr_out", "psnr_oracle",
-                            "ssim_in", "ssim_out", "ssim_oracle", "psnr_clean_after", "auto_damaged", "auto_clean")}
+                            "ssim_in", "ssim_out", "ssim_oracle", "psnr_clean_after", "auto_damaged", "auto_clean", "auto_decoys")}
     for i, path in enumerate(paths):
         clean, damaged, truth = make_pair(path, scale)
         prob = scratches.damage_probability(damaged, network, bf16=bf16)
         clean_prob = scratches.damage_probability(clean, network, bf16=bf16)
-        pooled.add(prob, truth, clean_prob)
+        decoy = make_decoy(path, scale)
+        decoy_prob = scratches.damage_probability(decoy, network, bf16=bf16)
+        pooled.add(prob, truth, clean_prob, decoy_prob)
         strength = (0.8 - threshold) / 0.6  # scratches.threshold_for inverted
         found = scratches.marks(prob, strength, guard=guard(damaged, find_faces))
         false_alarm = scratches.marks(clean_prob, strength, guard=guard(clean, find_faces))
-        app += [(found & truth).sum(), (found & ~truth).sum(), (~found & truth).sum(), false_alarm.sum()]
+        decoy_alarm = scratches.marks(decoy_prob, strength, guard=guard(decoy, find_faces))
+        app += [(found & truth).sum(), (found & ~truth).sum(), (~found & truth).sum(), false_alarm.sum(), decoy_alarm.sum()]
         repaired = scratches.repair(damaged, found, fill=fill, bf16=bf16)
         oracle = scratches.repair(damaged, truth, fill=fill, bf16=bf16)
         clean_after = scratches.repair(clean, false_alarm, fill=fill, bf16=bf16)
@@ -169,6 +190,7 @@ def evaluate(paths: list[Path], scale: int, network, bf16: bool, threshold: floa
         rows["psnr_clean_after"].append(min(psnr(clean_after, clean), 99.0))
         rows["auto_damaged"].append(scratches.looks_marked(prob))
         rows["auto_clean"].append(scratches.looks_marked(clean_prob))
+        rows["auto_decoys"].append(scratches.looks_marked(decoy_prob))
         if grid_rows is not None and len(grid_rows) < 6 and truth.mean() > 0.01:
             grid_rows.append((damaged, found, repaired, clean))
         if (i + 1) % 100 == 0:
@@ -180,7 +202,7 @@ def evaluate(paths: list[Path], scale: int, network, bf16: bool, threshold: floa
         "repair": {tag: {"psnr_marks": mean(f"psnr_marks_{tag}"), "psnr": mean(f"psnr_{tag}"), "ssim": mean(f"ssim_{tag}")}
                    for tag in ("in", "out", "oracle")},
         "clean_psnr_after_repair": mean("psnr_clean_after"),
-        "auto": {"repairs_damaged": mean("auto_damaged"), "repairs_clean": mean("auto_clean")},
+        "auto": {"repairs_damaged": mean("auto_damaged"), "repairs_clean": mean("auto_clean"), "repairs_decoys": mean("auto_decoys")},
     }
 
 
@@ -244,14 +266,14 @@ def save_grid(rows: list, dest: Path, side: int = 256) -> None:
 def print_report(results: list[dict], timing: dict | None, threshold: float) -> None:
     for r in results:
         print(f"\nScale {r['scale']}x: {r['photos']} test photos, marks on {r['mask_share'] * 100:.2f} % of their pixels")
-        print("| threshold | precision | recall | IoU | clean photos' pixels taken for marks |")
-        print("|---|---|---|---|---|")
+        print("| threshold | precision | recall | IoU | clean photos' pixels taken for marks | photos with scene structure (hard negatives) |")
+        print("|---|---|---|---|---|---|")
         for t, s in r["detector"].items():
             mark = " (the app's)" if abs(float(t) - threshold) < 1e-6 else ""
-            print(f"| {t}{mark} | {s['precision']:.3f} | {s['recall']:.3f} | {s['iou']:.3f} | {s['clean_fpr'] * 100:.3f} % |")
+            print(f"| {t}{mark} | {s['precision']:.3f} | {s['recall']:.3f} | {s['iou']:.3f} | {s['clean_fpr'] * 100:.3f} % | {s['decoy_fpr'] * 100:.3f} % |")
         s = r["app"]
         print(f"| {threshold:.1f}, specks inside eyes and mouths left to the face models (the app's marks) | {s['precision']:.3f} | "
-              f"{s['recall']:.3f} | {s['iou']:.3f} | {s['clean_fpr'] * 100:.3f} % |")
+              f"{s['recall']:.3f} | {s['iou']:.3f} | {s['clean_fpr'] * 100:.3f} % | {s['decoy_fpr'] * 100:.3f} % |")
         rep = r["repair"]
         print("| against the clean photo | PSNR in the marks | PSNR, whole photo | SSIM, whole photo |")
         print("|---|---|---|---|")
@@ -260,7 +282,8 @@ def print_report(results: list[dict], timing: dict | None, threshold: float) -> 
         a = r["auto"]
         print(f"Clean photos after the app's repair: {r['clean_psnr_after_repair']:.2f} dB against themselves (99 = unchanged).")
         print(f"Auto (sure marks, above {scratches.AUTO_SURE}, on at least {scratches.AUTO_MIN_SHARE * 100:.2f} % of the photo) "
-              f"repairs {a['repairs_damaged'] * 100:.1f} % of the damaged and {a['repairs_clean'] * 100:.1f} % of the clean photos")
+              f"repairs {a['repairs_damaged'] * 100:.1f} % of the damaged, {a['repairs_clean'] * 100:.1f} % of the clean photos and "
+              f"{a['repairs_decoys'] * 100:.1f} % of the photos with scene structure")
     if timing:
         print(f"\n12 MP ({timing['megapixels']:.1f} MP mosaic, bf16 {timing['bf16']}): detection {timing['detect_s']:.2f} s + "
               f"repair {timing['repair_s']:.2f} s = {timing['total_s']:.2f} s (goal <= 3 s); detected in {timing['tile']} px tiles with "

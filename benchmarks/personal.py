@@ -7,11 +7,16 @@ People: test-split CelebA identities (never seen in training) with at least `--p
 the split. For each, in file-name order: the first photo is the one restored, the next `--photos` are the good
 photos given to `frstudio.core.personal.tune` (the app's own code and time budget: it learns from all but one,
 which it keeps aside for its own check), the rest are held out. The restored photo is damaged by each protocol (seeded per file, as `python -m training evaluate`) and
-restored by the shipped default and by the person's model; "auto" is what Auto does: the person's model where its
-own held-out check says it helps, else the shipped one.
+restored by the shipped default, by the person's model, and by the guided model (GFRNet) given the same good photos
+as `--reference-dir` with the person's folder gives them: the one the app ranks first for the damaged face (closest
+by dlib descriptor, ties to the sharpest and most frontal), taken even when it is over the same-person distance,
+since the user said these are the person's photos; "auto" is what Auto does: the person's model where its own
+held-out check says it helps, else the shipped one.
 
 Reported per protocol, input first: dlib descriptor distance to the person's held-out photos (mean over them),
-the share of held-out photos within dlib's same-person distance 0.6, and PSNR / SSIM against the clean photo;
+the share of held-out photos within dlib's same-person distance 0.6, and PSNR on the face (the ground-truth face mask,
+as `python -m training evaluate`'s face PSNR: the default model changes only the face, as the app pastes back only
+faces, while GFRNet also restores the crop's background) and on the whole crop, and SSIM, against the clean photo;
 then the seconds each tuning took.
 
 A wrong person's model: each damaged face is also restored with the previous person's learned model, and the pull
@@ -42,12 +47,13 @@ from frstudio.core.identity import SAME_PERSON_DISTANCE  # noqa: E402
 from frstudio.core.imageio import float_to_uint8  # noqa: E402
 from frstudio.core.jobs import drive  # noqa: E402
 from frstudio.core.personal import PersonalStore, TuningSettings, personal_restorer, tune  # noqa: E402
+from frstudio.core.references import DescribedFace, face_sharpness, rank_candidates, yaw_proxy  # noqa: E402
 from frstudio.core.restore import Restorer  # noqa: E402
 from training.data.dataset import FaceCache  # noqa: E402
 from training.evaluate import crop_descriptor  # noqa: E402
-from training.metrics import psnr, ssim  # noqa: E402
+from training.metrics import face_psnr, psnr, ssim  # noqa: E402
 
-ROWS = ("input", "shipped", "personal", "auto")
+ROWS = ("input", "shipped", "guided", "personal", "auto")
 
 
 def people(data: FaceCache, count: int, need: int) -> list[np.ndarray]:
@@ -60,13 +66,23 @@ def people(data: FaceCache, count: int, need: int) -> list[np.ndarray]:
     return [np.array(sorted(rows[data.identity[rows] == n], key=lambda r: data.file[r])) for n in picks]
 
 
-def scores(img: np.ndarray, hq: np.ndarray, landmarks: np.ndarray, held: np.ndarray) -> dict:
+def scores(img: np.ndarray, hq: np.ndarray, landmarks: np.ndarray, held: np.ndarray, mask: np.ndarray) -> dict:
     d = np.linalg.norm(held - crop_descriptor(img, landmarks), axis=1)
-    return {"id": float(d.mean()), "match": float((d < SAME_PERSON_DISTANCE).mean()), "psnr": psnr(img, hq), "ssim": ssim(img, hq)}
+    return {"id": float(d.mean()), "match": float((d < SAME_PERSON_DISTANCE).mean()), "psnr": psnr(img, hq),
+            "psnr_face": face_psnr(img, hq, mask), "ssim": ssim(img, hq)}
+
+
+def guided_reference(data: FaceCache, good: np.ndarray, lq8: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The good photo the app would guide this damaged face by (`rank_candidates`, no distance limit)."""
+    faces = [DescribedFace(Path(data.file[r]), 0, np.asarray(data.landmarks[r]), np.asarray(data.descriptors[r]),
+                           face_sharpness(np.asarray(data.crops[r])), yaw_proxy(np.asarray(data.landmarks[r]))) for r in good]
+    best, _ = rank_candidates(crop_descriptor(lq8, landmarks), faces, limit=None)[0]
+    return np.asarray(data.crops[good[faces.index(best)]], np.float32) / 255
 
 
 def run(data: FaceCache, args) -> dict:
     shipped = Restorer("frrnet", device="cpu")
+    guided = Restorer("gfrnet", device="cpu")
     settings = TuningSettings(seconds=args.seconds) if not args.steps else TuningSettings(seconds=1e9, max_steps=args.steps)
     results: dict = {"tuning": [], "helps": [], "wrong": {p: {"forced": [], "auto": []} for p in args.protocols}}
     previous = None  # the previous person's (restorer, model, held-out descriptors)
@@ -86,10 +102,13 @@ def run(data: FaceCache, args) -> dict:
             landmarks, held_desc = np.asarray(data.landmarks[target]), np.asarray(data.descriptors[held])
             for protocol in args.protocols:
                 lq = PIPELINES[protocol](hq, protocol_rng(protocol, data.file[target])).image
-                outs = {"input": lq, "shipped": shipped.restore(lq[None])[0].image, "personal": mine.restore(lq[None])[0].image}
+                reference = guided_reference(data, good, float_to_uint8(lq), landmarks)
+                outs = {"input": lq, "shipped": shipped.restore(lq[None])[0].image,
+                        "guided": guided.restore(lq[None], reference)[0].image, "personal": mine.restore(lq[None])[0].image}
                 outs["auto"] = outs["personal"] if model.helps else outs["shipped"]
                 for row, img in outs.items():
-                    results.setdefault(protocol, {}).setdefault(row, []).append(scores(float_to_uint8(img), hq8, landmarks, held_desc))
+                    results.setdefault(protocol, {}).setdefault(row, []).append(
+                        scores(float_to_uint8(img), hq8, landmarks, held_desc, np.asarray(data.masks[target])))
                 if previous is not None:
                     results["wrong"][protocol]["forced"].append(wrong_pull(previous, outs, lq, landmarks, auto=False))
                     results["wrong"][protocol]["auto"].append(wrong_pull(previous, outs, lq, landmarks, auto=True))
@@ -120,7 +139,7 @@ def summary(results: dict, protocols: list[str]) -> dict:
     out = {"people": len(results["tuning"]), "seconds_mean": float(np.mean(results["tuning"])),
            "seconds_max": float(np.max(results["tuning"])), "helps_share": float(np.mean(results["helps"]))}
     for p in protocols:
-        out[p] = {row: {k: float(np.mean([s[k] for s in results[p][row]])) for k in ("id", "match", "psnr", "ssim")} for row in ROWS}
+        out[p] = {row: {k: float(np.mean([s[k] for s in results[p][row]])) for k in ("id", "match", "psnr", "psnr_face", "ssim")} for row in ROWS}
         wrong = results["wrong"][p]
         if wrong["forced"]:
             out[p]["wrong person's model"] = {"pull_forced": float(np.mean(wrong["forced"])), "pull_auto": float(np.mean(wrong["auto"])),
@@ -131,11 +150,11 @@ def summary(results: dict, protocols: list[str]) -> dict:
 def print_table(table: dict, protocols: list[str]) -> None:
     print(f"\n{table['people']} people; tuning {table['seconds_mean']:.0f} s mean, {table['seconds_max']:.0f} s at most; "
           f"the person's model passed its own check for {100 * table['helps_share']:.0f} %")
-    print("\n| protocol | row | identity distance | same-person match | PSNR | SSIM |\n|---|---|---|---|---|---|")
+    print("\n| protocol | row | identity distance | same-person match | face PSNR | PSNR | SSIM |\n|---|---|---|---|---|---|---|")
     for p in protocols:
         for row in ROWS:
             s = table[p][row]
-            print(f"| {p} | {row} | {s['id']:.3f} | {100 * s['match']:.0f} % | {s['psnr']:.2f} | {s['ssim']:.3f} |")
+            print(f"| {p} | {row} | {s['id']:.3f} | {100 * s['match']:.0f} % | {s['psnr_face']:.2f} | {s['psnr']:.2f} | {s['ssim']:.3f} |")
     for p in protocols:
         w = table[p].get("wrong person's model")
         if w:

@@ -53,11 +53,13 @@ def test_pairs_are_seeded_by_name_and_a_detector_that_knows_the_marks_scores_per
     pairs = {bench.make_pair(p, 1)[1].tobytes(): bench.make_pair(p, 1)[2] for p in paths}
     result = bench.evaluate(paths, 1, TruthDetector(pairs), False, 0.5, find_faces=lambda img: [])
     for at in (result["detector"]["0.5"], result["app"]):
-        assert at["precision"] == 1.0 and at["recall"] == 1.0 and at["iou"] == 1.0 and at["clean_fpr"] == 0.0
+        assert at["precision"] == 1.0 and at["recall"] == 1.0 and at["iou"] == 1.0 and at["clean_fpr"] == at["decoy_fpr"] == 0.0
     rep = result["repair"]
     assert rep["out"]["psnr_marks"] == rep["oracle"]["psnr_marks"] > rep["in"]["psnr_marks"]
     assert result["clean_psnr_after_repair"] == 99.0
-    assert result["auto"]["repairs_clean"] == 0.0 and result["auto"]["repairs_damaged"] == 1.0
+    assert result["auto"]["repairs_clean"] == result["auto"]["repairs_decoys"] == 0.0 and result["auto"]["repairs_damaged"] == 1.0
+    decoy = bench.make_decoy(paths[0], 1)
+    assert np.array_equal(decoy, bench.make_decoy(paths[0], 1)) and decoy.shape == clean.shape and not np.array_equal(decoy, clean)
     photo, truth = bench.mosaic(paths, (300, 400))
     assert photo.shape == (300, 400, 3) and truth.shape == (300, 400) and truth.any()
     tiled = [bench.make_pair(p, 1) for p in paths]

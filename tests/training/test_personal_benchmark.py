@@ -26,3 +26,18 @@ def test_a_wrong_persons_copy_pulls_only_where_auto_would_use_it(monkeypatch):
     near = np.full((1, 128), 0.5 + 0.01)
     assert m.wrong_pull(learned(False, near), outs, lq, None, auto=True) == 0.0  # its check failed: not used
     assert abs(m.wrong_pull(learned(True, near), outs, lq, None, auto=True) - forced) < 1e-9
+
+
+def test_the_guided_row_takes_the_good_photo_most_like_the_damaged_face(monkeypatch):
+    m = load_benchmark("personal")
+    monkeypatch.setattr(m, "crop_descriptor", lambda img, landmarks: np.full(128, 0.3))
+    lm = np.tile(np.linspace(0, 100, 68)[:, None], (1, 2)).astype(np.float32)
+    crops = np.stack([np.full((8, 8, 3), v, np.uint8) for v in (10, 20, 30, 40)])
+    descriptors = np.stack([np.full(128, v) for v in (0.9, 0.35, 0.0, 2.0)])  # row 1 is nearest to 0.3
+    data = SimpleNamespace(crops=crops, descriptors=descriptors, landmarks=np.stack([lm] * 4),
+                           file=np.array(["a.jpg", "b.jpg", "c.jpg", "d.jpg"]))
+    good = np.array([0, 1, 2, 3])
+    reference = m.guided_reference(data, good, crops[0], lm)
+    assert reference.dtype == np.float32 and np.allclose(reference, 20 / 255)
+    # only the photos given count, and the nearest of them wins even past the same-person distance
+    assert np.allclose(m.guided_reference(data, np.array([3, 0]), crops[0], lm), 10 / 255)

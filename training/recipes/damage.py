@@ -28,6 +28,7 @@ from torch.nn import functional as F
 from frstudio.core import degradations as D
 from frstudio.models import damage_net
 from frstudio.models.contract import config_dict
+from training.damage_decoys import draw_decoys
 from training.damage_marks import draw_marks
 from training.data.dataset import DegradedFaces
 from training.recipes.base import Recipe as BaseRecipe
@@ -57,6 +58,7 @@ class MarkedPrintConfig(TrainConfig):
     fade: float = 0.3
     soften: float = 0.25  # share blurred by sigma 0.3-1.2 px before the marks
     jpeg: float = 0.3  # share saved as JPEG (quality 50-95) after the marks
+    decoys: float = 0.0  # share with scene structure drawn in first (training.damage_decoys): hard negatives
     val_split: str = "val"
     val_faces: int = 96
 
@@ -82,6 +84,7 @@ class PrintSettings:
     fade: float = 0.3
     soften: float = 0.25
     jpeg: float = 0.3
+    decoys: float = 0.0
 
     @classmethod
     def of(cls, config: MarkedPrintConfig) -> PrintSettings:
@@ -89,7 +92,8 @@ class PrintSettings:
 
 
 def old_print(img: np.ndarray, rng: np.random.Generator, s: PrintSettings) -> np.ndarray:
-    """A 128 x 128 x 3 float32 crop turned, maybe zoomed, toned, faded and softened: the print the marks go on."""
+    """A 128 x 128 x 3 float32 crop turned, maybe zoomed, given scene structure that is not damage (`decoys`),
+    toned, faded and softened: the print the marks go on."""
     img = np.rot90(img, int(rng.integers(4)))
     h, w = img.shape[:2]
     if rng.random() < s.zoom:
@@ -97,6 +101,10 @@ def old_print(img: np.ndarray, rng: np.random.Generator, s: PrintSettings) -> np
         y, x = int(rng.integers(h - side + 1)), int(rng.integers(w - side + 1))
         img = cv2.resize(np.ascontiguousarray(img[y : y + side, x : x + side]), (w, h), interpolation=cv2.INTER_CUBIC)
     img = np.ascontiguousarray(img, np.float32)
+    # drawn before toning and softening, so they share the print's colour and blur; no draw at 0 keeps the random
+    # stream, and so the data, of the runs before decoys existed
+    if s.decoys > 0 and rng.random() < s.decoys:
+        img = draw_decoys(img, rng, "train")
     tone = rng.random()
     if tone < s.grey:
         img = D.greyscale(img)
