@@ -25,6 +25,8 @@ Reported, per scale:
   prints (`training.damage_decoys` family "test": highlights and stars, cables and rims, edges, lace, hair), unmarked;
   the share of their pixels taken for marks, by the detector and by the app (goal < 0.5 % like the clean photos),
   and how often Auto would repair them;
+- the bundled sample photos (`resources/samples`: a sharp modern colour photo and its faded copy), unmarked: the
+  share of their pixels the detector takes for marks at the app's threshold, and whether Auto would repair them;
 - what the app's repair changes on the clean photos (whole-photo PSNR against themselves);
 - Auto's decision (`scratches.looks_marked`): the share of damaged and of clean photos it repairs.
 
@@ -263,6 +265,15 @@ def save_grid(rows: list, dest: Path, side: int = 256) -> None:
     Image.fromarray(np.concatenate(lines, axis=0)).save(dest, optimize=True)
 
 
+def sample_false_marks(network, bf16: bool, threshold: float) -> dict[str, dict]:
+    """The bundled sample photos, which hold no marks: the share of their pixels taken for marks, and Auto's call."""
+    out = {}
+    for path in sorted((REPO / "resources" / "samples").glob("*.jpg")):
+        prob = scratches.damage_probability(np.asarray(Image.open(path).convert("RGB")), network, bf16=bf16)
+        out[path.name] = {"false_marks": float((prob > threshold).mean()), "auto_repairs": bool(scratches.looks_marked(prob))}
+    return out
+
+
 def print_report(results: list[dict], timing: dict | None, threshold: float) -> None:
     for r in results:
         print(f"\nScale {r['scale']}x: {r['photos']} test photos, marks on {r['mask_share'] * 100:.2f} % of their pixels")
@@ -337,6 +348,10 @@ def main() -> None:
         parser.error(f"{args.fill} has no learned fill in its manifest")
     print(f"fill: {'learned (' + str(args.fill or 'bundled') + ')' if fill is not None else 'OpenCV alone'}")
     results = [evaluate(paths, s, network, bf16, args.threshold, grid if s == 1 else None, fill=fill) for s in args.scales]
+    samples = sample_false_marks(network, bf16, args.threshold)
+    for name, s in samples.items():
+        print(f"{name} (no marks): {s['false_marks'] * 100:.2f} % of its pixels taken for marks; Auto would "
+              f"{'repair' if s['auto_repairs'] else 'leave'} it")
     timing = speed(paths, network, bf16, args.threshold, args.runs, fill) if args.runs > 0 else None
     print_report(results, timing, args.threshold)
     if args.grid and grid:
@@ -346,7 +361,7 @@ def main() -> None:
         record(results, timing, args.threshold)
     if args.json:
         args.json.write_text(json.dumps({"threshold": args.threshold, "auto_sure": scratches.AUTO_SURE, "auto_min_share": scratches.AUTO_MIN_SHARE,
-                                         "scales": results, "speed": timing}, indent=1))
+                                         "scales": results, "samples": samples, "speed": timing}, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The scratch and dust networks of issue 22, in order (2-core CPU; one process at a time). Run from the repository
 # root with the venv active; runs land in runs/ (git-ignored).
-# Usage: training/scripts/scratches.sh [damage|damage_blocks|fill|compare|ship_fill]...
+# Usage: training/scripts/scratches.sh [damage|damage_blocks|damage_decoys|compare_decoys|fill|compare|ship_fill]...
 set -euo pipefail
 stage_damage() {  # the shipped detector: 14,000 steps, 0.85 h
     python -m training train damage --run-dir runs/damage --set steps=14000
@@ -13,6 +13,19 @@ stage_damage_blocks() {  # the detector on 2 x 2 pixel blocks as the fill, to br
     [[ -n "${DAMAGE_RESUME:-}" ]] && start=(--resume)
     python -m training train damage "${start[@]}" --run-dir runs/damage_blocks --hours "${DAMAGE_HOURS:-0.9}" \
         --val-every 1000 --set steps=14000 unshuffle=2
+}
+stage_damage_decoys() {  # the detector again with hard negatives: scene structure drawn into half the prints
+    # (training.damage_decoys), against its false marks on sharp modern photos (the bundled sample: 0.95 % of pixels).
+    # Resumable with DAMAGE_RESUME=1.
+    local start=()
+    [[ -n "${DAMAGE_RESUME:-}" ]] && start=(--resume)
+    python -m training train damage "${start[@]}" --run-dir runs/damage_decoys --hours "${DAMAGE_HOURS:-0.9}" \
+        --val-every 1000 --set steps=14000 decoys="${DAMAGE_DECOYS:-0.5}"
+}
+stage_compare_decoys() {  # the ship decision: the same photos (marked, clean, with scene structure) for both detectors
+    python -m training export damage --run-dir runs/damage_decoys --out runs/damage_decoys/weights
+    python benchmarks/damage.py --n 500 --runs 0 --json runs/damage_decoys/shipped.json
+    python benchmarks/damage.py --n 500 --runs 0 --weights runs/damage_decoys/weights --json runs/damage_decoys/decoys.json
 }
 stage_fill() {  # the learned fill: refines OpenCV's fill of the true marks; resumable with FILL_RESUME=1
     local start=()
