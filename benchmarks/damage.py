@@ -96,13 +96,18 @@ def to8(img: np.ndarray) -> np.ndarray:
     return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
 
 
-def make_pair(path: Path, scale: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(clean, damaged) 8-bit RGB and the marks' mask (H x W bool) of one test photo, seeded by its name."""
-    rng = np.random.default_rng(zlib.crc32(f"damage-test/{path.name}/{scale}".encode()))
+def scaled_photo(path: Path, scale: int) -> np.ndarray:
+    """A test photo as float RGB in [0, 1], enlarged `scale` times (Lanczos): a bigger scan of the same print."""
     rgb = np.asarray(Image.open(path).convert("RGB"))
     if scale != 1:
         rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_LANCZOS4)
-    clean = old_print(rgb.astype(np.float32) / 255.0, rng)
+    return rgb.astype(np.float32) / 255.0
+
+
+def make_pair(path: Path, scale: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(clean, damaged) 8-bit RGB and the marks' mask (H x W bool) of one test photo, seeded by its name."""
+    rng = np.random.default_rng(zlib.crc32(f"damage-test/{path.name}/{scale}".encode()))
+    clean = old_print(scaled_photo(path, scale), rng)
     damaged, mask = draw_marks(clean, rng, "test", texture=False)
     return to8(clean), to8(damaged), mask
 
@@ -111,10 +116,7 @@ def make_decoy(path: Path, scale: int) -> np.ndarray:
     """One test photo with scene structure that is not damage drawn in, then made an old print (8-bit RGB), seeded
     by its name apart from make_pair, so the pairs are the same with or without this photo."""
     rng = np.random.default_rng(zlib.crc32(f"damage-decoys/{path.name}/{scale}".encode()))
-    rgb = np.asarray(Image.open(path).convert("RGB"))
-    if scale != 1:
-        rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_LANCZOS4)
-    return to8(old_print(draw_decoys(rgb.astype(np.float32) / 255.0, rng, "test"), rng))
+    return to8(old_print(draw_decoys(scaled_photo(path, scale), rng, "test"), rng))
 
 
 class Pooled:

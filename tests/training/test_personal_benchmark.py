@@ -41,3 +41,15 @@ def test_the_guided_row_takes_the_good_photo_most_like_the_damaged_face(monkeypa
     assert reference.dtype == np.float32 and np.allclose(reference, 20 / 255)
     # only the photos given count, and the nearest of them wins even past the same-person distance
     assert np.allclose(m.guided_reference(data, np.array([3, 0]), crops[0], lm), 10 / 255)
+
+
+def test_face_psnr_is_read_over_the_face_mask_only(monkeypatch):
+    m = load_benchmark("personal")
+    monkeypatch.setattr(m, "crop_descriptor", lambda img, landmarks: np.zeros(128))
+    hq = np.full((16, 16, 3), 100, np.uint8)
+    img = hq.copy()
+    img[:, 8:] = 200  # wrong only outside the face
+    mask = np.zeros((16, 16), np.uint8)
+    mask[:, :8] = 1
+    s = m.scores(img, hq, None, np.zeros((1, 128)), mask)
+    assert s["psnr_face"] == float("inf") and s["psnr"] < 20 and s["match"] == 1.0
