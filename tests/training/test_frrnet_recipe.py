@@ -149,6 +149,18 @@ def test_feature_matching_builds_the_discriminators_and_trains_the_network_witho
         assert any(not torch.equal(v, before[key][n]) for n, v in net.state_dict().items()), f"{key} did not learn"
 
 
+def test_a_discriminator_below_its_floor_skips_its_step_while_the_network_learns(tiny_prepared, tmp_path):
+    """d_floor above any loss a discriminator can have: it is held where it is; feature matching still trains the
+    network. With the default floor (0) the same setting trains them (the test above)."""
+    recipe = Recipe(tiny_prepared[0], "cpu", {**TINY, "lambda_fm_patch": 0.1, "lambda_fm_parts": 0.1, "d_spectral": False,
+                                              "d_floor": 1e9}, identity_network=_identity_net())
+    before = {k: {n: v.clone() for n, v in net.state_dict().items()} for k, net in recipe.nets.items()}
+    train(recipe, LoopSettings(run_dir=tmp_path / "floor", quiet=True, val_every=1000, log_every=1))
+    for key in ("disc", "disc_parts"):
+        assert all(torch.equal(v, before[key][n]) for n, v in recipe.nets[key].state_dict().items()), f"{key} stepped"
+    assert any(not torch.equal(v, before["net"][n]) for n, v in recipe.net.state_dict().items())
+
+
 def test_discriminator_features_are_its_hidden_layers_and_vanish_for_the_same_image():
     from training.discriminators import FacePartDiscriminator, PatchDiscriminator
     from training.losses.adversarial import feature_matching

@@ -108,12 +108,15 @@ stage_sharpen_warm() {  # issue 21, item 4, fourth try: the adversarial fine-tun
     # (paired: the target's detail at each place, not any plausible detail), at half the rate:
     # FRRNET_INIT=resources/weights/frrnet.safetensors FRRNET_RUN=runs/frrnet_sharpen_fm FRRNET_ADV=0 FRRNET_PARTS=0
     # FRRNET_FM=0.01 FRRNET_ID=1 FRRNET_LR=5e-5 FRRNET_HOURS=1.3
+    # 2026-12-07 (13), the ninth try: the seventh with the discriminators held unsure (d_floor 0.4) over a 6,000-step
+    # schedule: FRRNET_INIT=resources/weights/frrnet.safetensors FRRNET_RUN=runs/frrnet_sharpen_floor FRRNET_ADV=0
+    # FRRNET_PARTS=0 FRRNET_FM=0.01 FRRNET_ID=1 FRRNET_LR=5e-5 FRRNET_STEPS=6000 FRRNET_DFLOOR=0.4 FRRNET_HOURS=1.2
     local adv="${FRRNET_ADV:-0.005}" fm="${FRRNET_FM:-0}"
     python -m training train frrnet "${start[@]}" --run-dir "${FRRNET_RUN:-runs/frrnet_sharpen_warm}" \
         --hours "${FRRNET_HOURS:-1.75}" --val-every 1000 --set width=28 depth=2 degradation=restore-mix lambda_style=0 \
-        lr="${FRRNET_LR:-1e-4}" steps=10000 val_faces=64 lambda_adv="$adv" lambda_parts="${FRRNET_PARTS:-$adv}" d_spectral=false \
+        lr="${FRRNET_LR:-1e-4}" steps="${FRRNET_STEPS:-10000}" val_faces=64 lambda_adv="$adv" lambda_parts="${FRRNET_PARTS:-$adv}" d_spectral=false \
         d_detail=true lr_d=1e-3 d_warmup=800 d_inside="${FRRNET_INSIDE:-true}" lambda_id="${FRRNET_ID:-0}" \
-        lambda_fm_patch="$fm" lambda_fm_parts="$fm"
+        lambda_fm_patch="$fm" lambda_fm_parts="$fm" d_floor="${FRRNET_DFLOOR:-0}"
 }
 stage_identity_mix() {  # 2026-12-06 (7): the mix objective plus the FaceID term alone (no discriminator), from the
     # fourth mix run: aimed at the one face goal the default misses, iPrecision on bfr-severe (1,000 faces: 0.149, the
