@@ -1,7 +1,7 @@
 """Learn this person: does a copy of the default model tuned on a person's photos restore that person better?
 
     python benchmarks/personal.py [--people 12] [--photos 5] [--seconds 60 | --steps 295] [--protocols gfrnet-8x bfr-severe]
-                                  [--json OUT]
+                                  [--tune-damage PIPELINE ...] [--json OUT]
 
 People: test-split CelebA identities (never seen in training) with at least `--photos` + 2 photos, spread over
 the split. For each, in file-name order: the first photo is the one restored, the next `--photos` are the good
@@ -31,6 +31,7 @@ machine is (the app's 60 s were 290-301 steps on the 2-core development machine,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -84,6 +85,8 @@ def run(data: FaceCache, args) -> dict:
     shipped = Restorer("frrnet", device="cpu")
     guided = Restorer("gfrnet", device="cpu")
     settings = TuningSettings(seconds=args.seconds) if not args.steps else TuningSettings(seconds=1e9, max_steps=args.steps)
+    if args.tune_damage:
+        settings = dataclasses.replace(settings, damages=tuple(args.tune_damage))
     results: dict = {"tuning": [], "helps": [], "wrong": {p: {"forced": [], "auto": []} for p in args.protocols}}
     previous = None  # the previous person's (restorer, model, held-out descriptors)
     groups = people(data, args.people, args.photos + 2)
@@ -169,6 +172,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="tuning budget per person (default 60)")
     parser.add_argument("--steps", type=int, default=0, help="tune this many steps per person instead (see above)")
     parser.add_argument("--protocols", nargs="+", default=["gfrnet-8x", "bfr-severe"])
+    parser.add_argument("--tune-damage", nargs="+", metavar="PIPELINE", help="the damage the good photos are copied "
+                        "with for tuning, in turn (default: the app's, TuningSettings.damages)")
     parser.add_argument("--cache", type=Path, default=REPO / "cache" / "faces128")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()

@@ -62,6 +62,7 @@ class TuningSettings:
     lr: float = 1e-4
     identity_weight: float = 0.1  # identity network's embedding distance (dlib's scale) beside L1 on the pixels
     pairs_per_photo: int = 32  # damaged copies made of each photo before tuning starts
+    damages: tuple[str, ...] = (DAMAGE,)  # degradation pipelines the copies are made with, in turn
     seed: int = 0
 
 
@@ -324,7 +325,7 @@ def tune(base, crops: Sequence[np.ndarray], descriptors: Sequence[np.ndarray], l
     held_out = crops[-1] if len(crops) >= 3 else None
     train_crops = crops[:-1] if held_out is not None else crops
     yield Progress("learn", 0.0, message="damaging copies of their photos")
-    lq, hq = _damaged_pairs(train_crops, settings.pairs_per_photo, settings.seed, check_cancel)
+    lq, hq = _damaged_pairs(train_crops, settings.pairs_per_photo, settings.seed, check_cancel, damages=settings.damages)
     masks = _face_masks(base.network, lq)
 
     network = copy.deepcopy(base.network).float().train()
