@@ -218,8 +218,9 @@ def test_shipped_default_gains_on_every_protocol(astronaut_crop, protocol):
 
 def test_shipped_damage_detector_finds_test_family_marks_and_the_repair_removes_them():
     """The bundled scratch detector on the sample photo marked by the benchmark's *test* stroke family (seeds 0-2):
-    measured recall 0.90-0.91, precision 0.17-0.48 (the sample's own stars, rim lights and cable edges are taken for
-    marks: 0.95 % of its clean pixels), PSNR inside the marks +1.8 to +9.3 dB (resources/weights/README.md)."""
+    measured recall 0.89-0.95, precision 0.21-0.54 (the sample's own stars, rim lights and cable edges are taken for
+    marks: 0.77 % of its clean pixels, 0.95 % before the detector was retrained with scene structure), PSNR inside
+    the marks +1.9 to +8.9 dB (resources/weights/README.md)."""
     from PIL import Image
 
     from frstudio.core import scratches
@@ -229,7 +230,7 @@ def test_shipped_damage_detector_finds_test_family_marks_and_the_repair_removes_
 
     clean = np.asarray(Image.open(sample_photo()).convert("RGB"))
     net = scratches.load_damage_network()
-    assert (scratches.damage_probability(clean, net) > scratches.THRESHOLD).mean() < 0.015
+    assert (scratches.damage_probability(clean, net) > scratches.THRESHOLD).mean() < 0.009
     for seed in range(3):
         damaged, truth = draw_marks(clean.astype(np.float32) / 255, np.random.default_rng(seed), "test", texture=False)
         damaged = np.round(damaged * 255).astype(np.uint8)
