@@ -87,7 +87,8 @@ def run(data: FaceCache, args) -> dict:
     settings = TuningSettings(seconds=args.seconds) if not args.steps else TuningSettings(seconds=1e9, max_steps=args.steps)
     if args.tune_damage:
         settings = dataclasses.replace(settings, damages=tuple(args.tune_damage))
-    results: dict = {"tuning": [], "helps": [], "wrong": {p: {"forced": [], "auto": []} for p in args.protocols}}
+    results: dict = {"tuning": [], "helps": [], "wrong": {p: {"forced": [], "auto": []} for p in args.protocols},
+                     "recognition": {p: {"own": [], "stranger": []} for p in args.protocols}}
     previous = None  # the previous person's (restorer, model, held-out descriptors)
     groups = people(data, args.people, args.photos + 2)
     with tempfile.TemporaryDirectory() as folder:
@@ -112,13 +113,37 @@ def run(data: FaceCache, args) -> dict:
                 for row, img in outs.items():
                     results.setdefault(protocol, {}).setdefault(row, []).append(
                         scores(float_to_uint8(img), hq8, landmarks, held_desc, np.asarray(data.masks[target])))
+                probe = crop_descriptor(float_to_uint8(lq), landmarks)
+                seen = results["recognition"][protocol]
+                seen["own"].append(nearest_photo(model, probe))
                 if previous is not None:
                     results["wrong"][protocol]["forced"].append(wrong_pull(previous, outs, lq, landmarks, auto=False))
                     results["wrong"][protocol]["auto"].append(wrong_pull(previous, outs, lq, landmarks, auto=True))
+                    seen["stranger"].append((nearest_photo(previous[1], probe), results["wrong"][protocol]["forced"][-1],
+                                             bool(previous[1].helps)))
             previous = (mine, model, np.asarray(data.descriptors[held]))
             print(f"{k + 1}/{len(groups)} {data.identity[target]}: {model.steps} steps in {model.seconds:.0f} s, "
                   f"check {model.check}", flush=True)
     return results
+
+
+def nearest_photo(model, probe: np.ndarray) -> float:
+    """dlib distance from a damaged face's descriptor to the closest photo `model` learned from: what Auto's
+    recognition (PersonalStore.find) compares with dlib's same-person distance."""
+    return float(np.linalg.norm(np.asarray(model.descriptors, np.float64) - probe, axis=1).min())
+
+
+def recognition_rows(seen: dict, thresholds=(0.6, 0.55, 0.5, 0.45)) -> list[dict]:
+    """Per recognition distance: the share of the person's own damaged faces Auto would find their learned model
+    for, the share of strangers' faces it would take for that person, and the strangers' mean pull."""
+    own = np.asarray(seen["own"])
+    rows = []
+    for t in thresholds:
+        used = [pull if (d < t and helps) else 0.0 for d, pull, helps in seen["stranger"]]
+        rows.append({"distance": t, "own_found": float(np.mean(own < t)) if len(own) else 0.0,
+                     "strangers_taken": float(np.mean([u != 0.0 for u in used])) if used else 0.0,
+                     "pull_auto": float(np.mean(used)) if used else 0.0})
+    return rows
 
 
 def wrong_pull(previous, outs: dict, lq: np.ndarray, landmarks: np.ndarray, auto: bool) -> float:
@@ -143,6 +168,7 @@ def summary(results: dict, protocols: list[str]) -> dict:
            "seconds_max": float(np.max(results["tuning"])), "helps_share": float(np.mean(results["helps"]))}
     for p in protocols:
         out[p] = {row: {k: float(np.mean([s[k] for s in results[p][row]])) for k in ("id", "match", "psnr", "psnr_face", "ssim")} for row in ROWS}
+        out[p]["recognition"] = recognition_rows(results["recognition"][p])
         wrong = results["wrong"][p]
         if wrong["forced"]:
             out[p]["wrong person's model"] = {"pull_forced": float(np.mean(wrong["forced"])), "pull_auto": float(np.mean(wrong["auto"])),
@@ -163,6 +189,10 @@ def print_table(table: dict, protocols: list[str]) -> None:
         if w:
             print(f"{p}: the previous person's model pulls the face towards them by {w['pull_forced']:+.3f} when forced, "
                   f"{w['pull_auto']:+.3f} as Auto would use it (used for {100 * w['auto_used']:.0f} % of faces)")
+    print("\n| protocol | recognition distance | own faces found | strangers' faces taken | strangers' pull as Auto |\n|---|---|---|---|---|")
+    for p in protocols:
+        for r in table[p]["recognition"]:
+            print(f"| {p} | {r['distance']:.2f} | {100 * r['own_found']:.0f} % | {100 * r['strangers_taken']:.0f} % | {r['pull_auto']:+.3f} |")
 
 
 def main() -> int:
