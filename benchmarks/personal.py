@@ -87,8 +87,9 @@ def run(data: FaceCache, args) -> dict:
     settings = TuningSettings(seconds=args.seconds) if not args.steps else TuningSettings(seconds=1e9, max_steps=args.steps)
     if args.tune_damage:
         settings = dataclasses.replace(settings, damages=tuple(args.tune_damage))
-    results: dict = {"tuning": [], "helps": [], "wrong": {p: {"forced": [], "auto": []} for p in args.protocols},
-                     "recognition": {p: {"own": [], "stranger": []} for p in args.protocols}}
+    # per protocol: the damaged faces' distances to their own learned copy's photos, and for each stranger's copy
+    # (distance to its photos, its pull when forced, whether its check passed)
+    results: dict = {"tuning": [], "helps": [], "recognition": {p: {"own": [], "stranger": []} for p in args.protocols}}
     previous = None  # the previous person's (restorer, model, held-out descriptors)
     groups = people(data, args.people, args.photos + 2)
     with tempfile.TemporaryDirectory() as folder:
@@ -117,9 +118,7 @@ def run(data: FaceCache, args) -> dict:
                 seen = results["recognition"][protocol]
                 seen["own"].append(nearest_photo(model, probe))
                 if previous is not None:
-                    results["wrong"][protocol]["forced"].append(wrong_pull(previous, outs, lq, landmarks, auto=False))
-                    results["wrong"][protocol]["auto"].append(wrong_pull(previous, outs, lq, landmarks, auto=True))
-                    seen["stranger"].append((nearest_photo(previous[1], probe), results["wrong"][protocol]["forced"][-1],
+                    seen["stranger"].append((nearest_photo(previous[1], probe), wrong_pull(previous, outs, lq, landmarks),
                                              bool(previous[1].helps)))
             previous = (mine, model, np.asarray(data.descriptors[held]))
             print(f"{k + 1}/{len(groups)} {data.identity[target]}: {model.steps} steps in {model.seconds:.0f} s, "
@@ -133,28 +132,25 @@ def nearest_photo(model, probe: np.ndarray) -> float:
     return float(np.linalg.norm(np.asarray(model.descriptors, np.float64) - probe, axis=1).min())
 
 
-def recognition_rows(seen: dict, thresholds=(0.6, 0.55, 0.5, 0.45)) -> list[dict]:
-    """Per recognition distance: the share of the person's own damaged faces Auto would find their learned model
-    for, the share of strangers' faces it would take for that person, and the strangers' mean pull."""
+def recognition_rows(seen: dict, thresholds=(SAME_PERSON_DISTANCE, 0.55, 0.5, 0.45)) -> list[dict]:
+    """Per recognition distance: the share of the person's own damaged faces Auto would find their learned copy
+    for, the share of strangers' faces it would take for that person (recognised, and the copy's check passed), and
+    the strangers' mean pull as Auto would use it (0 where it would not). The first row is the app's distance."""
     own = np.asarray(seen["own"])
     rows = []
     for t in thresholds:
-        used = [pull if (d < t and helps) else 0.0 for d, pull, helps in seen["stranger"]]
+        taken = [d < t and helps for d, _, helps in seen["stranger"]]
+        pulls = [pull if used else 0.0 for (_, pull, _), used in zip(seen["stranger"], taken)]
         rows.append({"distance": t, "own_found": float(np.mean(own < t)) if len(own) else 0.0,
-                     "strangers_taken": float(np.mean([u != 0.0 for u in used])) if used else 0.0,
-                     "pull_auto": float(np.mean(used)) if used else 0.0})
+                     "strangers_taken": float(np.mean(taken)) if taken else 0.0,
+                     "pull_auto": float(np.mean(pulls)) if pulls else 0.0})
     return rows
 
 
-def wrong_pull(previous, outs: dict, lq: np.ndarray, landmarks: np.ndarray, auto: bool) -> float:
-    """How much closer the previous person's learned model brings this face to that person than the shipped
-    model does (dlib distance to their held-out photos); 0 where Auto would not use it."""
-    restorer, model, their_held = previous
-    if auto:
-        probe = crop_descriptor(float_to_uint8(lq), landmarks)
-        recognised = np.linalg.norm(np.asarray(model.descriptors, np.float64) - probe, axis=1).min() < SAME_PERSON_DISTANCE
-        if not (model.helps and recognised):
-            return 0.0
+def wrong_pull(previous, outs: dict, lq: np.ndarray, landmarks: np.ndarray) -> float:
+    """How much closer the previous person's learned copy brings this face to that person than the shipped
+    model does (dlib distance to their held-out photos), used whatever the face looks like."""
+    restorer, _, their_held = previous
     wrong = restorer.restore(lq[None])[0].image
 
     def distance(img):
@@ -168,11 +164,12 @@ def summary(results: dict, protocols: list[str]) -> dict:
            "seconds_max": float(np.max(results["tuning"])), "helps_share": float(np.mean(results["helps"]))}
     for p in protocols:
         out[p] = {row: {k: float(np.mean([s[k] for s in results[p][row]])) for k in ("id", "match", "psnr", "psnr_face", "ssim")} for row in ROWS}
-        out[p]["recognition"] = recognition_rows(results["recognition"][p])
-        wrong = results["wrong"][p]
-        if wrong["forced"]:
-            out[p]["wrong person's model"] = {"pull_forced": float(np.mean(wrong["forced"])), "pull_auto": float(np.mean(wrong["auto"])),
-                                              "auto_used": float(np.mean([v != 0.0 for v in wrong["auto"]]))}
+        seen = results["recognition"][p]
+        out[p]["recognition"] = recognition_rows(seen)
+        if seen["stranger"]:
+            as_auto = out[p]["recognition"][0]
+            out[p]["wrong person's model"] = {"pull_forced": float(np.mean([pull for _, pull, _ in seen["stranger"]])),
+                                              "pull_auto": as_auto["pull_auto"], "auto_used": as_auto["strangers_taken"]}
     return out
 
 

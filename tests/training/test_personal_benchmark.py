@@ -1,4 +1,5 @@
-"""benchmarks/personal.py: a wrong person's learned copy, forced and as Auto would use it."""
+"""benchmarks/personal.py: a wrong person's learned copy, forced and as Auto would use it; the guided row's
+reference; face PSNR."""
 
 from types import SimpleNamespace
 
@@ -7,7 +8,7 @@ import numpy as np
 from tests.support.benchmarks import load_benchmark
 
 
-def test_a_wrong_persons_copy_pulls_only_where_auto_would_use_it(monkeypatch):
+def test_a_wrong_persons_copy_pulls_towards_them_when_forced(monkeypatch):
     m = load_benchmark("personal")
     # a descriptor is the image's mean, so "closer to them" is measurable without dlib
     monkeypatch.setattr(m, "crop_descriptor", lambda img, landmarks: np.full(128, img.mean() / 255.0))
@@ -15,17 +16,23 @@ def test_a_wrong_persons_copy_pulls_only_where_auto_would_use_it(monkeypatch):
     copy = SimpleNamespace(restore=lambda x: [SimpleNamespace(image=np.full((8, 8, 3), 0.7, np.float32))])
     outs = {"shipped": np.full((8, 8, 3), 0.5, np.float32)}
     lq = np.full((8, 8, 3), 0.5, np.float32)
-
-    def learned(helps, photos):
-        return (copy, SimpleNamespace(helps=helps, descriptors=photos), theirs)
-
-    far = np.full((1, 128), 0.1)  # the photos it learned from: nothing like this face
-    forced = m.wrong_pull(learned(True, far), outs, lq, None, auto=False)
+    forced = m.wrong_pull((copy, SimpleNamespace(), theirs), outs, lq, None)
     assert abs(forced - (178 - 128) / 255 * np.sqrt(128)) < 1e-6  # 0.5 -> 0.7 (8-bit: 128 -> 178) towards their 0.8
-    assert m.wrong_pull(learned(True, far), outs, lq, None, auto=True) == 0.0  # not recognised: not used
-    near = np.full((1, 128), 0.5 + 0.01)
-    assert m.wrong_pull(learned(False, near), outs, lq, None, auto=True) == 0.0  # its check failed: not used
-    assert abs(m.wrong_pull(learned(True, near), outs, lq, None, auto=True) - forced) < 1e-9
+
+
+def test_auto_uses_a_strangers_copy_only_where_it_recognises_the_face_and_the_copy_passed_its_check():
+    m = load_benchmark("personal")
+    # (distance to the copy's photos, pull when forced, check passed)
+    seen = {"own": [0.40, 0.52, 0.70], "stranger": [(0.58, 0.2, True), (0.58, 0.3, False), (0.40, 0.1, True), (0.90, 0.4, True)]}
+    at_06, at_055, at_05, _ = m.recognition_rows(seen)
+    assert at_06["distance"] == m.SAME_PERSON_DISTANCE
+    assert abs(at_06["own_found"] - 2 / 3) < 1e-9 and abs(at_055["own_found"] - 2 / 3) < 1e-9 and abs(at_05["own_found"] - 1 / 3) < 1e-9
+    assert at_06["strangers_taken"] == 0.5 and abs(at_06["pull_auto"] - (0.2 + 0.1) / 4) < 1e-9  # not the failed check's
+    assert at_055["strangers_taken"] == 0.25 and abs(at_055["pull_auto"] - 0.1 / 4) < 1e-9
+    table = m.summary({"tuning": [1.0], "helps": [True], "recognition": {"p": seen},
+                       "p": {row: [{"id": 0, "match": 0, "psnr": 0, "psnr_face": 0, "ssim": 0}] for row in m.ROWS}}, ["p"])
+    wrong = table["p"]["wrong person's model"]
+    assert abs(wrong["pull_forced"] - 0.25) < 1e-9 and wrong["pull_auto"] == at_06["pull_auto"] and wrong["auto_used"] == 0.5
 
 
 def test_the_guided_row_takes_the_good_photo_most_like_the_damaged_face(monkeypatch):

@@ -212,11 +212,11 @@ class Recipe(BaseRecipe):
             patch_weight = inside_patches(mask) if key == "disc" and c.d_inside else None
             with self.autocast():
                 d_loss = ns_d_loss(disc(real).float(), disc(fake.detach()).float(), weight=patch_weight)
-            penalty = 0.0
-            if lazy_r1:  # in fp32: a gradient of a gradient under bf16 is too coarse to regularise with
-                clean = real.detach().float().requires_grad_(True)
-                penalty = c.r1_gamma / 2 * c.r1_every * r1_penalty(disc(clean).float(), clean)
             if float(d_loss.detach()) >= c.d_floor:
+                penalty = 0.0
+                if lazy_r1:  # in fp32: a gradient of a gradient under bf16 is too coarse to regularise with
+                    clean = real.detach().float().requires_grad_(True)
+                    penalty = c.r1_gamma / 2 * c.r1_every * r1_penalty(disc(clean).float(), clean)
                 self.opts[key].zero_grad(set_to_none=True)
                 (d_loss + penalty).backward()
                 self.opts[key].step()
