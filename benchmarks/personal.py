@@ -22,7 +22,8 @@ then the seconds each tuning took.
 A wrong person's model: each damaged face is also restored with the previous person's learned model, and the pull
 towards that person is reported (dlib distance to their held-out photos, the shipped model's output minus the wrong
 model's; the issue's goal is < 0.01): forced (the model used whatever the face looks like) and as Auto would
-(only where the damaged face lies within 0.6 of one of the photos the model learned from and its check passed).
+(only where the damaged face lies within Auto's recognition distance, RECOGNITION_DISTANCE, of one of the photos the
+model learned from and its check passed).
 
 `--steps N` tunes a fixed number of steps instead of for `--seconds`, so the numbers do not depend on how busy the
 machine is (the app's 60 s were 290-301 steps on the 2-core development machine, idle).
@@ -47,7 +48,7 @@ from frstudio.core.degradations import PIPELINES, protocol_rng  # noqa: E402
 from frstudio.core.identity import SAME_PERSON_DISTANCE  # noqa: E402
 from frstudio.core.imageio import float_to_uint8  # noqa: E402
 from frstudio.core.jobs import drive  # noqa: E402
-from frstudio.core.personal import PersonalStore, TuningSettings, personal_restorer, tune  # noqa: E402
+from frstudio.core.personal import RECOGNITION_DISTANCE, PersonalStore, TuningSettings, personal_restorer, tune  # noqa: E402
 from frstudio.core.references import DescribedFace, face_sharpness, rank_candidates, yaw_proxy  # noqa: E402
 from frstudio.core.restore import Restorer  # noqa: E402
 from training.data.dataset import FaceCache  # noqa: E402
@@ -132,7 +133,7 @@ def nearest_photo(model, probe: np.ndarray) -> float:
     return float(np.linalg.norm(np.asarray(model.descriptors, np.float64) - probe, axis=1).min())
 
 
-def recognition_rows(seen: dict, thresholds=(SAME_PERSON_DISTANCE, 0.55, 0.5, 0.45)) -> list[dict]:
+def recognition_rows(seen: dict, thresholds=(RECOGNITION_DISTANCE, SAME_PERSON_DISTANCE, 0.55, 0.45)) -> list[dict]:
     """Per recognition distance: the share of the person's own damaged faces Auto would find their learned copy
     for, the share of strangers' faces it would take for that person (recognised, and the copy's check passed), and
     the strangers' mean pull as Auto would use it (0 where it would not). The first row is the app's distance."""

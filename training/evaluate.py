@@ -368,7 +368,8 @@ def _input_row_file(cache: Path, protocol: str, split: str, faces_kind: str, n: 
 
     here = Path(__file__).resolve().parent
     code = hashlib.sha256()
-    for source in sorted([Path(degradations.__file__), here / "data" / "dataset.py", *sorted((here / "metrics").glob("*.py"))]):
+    for source in sorted([Path(degradations.__file__), here / "data" / "dataset.py", here / "data" / "marked.py",
+                         here / "damage_marks.py", *sorted((here / "metrics").glob("*.py"))]):
         code.update(source.read_bytes())
     key = hashlib.sha256(f"{protocol}|{split}|{faces_kind}|{n}|{code.hexdigest()}".encode()).hexdigest()[:16]
     return Path(cache) / "eval_inputs" / f"{protocol}_{split}_{faces_kind}_{n}_{key}.npz"

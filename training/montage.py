@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 
 from frstudio.core.imageio import float_to_uint8
-from frstudio.core.degradations import PIPELINES, protocol_rng
+from frstudio.core.degradations import protocol_rng
+from training.data.dataset import PIPELINES
 
 TILE = 128
 GAP = 4

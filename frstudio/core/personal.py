@@ -57,6 +57,12 @@ CHECK_SEEDS = 8  # damaged copies of the held-out photo the check restores
 # Room for the check's own noise (8 damaged copies of one photo; a chosen margin, not a measured one): a personal
 # model within it of the shipped one's PSNR counts as equal (issue 25: better identity "at equal or better PSNR").
 CHECK_PSNR_TOLERANCE = 0.2
+# How close a face must be to a learned person's photos for Auto to restore it with their learned copy (dlib distance;
+# PersonalStore.find). Stricter than dlib's same-person 0.6: on 91 test people (benchmarks/recognition.py) a single
+# learned stranger's copy was taken for 1.8-3.9 % of damaged faces within 0.6 and for none within 0.5, where a
+# stranger's copy pulls a face 0.11-0.14 towards them. The price is re-finding fewer of the person's own damaged faces
+# (oldphoto: 69 % -> 30 %), where their copy gains little (benchmarks/personal.py, mild damage).
+RECOGNITION_DISTANCE = 0.5
 STORE_VERSION = 3  # 2: checked on severe damage (CHECK_DAMAGE); 3: tuned on TUNING_DAMAGE
 
 
@@ -146,9 +152,7 @@ class PersonalStore:
         """The model learned from the base weights `base_sha256` for the person with this descriptor (one of the
         photos it learned from within dlib's same-person distance; the closest wins) that measured better than
         the base, or None. What lets a person learned once be restored with it in every later photo."""
-        from frstudio.core.identity import SAME_PERSON_DISTANCE
-
-        best, best_distance = None, SAME_PERSON_DISTANCE
+        best, best_distance = None, RECOGNITION_DISTANCE
         for meta_path in sorted(self.folder.glob("*.json")) if base_sha256 and self.folder.is_dir() else []:
             try:
                 meta = json.loads(meta_path.read_text())

@@ -31,13 +31,19 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from frstudio.core.degradations import PIPELINES, Degraded, protocol_rng
+from frstudio.core.degradations import PIPELINES as FACE_PIPELINES
+from frstudio.core.degradations import Degraded, protocol_rng
+from training.data import marked
+
+# The app's degradations and the training-only ones with print marks drawn by the scratch detector's generators.
+PIPELINES = {**FACE_PIPELINES, **marked.PIPELINES}
 
 CROP = 128
 ARRAYS = ("crops", "landmarks", "masks", "descriptors")
 
 # The multi-labels a pipeline reports, in the order the label tensor holds them.
 LABEL_KEYS: dict[str, tuple[str, ...]] = {name: ("noise", "blur", "relight") for name in ("frrnet", "frrnet-train", "frrnet-train-lighting", "frrnet-lowlight", "everyday-damage", "restore-mix")}
+LABEL_KEYS.update(marked.LABEL_KEYS)
 
 # dlib's 68 points under a left-right mirror: after flipping, point k is the mirror image of point
 # MIRROR_68[k] (the image's left eye corner becomes the right one, and so on). Points on the midline map to

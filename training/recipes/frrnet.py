@@ -89,6 +89,9 @@ class Config(TrainConfig):
     # shipped W12D2 is then fine-tuned on `frrnet-train-lighting`, which adds low light and screen light to the
     # relight operation (training/scripts/frrnet.sh).
     degradation: str = "frrnet-train"
+    # Validation's degradation when it is not the training one: a run that adds to the mix (restore-mix-marks) is
+    # validated on the mix its starting weights were, so its numbers continue theirs.
+    val_degradation: str = ""
     val_split: str = "val"
     val_faces: int = 96
 
@@ -180,7 +183,7 @@ class Recipe(BaseRecipe):
         self.train_set = DegradedFaces(self.data, rows, c.degradation, seed=c.seed, flip=True, label_keys=LABEL_KEYS)
         val_rows = self.data.indices(c.val_split)[:: max(1, len(self.data.indices(c.val_split)) // c.val_faces)][: c.val_faces]
         # validation on the training distribution: its clean faces check that good faces are left alone
-        self.val_set = ProtocolFaces(self.data, c.degradation, split=c.val_split, indices=val_rows)
+        self.val_set = ProtocolFaces(self.data, c.val_degradation or c.degradation, split=c.val_split, indices=val_rows)
 
     def model_config(self) -> dict:
         return self._model_config

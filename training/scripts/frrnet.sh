@@ -1,7 +1,7 @@
 #!/bin/bash
 # Every frrnet run behind resources/weights/README.md, in order (2-core CPU: ~3.5 h in all; one process at a
 # time). Run from the repository root with the venv active; runs land in runs/ (git-ignored).
-# Usage: training/scripts/frrnet.sh [variants|table|lighting|ship|evaluate|identity|mix|mix_more|sharpen|sharpen_r1|sharpen_fine|sharpen_warm|identity_mix|compare_mix|ship_mix]...
+# Usage: training/scripts/frrnet.sh [variants|table|lighting|ship|evaluate|identity|mix|mix_more|sharpen|sharpen_r1|sharpen_fine|sharpen_warm|identity_mix|marks|evaluate_marks|compare_mix|ship_mix]...
 set -euo pipefail
 stage_variants() {  # the paper's Table 1: three width/depth variants, same budget (5,400 steps x batch 8, Algorithm 1)
     python -m training train frrnet --set width=8 depth=1 --run-dir runs/frrnet_w8d1
@@ -131,6 +131,17 @@ stage_identity_mix() {  # 2026-12-06 (7): the mix objective plus the FaceID term
         --hours "${FRRNET_HOURS:-2.2}" --val-every 1000 --set width=28 depth=2 degradation=restore-mix lambda_style=0 \
         lr="${FRRNET_LR:-1e-4}" steps="${FRRNET_STEPS:-16000}" val_faces=64 lambda_id="${FRRNET_ID:-1}"
 }
+stage_marks() {  # issue 22, item 2 (2026-12-07, fourteenth session): the default learns to take away the print marks
+    # that cross a face, for when scratch removal is off or its detector misses one: restore-mix with the scratch
+    # detector's train-family marks on a quarter of the faces (training/data/marked.py), from the shipped weights,
+    # validated on plain restore-mix so its numbers continue the shipped run's. Resumable with FRRNET_RESUME=1.
+    local start=(--init-from "${FRRNET_INIT:-resources/weights/frrnet.safetensors}")
+    [[ -n "${FRRNET_RESUME:-}" ]] && start=(--resume)
+    python -m training train frrnet "${start[@]}" --run-dir "${FRRNET_RUN:-runs/frrnet_marks}" \
+        --hours "${FRRNET_HOURS:-1.8}" --val-every 1000 --set width=28 depth=2 degradation=restore-mix-marks \
+        val_degradation=restore-mix lambda_style=0 lr="${FRRNET_LR:-1e-4}" steps="${FRRNET_STEPS:-12000}" val_faces=64 \
+        lambda_id="${FRRNET_ID:-1}"
+}
 MIX_DATA="shared faces train split minus its blurriest 10 %: 23,342 aligned 128x128 crops (celeba + aaf); restore-mix \
 (every protocol's damage, the everyday-damage chain, 8 % clean faces)"
 MIX_PROTOCOLS="oldphoto bfr-severe seed003-128 frrnet frrnet-lowlight"
@@ -139,6 +150,24 @@ stage_compare_mix() {  # the ship decision: the run's export beside the shipped 
     local run="${FRRNET_RUN:-runs/frrnet_mix_more}"
     python -m training export frrnet --run-dir "$run" --out "$run/weights" --data "$MIX_DATA"
     training/scripts/compare_mix.sh frrnet "$run" "${FRRNET_SPREAD:-300}"
+}
+stage_evaluate_marks() {  # the marks run's export on the card's 1,000 spread test faces, recorded in its own manifest
+    # (RUN/weights), with the print-mark protocols beside the mix's, and the shipped weights on those two (two
+    # evaluations at a time on the two cores)
+    local run="${FRRNET_RUN:-runs/frrnet_marks}" w="${FRRNET_RUN:-runs/frrnet_marks}/weights"
+    python -m training export frrnet --run-dir "$run" --out "$w" --data "$MIX_DATA; then restore-mix-marks (the scratch \
+detector's train-family print marks on 25 % of the faces)"
+    local ev=(python -m training evaluate frrnet --spread 1000)
+    (for p in oldphoto bfr-severe seed003-128 frrnet; do
+        OMP_NUM_THREADS=1 "${ev[@]}" --protocol "$p" --weights "$w" --record --json "$run/eval1000_$p.json" > "$run/eval1000_$p.log" 2>&1
+    done) &
+    for p in frrnet-lowlight marks oldphoto-marks; do
+        OMP_NUM_THREADS=1 "${ev[@]}" --protocol "$p" --weights "$w" --record --json "$run/eval1000_$p.json" > "$run/eval1000_$p.log" 2>&1
+    done
+    for p in marks oldphoto-marks; do
+        OMP_NUM_THREADS=1 "${ev[@]}" --protocol "$p" --json "$run/shipped1000_$p.json" > "$run/shipped1000_$p.log" 2>&1
+    done
+    wait
 }
 stage_ship_mix() {  # into resources/weights, then the card's numbers on 1,000 spread test faces, recorded
     local run="${FRRNET_RUN:-runs/frrnet_mix_more}"
