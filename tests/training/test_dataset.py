@@ -330,7 +330,7 @@ def test_loader_throughput_is_positive(tiny_cache):
 
 def test_montage_command_writes_the_grid(tiny_prepared, tmp_path):
     from training.__main__ import main
-    from frstudio.core.degradations import PIPELINES
+    from training.data.dataset import PIPELINES  # the app's and the training-only marked ones
     from training.montage import montage_columns, montage_size
 
     out = tmp_path / "montage.png"

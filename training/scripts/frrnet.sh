@@ -1,7 +1,7 @@
 #!/bin/bash
 # Every frrnet run behind resources/weights/README.md, in order (2-core CPU: ~3.5 h in all; one process at a
 # time). Run from the repository root with the venv active; runs land in runs/ (git-ignored).
-# Usage: training/scripts/frrnet.sh [variants|table|lighting|ship|evaluate|identity|mix|mix_more|sharpen|sharpen_r1|sharpen_fine|sharpen_warm|identity_mix|marks|evaluate_marks|compare_mix|ship_mix]...
+# Usage: training/scripts/frrnet.sh [variants|table|lighting|ship|evaluate|identity|mix|mix_more|sharpen|sharpen_r1|sharpen_fine|sharpen_warm|identity_mix|marks|evaluate_marks|ship_marks|compare_mix|ship_mix]...
 set -euo pipefail
 stage_variants() {  # the paper's Table 1: three width/depth variants, same budget (5,400 steps x batch 8, Algorithm 1)
     python -m training train frrnet --set width=8 depth=1 --run-dir runs/frrnet_w8d1
@@ -135,6 +135,8 @@ stage_marks() {  # issue 22, item 2 (2026-12-07, fourteenth session): the defaul
     # that cross a face, for when scratch removal is off or its detector misses one: restore-mix with the scratch
     # detector's train-family marks on a quarter of the faces (training/data/marked.py), from the shipped weights,
     # validated on plain restore-mix so its numbers continue the shipped run's. Resumable with FRRNET_RESUME=1.
+    # Run once (13,571 steps, 1.75 h): +3 dB on marked faces, not shipped because its classifier made Auto change clean
+    # faces (resources/weights/README.md, frrnet).
     local start=(--init-from "${FRRNET_INIT:-resources/weights/frrnet.safetensors}")
     [[ -n "${FRRNET_RESUME:-}" ]] && start=(--resume)
     python -m training train frrnet "${start[@]}" --run-dir "${FRRNET_RUN:-runs/frrnet_marks}" \
@@ -168,6 +170,21 @@ detector's train-family print marks on 25 % of the faces)"
         OMP_NUM_THREADS=1 "${ev[@]}" --protocol "$p" --json "$run/shipped1000_$p.json" > "$run/shipped1000_$p.log" 2>&1
     done
     wait
+}
+stage_ship_marks() {  # the marks run into resources/weights with the numbers evaluate_marks recorded (the same
+    # weights: the export is deterministic)
+    local run="${FRRNET_RUN:-runs/frrnet_marks}"
+    python -m training export frrnet --run-dir "$run" --data "$MIX_DATA; then restore-mix-marks (the scratch \
+detector's train-family print marks on 25 % of the faces)"
+    python - "$run/weights/manifest.json" <<'PY'
+import json, sys
+from training.export import read_manifest, weights_dir, write_manifest
+run = json.load(open(sys.argv[1]))["models"]["frrnet"]
+manifest = read_manifest(weights_dir())
+assert manifest["models"]["frrnet"]["sha256"] == run["sha256"], "the run's export and the shipped file differ"
+manifest["models"]["frrnet"]["metrics"] = run["metrics"]
+write_manifest(weights_dir(), manifest)
+PY
 }
 stage_ship_mix() {  # into resources/weights, then the card's numbers on 1,000 spread test faces, recorded
     local run="${FRRNET_RUN:-runs/frrnet_mix_more}"
