@@ -150,7 +150,7 @@ class PersonalStore:
 
     def find(self, descriptor: np.ndarray, base_sha256: str | None) -> PersonalModel | None:
         """The model learned from the base weights `base_sha256` for the person with this descriptor (one of the
-        photos it learned from within dlib's same-person distance; the closest wins) that measured better than
+        photos it learned from within RECOGNITION_DISTANCE; the closest wins) that measured better than
         the base, or None. What lets a person learned once be restored with it in every later photo."""
         best, best_distance = None, RECOGNITION_DISTANCE
         for meta_path in sorted(self.folder.glob("*.json")) if base_sha256 and self.folder.is_dir() else []:
