@@ -129,7 +129,7 @@ def run(data: FaceCache, args) -> dict:
 
 def nearest_photo(model, probe: np.ndarray) -> float:
     """dlib distance from a damaged face's descriptor to the closest photo `model` learned from: what Auto's
-    recognition (PersonalStore.find) compares with dlib's same-person distance."""
+    recognition (PersonalStore.find) compares with RECOGNITION_DISTANCE."""
     return float(np.linalg.norm(np.asarray(model.descriptors, np.float64) - probe, axis=1).min())
 
 

@@ -1,7 +1,9 @@
 """Re-finding a learned person: how often would Auto take a damaged face for someone it learned before?
 
-    python benchmarks/recognition.py [--people 102] [--photos 5] [--protocols oldphoto seed003-128 gfrnet-8x bfr-severe]
-                                     [--json OUT]
+    python benchmarks/recognition.py [--people 102] [--photos 5] [--json OUT]
+                                     [--protocols clean oldphoto seed003-128 bfr-severe gfrnet-8x]
+
+(`--people` is at most: 91 test-split people have the six photos it takes.)
 
 Auto restores a face with a person's learned copy when the face lies within `PersonalStore.find`'s distance of one of
 the photos the copy learned from (frstudio/core/personal.py). This measures that rule alone, without tuning anyone,
@@ -74,7 +76,10 @@ def main() -> int:
     args = parser.parse_args()
     data = FaceCache(args.cache)
     groups = people(data, args.people, args.photos + 1)
-    table = {p: [rates(d, t) for t in DISTANCES] for p in args.protocols for d in [distances(data, groups, args.photos, p)]}
+    table = {}
+    for p in args.protocols:
+        d = distances(data, groups, args.photos, p)
+        table[p] = [rates(d, t) for t in DISTANCES]
     print(f"{len(groups)} people, {args.photos} learned photos each; Auto's recognition distance is {RECOGNITION_DISTANCE}")
     print("\n| damage | distance | own person found | a stranger's copy taken (one learned) | taken for anyone else (all learned) |"
           "\n|---|---|---|---|---|")
