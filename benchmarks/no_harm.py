@@ -1,6 +1,10 @@
 """Never make a face worse: every model on faces photographed at five scales, clean and damaged at photo scale.
 
     python benchmarks/no_harm.py [--n 8] [--models frrnet vq_unet ...] [--scales 30 60 120 250 500] [--json OUT]
+                                 [--weights runs/RUN/weights]
+
+`--weights` measures a training run's export (the models its manifest holds) in place of the shipped ones, so a
+run can be checked here before it is shipped.
 
 Sources: public-domain portraits — the bundled sample (`resources/samples/astronaut.jpg`, eyes 43 px apart) and
 matplotlib's `grace_hopper.jpg` (89 px; used when matplotlib, a training extra, is installed) — and `--n` test-split
@@ -53,7 +57,7 @@ from frstudio.core.imageio import float_to_uint8  # noqa: E402
 from frstudio.core.jobs import drive  # noqa: E402
 from frstudio.core.quality import sharpness_ratio  # noqa: E402
 from frstudio.core.references import describe_photo_faces  # noqa: E402
-from frstudio.core.restore import RestoredFace  # noqa: E402
+from frstudio.core.restore import RestoredFace, Restorer, read_manifest  # noqa: E402
 from frstudio.core.routing import auto_strength  # noqa: E402
 from frstudio.core import degradations as D  # noqa: E402
 
@@ -187,10 +191,16 @@ def score_damaged(out: np.ndarray, clean: np.ndarray, region: np.ndarray, face: 
     return {"psnr": region_psnr(out, clean, region), "id": identity_distance(out, clean, face)}
 
 
-def run(sources: list[Path], models: list[str], scales: list[int], enlarge: set[Path]) -> dict:
+def restorer_factory(weights: Path | None):
+    """Restorer(name) from `weights` for the models its manifest holds, else from the shipped weights."""
+    held = read_manifest(weights) if weights is not None else {}
+    return lambda name: Restorer(name, directory=weights if name in held else None)
+
+
+def run(sources: list[Path], models: list[str], scales: list[int], enlarge: set[Path], weights: Path | None = None) -> dict:
     """{model: {way: {scale: {"clean": [...], "damaged": [...]}}}}, plus the damaged inputs' own scores under
     the key "input"."""
-    cache = pipeline.RestorerCache()
+    cache = pipeline.RestorerCache(restorer_factory(weights))
     default = models[0]
     results: dict = {}
 
@@ -285,11 +295,13 @@ def main() -> int:
     parser.add_argument("--scales", nargs="+", type=int, default=list(SCALES), help="eye distances in px")
     parser.add_argument("--faces", type=Path, default=REPO.parent / "shared" / "data" / "faces")
     parser.add_argument("--json", type=Path, help="write the means here")
+    parser.add_argument("--weights", type=Path, help="a weights folder (an export --out): its models are measured "
+                        "instead of the shipped ones")
     args = parser.parse_args()
     models = args.models or [s.spec.name for s in pipeline.model_statuses() if s.available and s.spec.name != "faceid"]
     portraits = public_domain_portraits()
     sources = portraits + test_photos(args.faces, args.n)
-    table = summary(run(sources, models, args.scales, set(portraits)))
+    table = summary(run(sources, models, args.scales, set(portraits), args.weights))
     print("Columns: eye distance (faces measured); the test-split photos only at their native size and smaller.")
     print_tables(table, [NATIVE, *args.scales])
     if args.json:

@@ -10,7 +10,7 @@ import torch
 
 from frstudio.models import faceid
 from training.loop import LoopSettings, load_ema_from_checkpoint, train
-from training.recipes.frrnet import Recipe, composite_target
+from training.recipes.frrnet import Recipe, classifier_loss, composite_target
 
 TINY = {"steps": 2, "batch": 2, "workers": 0, "width": 4, "depth": 1, "downsamplings": 2, "val_split": "test", "val_faces": 4}
 
@@ -231,3 +231,16 @@ def test_the_fine_band_loss_sees_detail_the_pixel_loss_averages_away():
     assert float(fine_band(flat).abs().max()) < 1e-6 and float(fine_band_l1(sharp, sharp)) == 0.0
     # blurring loses most of the fine band, which weighs more in it than in the plain pixel difference
     assert float(fine_band_l1(soft, sharp)) / float(l1(soft, sharp)) > 0.9
+
+
+def test_the_classifier_learns_nothing_from_a_face_whose_labels_are_unknown():
+    logits = torch.tensor([[2.0, -1.0, 0.5], [-3.0, 4.0, 1.0]], requires_grad=True)
+    nan = float("nan")
+    labels = torch.tensor([[1.0, 0.0, 1.0], [nan, nan, nan]])
+    loss = classifier_loss(logits, labels)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert torch.allclose(loss, torch.nn.functional.binary_cross_entropy_with_logits(logits[0], labels[0]))
+    assert torch.all(logits.grad[1] == 0) and torch.any(logits.grad[0] != 0)
+    unknown = torch.zeros(2, 3, requires_grad=True)
+    assert float(classifier_loss(unknown, torch.full((2, 3), nan))) == 0.0

@@ -32,3 +32,16 @@ def test_the_evaluation_marks_are_the_test_family_drawn_the_same_way_every_time(
     changed = np.abs(a.image - hq).max(axis=2) > 0.02
     assert 0 < changed.mean() < 0.3  # marks, not a different face
     assert not np.array_equal(marked.oldphoto_marks(hq, np.random.default_rng(3)).image, PIPELINES["oldphoto"](hq, np.random.default_rng(3)).image)
+
+
+def test_the_unlabelled_mix_draws_the_same_faces_but_its_marked_ones_carry_no_classifier_labels():
+    hq = _face()
+    for seed in range(60):
+        noise = marked.restore_mix_marks(hq, np.random.default_rng(seed))
+        unknown = marked.restore_mix_marks_unlabelled(hq, np.random.default_rng(seed))
+        assert np.array_equal(noise.image, unknown.image)
+        keys = LABEL_KEYS["restore-mix-marks-unlabelled"]
+        if "marks" in unknown.labels:
+            assert all(np.isnan(unknown.labels[k]) for k in keys)
+        else:
+            assert all(unknown.labels[k] == noise.labels[k] for k in keys)

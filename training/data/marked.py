@@ -6,6 +6,9 @@ generators (``training.damage_marks``) onto 128 px face crops:
 
 * ``restore-mix-marks`` (training): ``restore-mix``, then on :data:`MARKS_SHARE` of the faces the *train* family's
   marks on top, labelled as noise for the classifier (so Auto does not keep a cracked face "as it was");
+* ``restore-mix-marks-unlabelled`` (training): the same faces, but the marked ones teach the classifier nothing (their
+  labels are NaN, which the loss skips): taught that marks are noise, the classifier also called clean faces' fine
+  detail noise, and Auto stopped keeping clean faces as they were (the frrnet card);
 * ``marks`` and ``oldphoto-marks`` (evaluation): the *test* family's marks, which the model never trained on, over
   the clean face and over the ``oldphoto`` protocol's damage.
 
@@ -23,23 +26,35 @@ MARKS_SHARE = 0.25
 FRRNET_LABELS = ("noise", "blur", "relight")
 
 
-def _with_marks(out: D.Degraded, rng: np.random.Generator, family: str) -> D.Degraded:
+def _with_marks(out: D.Degraded, rng: np.random.Generator, family: str, as_noise: bool = True) -> D.Degraded:
+    """`out` with `family`'s marks drawn on; for the classifier either noise (`as_noise`) or unknown (NaN labels)."""
     marked, mask = draw_marks(out.image, rng, family, texture=False)
     out.image = marked
     out.labels["marks"] = float(mask.mean())
-    if "noise" in out.labels:
+    if as_noise and "noise" in out.labels:
         out.labels.update(noise=1, distorted=True)
+    elif not as_noise:
+        out.labels.update({key: float("nan") for key in FRRNET_LABELS})
+    return out
+
+
+def _restore_mix_with_marks(hq: np.ndarray, rng: np.random.Generator, protocol: str, as_noise: bool) -> D.Degraded:
+    out = D.restore_mix(hq, rng)
+    if rng.random() < MARKS_SHARE:
+        out = _with_marks(out, rng, "train", as_noise)
+        out.labels["source"] += " + marks"
+    out.labels["protocol"] = protocol
     return out
 
 
 def restore_mix_marks(hq: np.ndarray, rng: np.random.Generator) -> D.Degraded:
-    """``restore-mix`` with the train family's marks on :data:`MARKS_SHARE` of the faces."""
-    out = D.restore_mix(hq, rng)
-    if rng.random() < MARKS_SHARE:
-        out = _with_marks(out, rng, "train")
-        out.labels["source"] += " + marks"
-    out.labels["protocol"] = "restore-mix-marks"
-    return out
+    """``restore-mix`` with the train family's marks on :data:`MARKS_SHARE` of the faces, labelled as noise."""
+    return _restore_mix_with_marks(hq, rng, "restore-mix-marks", as_noise=True)
+
+
+def restore_mix_marks_unlabelled(hq: np.ndarray, rng: np.random.Generator) -> D.Degraded:
+    """:func:`restore_mix_marks` with the marked faces' classifier labels unknown (NaN)."""
+    return _restore_mix_with_marks(hq, rng, "restore-mix-marks-unlabelled", as_noise=False)
 
 
 def marks(hq: np.ndarray, rng: np.random.Generator) -> D.Degraded:
@@ -58,5 +73,6 @@ def oldphoto_marks(hq: np.ndarray, rng: np.random.Generator) -> D.Degraded:
     return out
 
 
-PIPELINES = {"restore-mix-marks": restore_mix_marks, "marks": marks, "oldphoto-marks": oldphoto_marks}
-LABEL_KEYS = {"restore-mix-marks": FRRNET_LABELS}
+PIPELINES = {"restore-mix-marks": restore_mix_marks, "restore-mix-marks-unlabelled": restore_mix_marks_unlabelled,
+             "marks": marks, "oldphoto-marks": oldphoto_marks}
+LABEL_KEYS = {"restore-mix-marks": FRRNET_LABELS, "restore-mix-marks-unlabelled": FRRNET_LABELS}

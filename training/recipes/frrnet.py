@@ -109,6 +109,14 @@ def composite_target(hq: torch.Tensor, lq: torch.Tensor, mask: torch.Tensor) -> 
     return mask * hq + (1 - mask) * lq
 
 
+def classifier_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy over the known labels; a NaN label (a face the mix says nothing about) adds nothing."""
+    known = ~torch.isnan(labels)
+    if not bool(known.any()):
+        return logits.sum() * 0.0
+    return F.binary_cross_entropy_with_logits(logits[known], labels[known])
+
+
 def frrnet_losses(out: dict, target: torch.Tensor, gt_mask: torch.Tensor, labels: torch.Tensor, features, c: Config) -> dict[str, torch.Tensor]:
     from training.losses import angular_colour_loss, channel_huber, dice_loss, fine_band_l1, l1
 
@@ -126,7 +134,7 @@ def frrnet_losses(out: dict, target: torch.Tensor, gt_mask: torch.Tensor, labels
     if c.lambda_fine:
         parts["fine"] = fine_band_l1(image, target)
     if "logits" in out and labels.numel():
-        parts["cls"] = F.binary_cross_entropy_with_logits(out["logits"].float(), labels)
+        parts["cls"] = classifier_loss(out["logits"].float(), labels)
     weights = {"rec": c.lambda_rec, "ang": c.lambda_ang, "dice": c.lambda_dice, "per": c.lambda_per, "style": c.lambda_style, "cls": c.lambda_cls,
                "id": c.lambda_id, "fine": c.lambda_fine}
     parts["total"] = sum(weights[k] * v for k, v in parts.items())

@@ -136,11 +136,12 @@ stage_marks() {  # issue 22, item 2 (2026-12-07, fourteenth session): the defaul
     # detector's train-family marks on a quarter of the faces (training/data/marked.py), from the shipped weights,
     # validated on plain restore-mix so its numbers continue the shipped run's. Resumable with FRRNET_RESUME=1.
     # Run once (13,571 steps, 1.75 h): +3 dB on marked faces, not shipped because its classifier made Auto change clean
-    # faces (resources/weights/README.md, frrnet).
+    # faces (resources/weights/README.md, frrnet). The second try (2026-12-07, fifteenth session) leaves the marked
+    # faces out of the classifier's loss: FRRNET_MARKS=restore-mix-marks-unlabelled FRRNET_RUN=runs/frrnet_marks2
     local start=(--init-from "${FRRNET_INIT:-resources/weights/frrnet.safetensors}")
     [[ -n "${FRRNET_RESUME:-}" ]] && start=(--resume)
     python -m training train frrnet "${start[@]}" --run-dir "${FRRNET_RUN:-runs/frrnet_marks}" \
-        --hours "${FRRNET_HOURS:-1.8}" --val-every 1000 --set width=28 depth=2 degradation=restore-mix-marks \
+        --hours "${FRRNET_HOURS:-1.8}" --val-every 1000 --set width=28 depth=2 degradation="${FRRNET_MARKS:-restore-mix-marks}" \
         val_degradation=restore-mix lambda_style=0 lr="${FRRNET_LR:-1e-4}" steps="${FRRNET_STEPS:-12000}" val_faces=64 \
         lambda_id="${FRRNET_ID:-1}"
 }
