@@ -1,17 +1,17 @@
 """Never make a face worse: every model on faces photographed at five scales, clean and damaged at photo scale.
 
     python benchmarks/no_harm.py [--n 8] [--models frrnet vq_unet ...] [--scales 30 60 120 250 500] [--json OUT]
-                                 [--weights runs/RUN/weights]
+                                 [--weights runs/RUN/weights] [--no-download]
 
 `--weights` measures a training run's export (the models its manifest holds) in place of the shipped ones, so a
 run can be checked here before it is shipped.
 
-Sources: public-domain portraits — the bundled sample (`resources/samples/astronaut.jpg`, eyes 43 px apart) and
-matplotlib's `grace_hopper.jpg` (89 px; used when matplotlib, a training extra, is installed) — and `--n` test-split
-photos spread over the split. Every photo is measured at its native size (the "native" column) and resized (area
+Sources: public-domain portraits (`benchmarks/portraits.py`: the bundled sample, eyes 43 px apart; matplotlib's
+Grace Hopper, 89 px; four White House photographs, 104-121 px, downloaded once from PyPI unless `--no-download`) and
+`--n` test-split photos spread over the split. Every photo is measured at its native size (the "native" column) and resized (area
 averaging down, Lanczos up) so the eyes of its largest face lie `scale` px apart; test-split photos are only ever
 shrunk (their faces hold ~43-50 px, and an enlarged small photo is not a clean big face), while the public-domain
-portraits are enlarged for the larger scales, as no larger public-domain portrait ships in a package. A clean photo
+portraits are also enlarged for the scales above their own, as no larger public-domain portrait ships in a package. A clean photo
 is the face as it is; a damaged one is that photo as a scan of a big print carries it, the damage applied *after*
 resizing, in photo pixels: Gaussian blur sigma 1.2, film grain 0.03, Gaussian noise 4/255, JPEG q 60.
 
@@ -60,10 +60,10 @@ from frstudio.core.references import describe_photo_faces  # noqa: E402
 from frstudio.core.restore import RestoredFace, Restorer, read_manifest  # noqa: E402
 from frstudio.core.routing import auto_strength  # noqa: E402
 from frstudio.core import degradations as D  # noqa: E402
+from benchmarks.portraits import public_domain_portraits  # noqa: E402
 
 SCALES = (30, 60, 120, 250, 500)
 NATIVE = "native"
-SAMPLE = REPO / "resources" / "samples" / "astronaut.jpg"
 WAYS = ("plain warp", "fine band kept", "fine band denoised", "256 px", "auto")
 
 
@@ -75,18 +75,6 @@ def test_photos(faces_dir: Path, n: int) -> list[Path]:
         rows = [r["file"] for r in csv.DictReader(f) if r["split"] == "test"]
     picks = np.unique(np.linspace(0, len(rows) - 1, min(n, len(rows))).round().astype(int))
     return [faces_dir / rows[i] for i in picks]
-
-
-def public_domain_portraits() -> list[Path]:
-    """The bundled sample, and matplotlib's public-domain portrait of Grace Hopper (US Navy) where installed."""
-    portraits = [SAMPLE]
-    try:
-        from matplotlib import cbook
-
-        portraits.append(Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
-    except (ImportError, OSError, ValueError):
-        print("matplotlib not installed: the Grace Hopper portrait is left out (pip install -e '.[train]')")
-    return portraits
 
 
 def scales_for(native: float, scales: list[int], enlarge: bool) -> list:
@@ -297,9 +285,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write the means here")
     parser.add_argument("--weights", type=Path, help="a weights folder (an export --out): its models are measured "
                         "instead of the shipped ones")
+    parser.add_argument("--no-download", action="store_true", help="leave out portraits not yet in cache/portraits")
     args = parser.parse_args()
     models = args.models or [s.spec.name for s in pipeline.model_statuses() if s.available and s.spec.name != "faceid"]
-    portraits = public_domain_portraits()
+    portraits = public_domain_portraits(fetch=not args.no_download)
     sources = portraits + test_photos(args.faces, args.n)
     table = summary(run(sources, models, args.scales, set(portraits), args.weights))
     print("Columns: eye distance (faces measured); the test-split photos only at their native size and smaller.")
