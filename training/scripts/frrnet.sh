@@ -137,7 +137,8 @@ stage_marks() {  # issue 22, item 2 (2026-12-07, fourteenth session): the defaul
     # validated on plain restore-mix so its numbers continue the shipped run's. Resumable with FRRNET_RESUME=1.
     # Run once (13,571 steps, 1.75 h): +3 dB on marked faces, not shipped because its classifier made Auto change clean
     # faces (resources/weights/README.md, frrnet). The second try (2026-12-07, fifteenth session) leaves the marked
-    # faces out of the classifier's loss: FRRNET_MARKS=restore-mix-marks-unlabelled FRRNET_RUN=runs/frrnet_marks2
+    # faces out of the classifier's loss: FRRNET_MARKS=restore-mix-marks-unlabelled FRRNET_RUN=runs/frrnet_marks2 FRRNET_HOURS=1.4
+    # FRRNET_STEPS=8500 (7,565 steps: the classifier kept clean faces, but the network moved faces more; not shipped)
     local start=(--init-from "${FRRNET_INIT:-resources/weights/frrnet.safetensors}")
     [[ -n "${FRRNET_RESUME:-}" ]] && start=(--resume)
     python -m training train frrnet "${start[@]}" --run-dir "${FRRNET_RUN:-runs/frrnet_marks}" \
