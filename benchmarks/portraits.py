@@ -77,8 +77,8 @@ def registry_portraits(folder: Path | None = None, fetch: bool = True) -> list[P
         result = subprocess.run(command, capture_output=True, text=True, timeout=300)
         archives = sorted(Path(tmp).glob("face_recognition-*.tar.gz"))
         if result.returncode != 0 or not archives:
-            print(f"portraits: could not download {REGISTRY_PACKAGE} from PyPI, its portraits are left out "
-                  f"({(result.stderr or '').strip().splitlines()[-1:] or 'no archive'})")
+            why = ((result.stderr or "").strip().splitlines() or ["no archive"])[-1]
+            print(f"portraits: could not download {REGISTRY_PACKAGE} from PyPI, its portraits are left out ({why})")
             return found
         return extract_registry_photos(archives[0], folder)
 

@@ -37,3 +37,11 @@ def test_the_sample_comes_first_and_nothing_is_downloaded_without_fetch(tmp_path
     portraits = m.public_domain_portraits(fetch=False)
     assert portraits[0] == m.SAMPLE and m.SAMPLE.is_file()
     assert not any(p.parent == tmp_path for p in portraits)
+
+
+def test_a_failed_download_says_why_and_leaves_the_portraits_out(tmp_path, monkeypatch, capsys):
+    m = load_benchmark("portraits")
+    failed = type("Done", (), {"returncode": 1, "stderr": "ERROR: No matching distribution found\n"})()
+    monkeypatch.setattr(m.subprocess, "run", lambda *a, **k: failed)
+    assert m.registry_portraits(tmp_path, fetch=True) == []
+    assert "left out (ERROR: No matching distribution found)" in capsys.readouterr().out

@@ -159,7 +159,7 @@ stage_evaluate_marks() {  # the marks run's export on the card's 1,000 spread te
     # (RUN/weights), with the print-mark protocols beside the mix's, and the shipped weights on those two (two
     # evaluations at a time on the two cores)
     local run="${FRRNET_RUN:-runs/frrnet_marks}" w="${FRRNET_RUN:-runs/frrnet_marks}/weights"
-    python -m training export frrnet --run-dir "$run" --out "$w" --data "$MIX_DATA; then restore-mix-marks (the scratch \
+    python -m training export frrnet --run-dir "$run" --out "$w" --data "$MIX_DATA; then ${FRRNET_MARKS:-restore-mix-marks} (the scratch \
 detector's train-family print marks on 25 % of the faces)"
     local ev=(python -m training evaluate frrnet --spread 1000)
     (for p in oldphoto bfr-severe seed003-128 frrnet; do
@@ -176,7 +176,7 @@ detector's train-family print marks on 25 % of the faces)"
 stage_ship_marks() {  # the marks run into resources/weights with the numbers evaluate_marks recorded (the same
     # weights: the export is deterministic)
     local run="${FRRNET_RUN:-runs/frrnet_marks}"
-    python -m training export frrnet --run-dir "$run" --data "$MIX_DATA; then restore-mix-marks (the scratch \
+    python -m training export frrnet --run-dir "$run" --data "$MIX_DATA; then ${FRRNET_MARKS:-restore-mix-marks} (the scratch \
 detector's train-family print marks on 25 % of the faces)"
     python - "$run/weights/manifest.json" <<'PY'
 import json, sys
