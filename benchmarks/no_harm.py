@@ -22,7 +22,7 @@ the app's own path (`pipeline.restore_faces`, `pipeline.compose`), and is scored
   app's own: Laplacian variance of the face's luma, output over input);
 - damaged: face PSNR and dlib identity distance against the clean face, the damaged input's own beside them.
 
-For the default model (the first of `--models`) the ways of composing are compared:
+For the app's default model (when it is among `--models`) the ways of composing are compared:
 ``plain warp`` (before scale-aware compositing: the restored crop warped back, at every scale), ``fine band kept``
 (the shipped compositing: the model's correction carried to the photo) and ``fine band denoised`` (see
 `frstudio/core/blend.py`), ``256 px`` (the network, fully convolutional, run on a 256 px crop
@@ -189,7 +189,7 @@ def run(sources: list[Path], models: list[str], scales: list[int], enlarge: set[
     """{model: {way: {scale: {"clean": [...], "damaged": [...]}}}}, plus the damaged inputs' own scores under
     the key "input"."""
     cache = pipeline.RestorerCache(restorer_factory(weights))
-    default = models[0]
+    default = pipeline.model_statuses()[0].spec.name  # so `--models gfrnet` measures gfrnet as the app uses it
     results: dict = {}
 
     def add(model, way, scale, kind, row):

@@ -216,6 +216,31 @@ def test_shipped_default_gains_on_every_protocol(astronaut_crop, protocol):
     assert np.mean(gains) > 0.3 and min(gains) > 0, gains
 
 
+def test_shipped_default_takes_print_marks_off_a_face(astronaut_crop):
+    """Issue 22, item 2: the default trained with print marks in its mix (2026-12-07, 99,488 steps) takes the test
+    family's marks (never trained on) off the sample's face by itself: six draws, face PSNR inside the predicted mask
+    1.5 dB above the marked input on average (the weights before it: -0.05 dB). One draw (seed 3) has its marks almost
+    all outside the face, which is then nearly clean (45.5 dB) and comes back at 40.3 dB with both weights: the small
+    change the model makes to any face it is given, which Auto avoids by keeping faces its classifier calls clean."""
+    from frstudio.core.restore import Restorer, default_model
+    from training.data.marked import PIPELINES
+
+    crop, _ = astronaut_crop
+    clean = crop.astype(np.float32) / 255
+    marked = np.stack([PIPELINES["marks"](clean, np.random.default_rng(seed)).image for seed in range(6)])
+    results = Restorer(default_model(), device="cpu").restore(marked)
+
+    def face_psnr(image, face):  # inside the face the model predicts: marks outside it are the repair's to take
+        err = ((image - clean) * 255) ** 2
+        return 10 * np.log10(255**2 / (err[face].mean()))
+
+    gains = []
+    for r, m in zip(results, marked):
+        face = np.squeeze(np.asarray(r.extras["mask"])) > 0.5
+        gains.append(face_psnr(r.image, face) - face_psnr(m, face))
+    assert np.mean(gains) > 1.0, gains
+
+
 def test_shipped_damage_detector_finds_test_family_marks_and_the_repair_removes_them():
     """The bundled scratch detector on the sample photo marked by the benchmark's *test* stroke family (seeds 0-2):
     measured recall 0.89-0.95, precision 0.21-0.54 (the sample's own stars, rim lights and cable edges are taken for

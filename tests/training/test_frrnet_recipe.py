@@ -10,7 +10,7 @@ import torch
 
 from frstudio.models import faceid
 from training.loop import LoopSettings, load_ema_from_checkpoint, train
-from training.recipes.frrnet import Recipe, classifier_loss, composite_target
+from training.recipes.frrnet import Recipe, classifier_loss, composite_target, hold_loss
 
 TINY = {"steps": 2, "batch": 2, "workers": 0, "width": 4, "depth": 1, "downsamplings": 2, "val_split": "test", "val_faces": 4}
 
@@ -244,3 +244,42 @@ def test_the_classifier_learns_nothing_from_a_face_whose_labels_are_unknown():
     assert torch.all(logits.grad[1] == 0) and torch.any(logits.grad[0] != 0)
     unknown = torch.zeros(2, 3, requires_grad=True)
     assert float(classifier_loss(unknown, torch.full((2, 3), nan))) == 0.0
+
+
+def test_the_hold_term_pulls_only_the_faces_whose_labels_are_known():
+    image = torch.rand(2, 3, 8, 8, requires_grad=True)
+    held = torch.rand(2, 3, 8, 8)
+    nan = float("nan")
+    labels = torch.tensor([[0.0, 1.0, 0.0], [nan, nan, nan]])
+    loss = hold_loss(image, held, labels)
+    loss.backward()
+    assert torch.allclose(loss, (image[0] - held[0]).abs().mean())
+    assert torch.all(image.grad[1] == 0) and torch.any(image.grad[0] != 0)
+    assert float(hold_loss(held, held, labels)) == 0.0
+    assert float(hold_loss(image.detach(), held, torch.full((2, 3), nan))) == 0.0
+
+
+def test_a_run_held_to_exported_weights_starts_at_them_and_refuses_another_architecture(tiny_prepared, tmp_path):
+    from training.export import export
+
+    cache = tiny_prepared[0]
+    base = Recipe(cache, "cpu", dict(TINY), identity_network=_identity_net())
+    train(base, LoopSettings(run_dir=tmp_path / "base", quiet=True, val_every=1000))
+    export("frrnet", tmp_path / "base", data="tiny", device="cpu", out_dir=tmp_path / "weights")
+    weights = tmp_path / "weights" / "frrnet.safetensors"
+
+    held = {**TINY, "lambda_hold": 1.0, "hold_weights": str(weights)}
+    recipe = Recipe(cache, "cpu", held, identity_network=_identity_net())
+    assert not any(p.requires_grad for p in recipe.held_net.parameters())
+    crops = torch.rand(2, 3, 128, 128)
+    with torch.no_grad():  # the held network is the exported EMA (fp16 weights)
+        ema = recipe.net.__class__(recipe.net.config)
+        load_ema_from_checkpoint(tmp_path / "base" / "checkpoint.pt", ema)
+        assert torch.allclose(recipe.held_net(crops)["image"], ema.eval()(crops)["image"], atol=1e-2)
+    parts = recipe.train_step(next(iter(recipe.batches(0))), 0)
+    assert parts["hold"] > 0  # the held network is the base's EMA, the trained network its live weights
+
+    with pytest.raises(SystemExit, match="another architecture"):
+        Recipe(cache, "cpu", {**held, "width": 6}, identity_network=_identity_net())
+    with pytest.raises(SystemExit, match="needs hold_weights"):
+        Recipe(cache, "cpu", {**TINY, "lambda_hold": 1.0}, identity_network=_identity_net())

@@ -138,13 +138,16 @@ stage_marks() {  # issue 22, item 2 (2026-12-07, fourteenth session): the defaul
     # Run once (13,571 steps, 1.75 h): +3 dB on marked faces, not shipped because its classifier made Auto change clean
     # faces (resources/weights/README.md, frrnet). The second try (2026-12-07, fifteenth session) leaves the marked
     # faces out of the classifier's loss: FRRNET_MARKS=restore-mix-marks-unlabelled FRRNET_RUN=runs/frrnet_marks2 FRRNET_HOURS=1.4
-    # FRRNET_STEPS=8500 (7,565 steps: the classifier kept clean faces, but the network moved faces more; not shipped)
+    # FRRNET_STEPS=8500 (7,565 steps: the classifier kept clean faces, but the network moved faces more; not shipped).
+    # The third (2026-12-07, sixteenth session) also holds the faces without marks to the shipped weights' output
+    # (lambda_hold, training/recipes/frrnet.py): FRRNET_MARKS=restore-mix-marks-unlabelled FRRNET_HOLD=2
+    # FRRNET_RUN=runs/frrnet_marks3 FRRNET_HOURS=1.75 FRRNET_STEPS=9000
     local start=(--init-from "${FRRNET_INIT:-resources/weights/frrnet.safetensors}")
     [[ -n "${FRRNET_RESUME:-}" ]] && start=(--resume)
     python -m training train frrnet "${start[@]}" --run-dir "${FRRNET_RUN:-runs/frrnet_marks}" \
         --hours "${FRRNET_HOURS:-1.8}" --val-every 1000 --set width=28 depth=2 degradation="${FRRNET_MARKS:-restore-mix-marks}" \
         val_degradation=restore-mix lambda_style=0 lr="${FRRNET_LR:-1e-4}" steps="${FRRNET_STEPS:-12000}" val_faces=64 \
-        lambda_id="${FRRNET_ID:-1}"
+        lambda_id="${FRRNET_ID:-1}" lambda_hold="${FRRNET_HOLD:-0}" hold_weights="${FRRNET_HOLD_WEIGHTS:-resources/weights/frrnet.safetensors}"
 }
 MIX_DATA="shared faces train split minus its blurriest 10 %: 23,342 aligned 128x128 crops (celeba + aaf); restore-mix \
 (every protocol's damage, the everyday-damage chain, 8 % clean faces)"
