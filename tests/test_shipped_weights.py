@@ -202,7 +202,7 @@ def test_shipped_default_keeps_a_big_sharp_face_as_sharp(astronaut, astronaut_la
 def test_shipped_default_gains_on_every_protocol(astronaut_crop, protocol):
     """The restore-mix default gains on every protocol, including the two where the W12D2 default before it lost face
     PSNR (26.53 -> 26.29 on seed003-128, 22.79 -> 22.63 on bfr-severe): here on the whole crop of the sample's face,
-    six draws each (the weights shipped 2026-12-06 (8), 91,013 steps, gain about 0.5-1.8 dB on average, every draw at
+    six draws each (the weights shipped 2026-12-07 (16), 99,488 steps, gain about 0.5-1.8 dB on average, every draw at
     least 0.3)."""
     from frstudio.core.restore import Restorer, default_model
     from frstudio.core.degradations import PIPELINES
