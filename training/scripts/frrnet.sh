@@ -141,7 +141,10 @@ stage_marks() {  # issue 22, item 2 (2026-12-07, fourteenth session): the defaul
     # FRRNET_STEPS=8500 (7,565 steps: the classifier kept clean faces, but the network moved faces more; not shipped).
     # The third (2026-12-07, sixteenth session) also holds the faces without marks to the shipped weights' output
     # (lambda_hold, training/recipes/frrnet.py): FRRNET_MARKS=restore-mix-marks-unlabelled FRRNET_HOLD=2
-    # FRRNET_RUN=runs/frrnet_marks3 FRRNET_HOURS=1.75 FRRNET_STEPS=9000
+    # FRRNET_RUN=runs/frrnet_marks3 FRRNET_HOURS=1.75 FRRNET_STEPS=9000 (8,475 steps; shipped). It started from and was held
+    # to the weights shipped before it; to repeat it now that those are replaced, take them from git
+    # (`git show 8de2789:resources/weights/frrnet.safetensors`, with that commit's manifest.json beside it) and name that
+    # folder's file in FRRNET_INIT and FRRNET_HOLD_WEIGHTS.
     local start=(--init-from "${FRRNET_INIT:-resources/weights/frrnet.safetensors}")
     [[ -n "${FRRNET_RESUME:-}" ]] && start=(--resume)
     python -m training train frrnet "${start[@]}" --run-dir "${FRRNET_RUN:-runs/frrnet_marks}" \
