@@ -101,6 +101,16 @@ def checkpoint_path(run_or_checkpoint: Path) -> Path:
     return path / CHECKPOINT if path.is_dir() else path
 
 
+def require_same_architecture(theirs: dict, ours: dict, path: Path, purpose: str) -> None:
+    """A clear SystemExit naming `purpose` (the option asking) and what differs where the network config `theirs`, read
+    from `path`, is not `ours` (compared as JSON, so a tuple and a list of the same values agree)."""
+    theirs, ours = json.loads(json.dumps(theirs)), json.loads(json.dumps(ours))
+    if theirs != ours:
+        changed = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+        raise SystemExit(f"{purpose}: {path} holds another architecture ({', '.join(f'{k}={theirs.get(k)}' for k in changed)}): "
+                         "set the same architecture")
+
+
 def init_from_checkpoint(source: Path, recipe, ema) -> dict:
     """Start `recipe`'s networks and `ema` from another run's checkpoint, for fine-tuning.
 
@@ -114,11 +124,7 @@ def init_from_checkpoint(source: Path, recipe, ema) -> dict:
     if not path.exists():
         raise SystemExit(f"--init-from: no checkpoint at {path}")
     payload = torch.load(path, map_location="cpu", weights_only=False)
-    theirs, ours = payload["config"].get("model", {}), recipe.config_dict().get("model", {})
-    if theirs != ours:
-        changed = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
-        raise SystemExit(f"--init-from: {path} holds another architecture ({', '.join(f'{k}={theirs.get(k)}' for k in changed)}): "
-                         "set the same architecture to fine-tune it")
+    require_same_architecture(payload["config"].get("model", {}), recipe.config_dict().get("model", {}), path, "--init-from")
     for k, v in recipe.nets.items():
         if k == recipe.export_key:
             v.load_state_dict(payload["ema"])
@@ -159,11 +165,7 @@ def init_from_shipped_weights(path: Path, recipe, ema) -> dict:
     run's EMA); companions such as discriminators, which are not shipped, start fresh. Provenance comes from
     the manifest entry, whose steps and hours already count that run's own base."""
     config, state, entry = read_exported_weights(path, "--init-from")
-    ours = recipe.config_dict().get("model", {})
-    if json.loads(json.dumps(config)) != json.loads(json.dumps(ours)):
-        changed = sorted(k for k in set(config) | set(ours) if config.get(k) != ours.get(k))
-        raise SystemExit(f"--init-from: {path} holds another architecture ({', '.join(f'{k}={config.get(k)}' for k in changed)}): "
-                         "set the same architecture to fine-tune it")
+    require_same_architecture(config, recipe.config_dict().get("model", {}), path, "--init-from")
     recipe.nets[recipe.export_key].load_state_dict(state)
     ema.load_state_dict(state)
     return {

@@ -14,7 +14,6 @@ mask, plus the classifier's binary cross-entropy, trained jointly. Adam (lr: see
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
 import torch
@@ -229,13 +228,13 @@ class Recipe(BaseRecipe):
         """The frozen model the hold term keeps faces near (`hold_weights`, exported weights of this architecture)."""
         from pathlib import Path
 
-        from training.loop import read_exported_weights
+        from training.loop import read_exported_weights, require_same_architecture
 
         if not self.config.hold_weights:
             raise SystemExit("frrnet: lambda_hold needs hold_weights (exported weights, e.g. resources/weights/frrnet.safetensors)")
-        config, state, _ = read_exported_weights(Path(self.config.hold_weights), "hold_weights")
-        if json.loads(json.dumps(config)) != json.loads(json.dumps(self._model_config)):
-            raise SystemExit(f"frrnet: hold_weights {self.config.hold_weights} hold another architecture than this run's")
+        path = Path(self.config.hold_weights)
+        config, state, _ = read_exported_weights(path, "hold_weights")
+        require_same_architecture(config, self._model_config, path, "hold_weights")
         held = frrnet.build(config)
         held.load_state_dict({k: v.float() for k, v in state.items()})
         held.requires_grad_(False).eval()
